@@ -1,0 +1,42 @@
+"""Test-wide set-up: keep Jupyter, IPython, matplotlib and run folders out of $HOME and runs/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+_TMP = tempfile.mkdtemp(prefix="hackkit-tests-")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point every tool's state into a temp folder before any kernel starts (kernels inherit it)."""
+    for name, sub in {
+        "HACKKIT_RUNS_DIR": "runs", "JUPYTER_CONFIG_DIR": "jupyter/config",
+        "JUPYTER_DATA_DIR": "jupyter/data", "JUPYTER_RUNTIME_DIR": "jupyter/runtime",
+        "IPYTHONDIR": "ipython", "MPLCONFIGDIR": "matplotlib",
+    }.items():
+        os.environ[name] = os.path.join(_TMP, sub)
+        os.makedirs(os.environ[name], exist_ok=True)
+    os.environ["MPLBACKEND"] = "Agg"
+    os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach for the hub; unknown ids fail at once
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the temp folder."""
+    shutil.rmtree(_TMP, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked gpu when no CUDA device is usable."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU; none is available")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

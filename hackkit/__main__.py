@@ -1,0 +1,7 @@
+"""Allow `python -m hackkit`."""
+
+import sys
+
+from hackkit.cli import main
+
+sys.exit(main())

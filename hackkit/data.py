@@ -1,0 +1,280 @@
+"""Load any table of labelled texts, validate it, de-duplicate it and split it."""
+
+from __future__ import annotations
+
+import difflib
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from hackkit.paths import find_input, read_json, repo_root, write_json
+
+SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
+SPLITS = ("train", "validation", "test")
+SPLIT_ALIASES = {
+    "train": "train", "training": "train",
+    "validation": "validation", "valid": "validation", "val": "validation", "dev": "validation",
+    "test": "test", "testing": "test", "eval": "test",
+}
+MIN_PER_CLASS = 3  # one example each for train, validation and test
+
+
+@dataclass
+class Dataset:
+    """A validated table with columns text, label (and split when the file had one)."""
+
+    frame: pd.DataFrame
+    path: Path
+    warnings: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, TSV, JSON Lines, JSON or Parquet file into a DataFrame, with clear errors."""
+    p = find_input(path)
+    if not p.is_file():
+        shipped = sorted(f.name for f in (repo_root() / "data").glob("*") if f.suffix in SUFFIXES)
+        raise FileNotFoundError(
+            f"DATA_PATH: data file {str(path)!r} not found (looked for {p}). Files in data/: "
+            f"{', '.join(shipped) or 'none'}. Put your file in data/ and set DATA_PATH to its path."
+        )
+    suffix = p.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(
+            f"DATA_PATH: {p.name} has an unsupported type {suffix!r}. Use one of "
+            f"{', '.join(SUFFIXES)} (save your spreadsheet as CSV, for example)."
+        )
+    if p.stat().st_size == 0:
+        raise ValueError(f"DATA_PATH: {p} is empty (0 bytes). Point DATA_PATH at a file with data.")
+    if suffix == ".parquet":
+        frame = _parse(lambda: pd.read_parquet(p), p)
+    else:
+        raw = p.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")  # -sig: Excel's UTF-8 files start with a BOM
+        except UnicodeDecodeError as e:
+            line = raw.count(b"\n", 0, e.start) + 1
+            raise ValueError(
+                f"DATA_PATH: {p} is not valid UTF-8 (first bad byte at offset {e.start}, line "
+                f"{line}). Re-save the file as UTF-8 (in your editor, or with pandas: "
+                "pd.read_csv(path, encoding='latin-1').to_csv(path, index=False))."
+            ) from e
+        frame = _parse(lambda: _parse_text(text, suffix), p)
+    if frame.empty:
+        raise ValueError(
+            f"DATA_PATH: {p} has column names but no rows. Add data rows below the header."
+        )
+    return frame
+
+
+def _parse_text(text: str, suffix: str) -> pd.DataFrame:
+    """Parse decoded file contents by suffix; .json may be one array or JSON Lines."""
+    if suffix in (".csv", ".tsv"):
+        return pd.read_csv(io.StringIO(text), sep="\t" if suffix == ".tsv" else ",")
+    if suffix == ".json" and text.lstrip().startswith("["):
+        return pd.read_json(io.StringIO(text))
+    return pd.read_json(io.StringIO(text), lines=True)
+
+
+def _parse(reader, path: Path) -> pd.DataFrame:
+    """Run a reader, turning parser errors into a message that names the file."""
+    try:
+        return reader()
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as e:
+        raise ValueError(
+            f"DATA_PATH: could not parse {path} as {path.suffix}: {e}. Check the file type, "
+            "the delimiter and the quoting."
+        ) from e
+
+
+def _check_column(frame: pd.DataFrame, column: str, parameter: str, path: Path) -> None:
+    """Raise if `column` is not in the table, suggesting the closest names."""
+    if column in frame.columns:
+        return
+    names = [str(c) for c in frame.columns]
+    close = difflib.get_close_matches(column, names, n=3, cutoff=0.4)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(
+        f"{parameter}={column!r}: no such column in {path.name}. Its columns are "
+        f"{names}.{hint} Set {parameter} to the column that holds it."
+    )
+
+
+def _clean_labels(labels: pd.Series) -> pd.Series:
+    """Turn labels into stripped strings, keeping whole-number floats as integers (1.0 -> '1')."""
+    def one(value: object) -> str | None:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        text = str(value).strip()
+        return text or None
+
+    return labels.map(one)
+
+
+def load_dataset(
+    path: str | Path, text_column: str, label_column: str, split_column: str = ""
+) -> Dataset:
+    """Load a labelled text table and check it: columns, empty texts, missing labels, splits."""
+    raw = read_table(path)
+    p = find_input(path)
+    _check_column(raw, text_column, "TEXT_COLUMN", p)
+    _check_column(raw, label_column, "LABEL_COLUMN", p)
+    if split_column:
+        _check_column(raw, split_column, "SPLIT_COLUMN", p)
+
+    frame = pd.DataFrame({
+        "text": raw[text_column].map(lambda v: "" if pd.isna(v) else str(v).strip()),
+        "label": _clean_labels(raw[label_column]),
+    })
+    warnings: list[str] = []
+    dropped: dict[str, int] = {}
+    empty = frame["text"] == ""
+    if empty.all():
+        raise ValueError(
+            f"TEXT_COLUMN={text_column!r}: every text in {p.name} is empty or missing. "
+            "Check that TEXT_COLUMN names the column with the texts."
+        )
+    missing = frame["label"].isna()
+    if missing.all():
+        raise ValueError(
+            f"LABEL_COLUMN={label_column!r}: every label in {p.name} is missing. "
+            "Label your data, or check that LABEL_COLUMN names the column with the labels."
+        )
+    if split_column:
+        values = raw[split_column].map(lambda v: str(v).strip().lower())
+        unknown = sorted(set(values) - set(SPLIT_ALIASES))
+        if unknown:
+            raise ValueError(
+                f"SPLIT_COLUMN={split_column!r}: unknown split values {unknown} in {p.name}. "
+                f"Use train / validation / test (or aliases {sorted(SPLIT_ALIASES)}), "
+                "or set SPLIT_COLUMN='' to let hackkit make a stratified split."
+            )
+        frame["split"] = values.map(SPLIT_ALIASES)
+    if empty.any():
+        dropped["empty_text"] = int(empty.sum())
+        warnings.append(f"{int(empty.sum())} rows with empty text were dropped.")
+    if (missing & ~empty).any():
+        dropped["missing_label"] = int((missing & ~empty).sum())
+        warnings.append(f"{dropped['missing_label']} rows without a label were dropped.")
+    frame = frame[~empty & ~missing].reset_index(drop=True)
+    return Dataset(frame=frame, path=p, warnings=warnings, dropped=dropped)
+
+
+def normalise_text(text: str) -> str:
+    """Key used to spot duplicates: lower case, single spaces."""
+    return " ".join(text.lower().split())
+
+
+def deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    """Drop repeated texts (after normalising); return the frame, rows dropped, label conflicts."""
+    key = frame["text"].map(normalise_text)
+    conflicts = int((frame.assign(key=key).groupby("key")["label"].nunique() > 1).sum())
+    keep = ~key.duplicated()
+    return frame[keep].reset_index(drop=True), int((~keep).sum()), conflicts
+
+
+def check_classes(labels: pd.Series, min_per_class: int = MIN_PER_CLASS) -> None:
+    """Raise if there is only one class or a class too small to appear in every split."""
+    counts = labels.value_counts()
+    if len(counts) < 2:
+        raise ValueError(
+            f"LABEL_COLUMN: found a single class {list(counts.index)}; a classifier needs at "
+            "least two. Check LABEL_COLUMN, or add examples of the other classes."
+        )
+    small = counts[counts < min_per_class]
+    if len(small):
+        listed = ", ".join(f"{k!r} ({v})" for k, v in small.items())
+        raise ValueError(
+            f"LABEL_COLUMN: classes too small to split into train/validation/test: {listed}. "
+            f"Each class needs at least {min_per_class} examples: add examples, merge these "
+            "into a related class, or drop their rows."
+        )
+
+
+def _split_off(frame: pd.DataFrame, fraction: float, seed: int, name: str):
+    """Stratified split of `fraction` of the frame; errors name the parameter to change."""
+    n_classes = frame["label"].nunique()
+    n_out = math.ceil(fraction * len(frame))
+    if n_out < n_classes or len(frame) - n_out < n_classes:
+        raise ValueError(
+            f"{name}={fraction}: a stratified split of {len(frame)} rows into {n_out} needs at "
+            f"least one row per class ({n_classes} classes) on each side. Adjust {name} "
+            "or add data."
+        )
+    return train_test_split(frame, test_size=fraction, stratify=frame["label"], random_state=seed)
+
+
+def make_splits(
+    frame: pd.DataFrame, test_size: float, val_size: float, seed: int
+) -> dict[str, pd.DataFrame]:
+    """Return train/validation/test frames, using a split column if present, else stratified."""
+    for name, value in (("TEST_SIZE", test_size), ("VAL_SIZE", val_size)):
+        if not 0 < value < 1:
+            raise ValueError(f"{name}={value}: must be a fraction between 0 and 1, e.g. 0.2.")
+    if test_size + val_size >= 0.9:
+        raise ValueError(
+            f"TEST_SIZE + VAL_SIZE = {test_size + val_size:.2f} leaves under 10% for training; "
+            "lower them."
+        )
+    given = frame["split"] if "split" in frame else pd.Series("train", index=frame.index)
+    rest = frame[given == "train"].drop(columns="split", errors="ignore")
+    parts = {s: frame[given == s].drop(columns="split") for s in SPLITS[1:] if (given == s).any()}
+    carved_test = "test" not in parts
+    if carved_test:
+        check_classes(rest["label"])
+        rest, parts["test"] = _split_off(rest, test_size, seed, "TEST_SIZE")
+    if "validation" not in parts:
+        check_classes(rest["label"], min_per_class=2)
+        # VAL_SIZE is a fraction of all rows, so rescale once the test rows are gone.
+        fraction = val_size / (1 - test_size) if carved_test else val_size
+        rest, parts["validation"] = _split_off(rest, fraction, seed, "VAL_SIZE")
+    if rest.empty:
+        raise ValueError("SPLIT_COLUMN: no rows are marked 'train'. Mark training rows 'train'.")
+    check_classes(rest["label"], min_per_class=1)
+    splits = {"train": rest, "validation": parts["validation"], "test": parts["test"]}
+    return {k: v.reset_index(drop=True) for k, v in splits.items()}
+
+
+def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """Keep a stratified sample of n rows (all rows when n is 0 or not smaller)."""
+    if n <= 0 or n >= len(frame):
+        return frame
+    n_classes = frame["label"].nunique()
+    if n < n_classes:
+        raise ValueError(
+            f"MAX_TRAIN_EXAMPLES={n}: fewer than the {n_classes} classes; use 0 (all) or more."
+        )
+    kept, _ = train_test_split(frame, train_size=n, stratify=frame["label"], random_state=seed)
+    return kept.reset_index(drop=True)
+
+
+def save_splits(splits: dict[str, pd.DataFrame], run_dir: Path) -> list[str]:
+    """Write the splits and the label list into the run folder; return the labels."""
+    out = run_dir / "splits"
+    if out.exists():
+        raise FileExistsError(
+            f"{out} already exists: this run folder already has its data. Start a new run "
+            "(RUN_DIR='') instead of overwriting it."
+        )
+    out.mkdir(parents=True)
+    for name, frame in splits.items():
+        frame.to_csv(out / f"{name}.csv", index=False)
+    labels = sorted(splits["train"]["label"].unique())
+    write_json(out / "labels.json", labels)
+    return labels
+
+
+def load_splits(run_dir: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Read the splits and the label list written by save_splits."""
+    folder = Path(run_dir) / "splits"
+    splits = {
+        s: pd.read_csv(folder / f"{s}.csv", dtype={"label": str}, keep_default_na=False)
+        for s in SPLITS
+    }
+    return splits, list(read_json(folder / "labels.json"))

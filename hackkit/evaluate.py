@@ -1,0 +1,128 @@
+"""Score predictions: metrics, per-class report, confusion matrix and the worst mistakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, classification_report,
+                             confusion_matrix, f1_score)
+from tqdm.auto import tqdm
+
+from hackkit.paths import read_json, write_json
+from hackkit.device import resolve_device
+
+
+def predict_proba(
+    model_dir: str | Path, texts: Sequence[str], batch_size: int = 64, device: str = "auto",
+    max_length: int = 128,
+) -> tuple[np.ndarray, list[str]]:
+    """Class probabilities for texts from a saved model folder, and its label names."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{model_dir} holds no saved model; run 02_finetune first.")
+    device = resolve_device(device)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
+    model.to(device).eval()
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    # Sorting by length keeps padding per batch small; the order is restored at the end.
+    order = np.argsort([len(t) for t in texts])
+    out = np.zeros((len(texts), len(labels)), dtype=np.float32)
+    for start in tqdm(range(0, len(texts), batch_size), desc="Predicting"):
+        idx = order[start:start + batch_size]
+        batch = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length,
+                          padding=True, return_tensors="pt").to(device)
+        with torch.no_grad():
+            out[idx] = torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()
+    return out, labels
+
+
+def classification_metrics(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
+) -> dict:
+    """Accuracy, macro-F1, weighted-F1 and the per-class precision/recall/F1/support."""
+    report = classification_report(
+        y_true, y_pred, labels=list(labels), output_dict=True, zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=list(labels), average="macro",
+                                   zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, y_pred, labels=list(labels), average="weighted",
+                                      zero_division=0)),
+        "per_class": {k: report[k] for k in labels},
+    }
+
+
+def per_class_table(metrics: dict) -> pd.DataFrame:
+    """The per-class report as a table, one row per label."""
+    return pd.DataFrame(metrics["per_class"]).T.round(3).astype({"support": int})
+
+
+def plot_confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]):
+    """Confusion matrix (rows: true label, columns: prediction) as a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    matrix = confusion_matrix(y_true, y_pred, labels=list(labels))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(labels), 0.8 + 0.7 * len(labels)))
+    ConfusionMatrixDisplay(matrix, display_labels=list(labels)).plot(
+        ax=ax, cmap="Blues", xticks_rotation=45, colorbar=False
+    )
+    ax.set_title("Confusion matrix (test split)")
+    fig.tight_layout()
+    return fig
+
+
+def predictions_table(texts: Sequence[str], y_true: Sequence[str], proba: np.ndarray,
+                      labels: Sequence[str]) -> pd.DataFrame:
+    """One row per text: gold label, predicted label, its probability and correctness."""
+    best = proba.argmax(axis=1)
+    return pd.DataFrame({
+        "text": list(texts),
+        "label": list(y_true),
+        "predicted": [labels[i] for i in best],
+        "confidence": proba[np.arange(len(best)), best].round(4),
+        "correct": [labels[i] == t for i, t in zip(best, y_true)],
+    })
+
+
+def confident_mistakes(predictions: pd.DataFrame, k: int = 10) -> pd.DataFrame:
+    """The k wrong predictions the model was most sure of: label noise or real blind spots."""
+    wrong = predictions[~predictions["correct"]]
+    return wrong.sort_values("confidence", ascending=False).head(k).reset_index(drop=True)
+
+
+def compare(results: dict[str, dict]) -> pd.DataFrame:
+    """Side-by-side headline metrics, one row per model."""
+    rows = {name: {k: m[k] for k in ("accuracy", "macro_f1", "weighted_f1")}
+            for name, m in results.items()}
+    return pd.DataFrame(rows).T.round(4)
+
+
+def write_metrics(run_dir: str | Path, finetuned: dict, baseline: dict,
+                  predictions: pd.DataFrame) -> Path:
+    """Write metrics.json and the test predictions into the run folder."""
+    run_dir = Path(run_dir)
+    predictions.to_csv(run_dir / "predictions_test.csv", index=False)
+    return write_json(run_dir / "metrics.json", {
+        "test_examples": len(predictions),
+        "finetuned": finetuned,
+        "baseline": baseline,
+        "beats_baseline": finetuned["macro_f1"] > baseline["macro_f1"],
+    })
+
+
+def headline(run_dir: str | Path) -> dict:
+    """The headline numbers of a finished run from its metrics.json."""
+    metrics = read_json(Path(run_dir) / "metrics.json")
+    return {
+        "accuracy": metrics["finetuned"]["accuracy"],
+        "macro_f1": metrics["finetuned"]["macro_f1"],
+        "baseline_macro_f1": metrics["baseline"]["macro_f1"],
+    }

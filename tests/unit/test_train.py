@@ -1,0 +1,92 @@
+"""Fine-tuning: settings checks, the time budget, and a real (tiny) training run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from transformers import TrainerControl, TrainerState, TrainingArguments
+
+import hackkit as hk
+from hackkit.train import TimeBudgetCallback, compute_metrics
+
+TINY = dict(epochs=1.0, max_length=32, batch_size=16, device="cpu", patience=0)
+
+
+@pytest.mark.parametrize("field, value, name", [
+    ("epochs", 0, "EPOCHS"), ("learning_rate", 0.0, "LEARNING_RATE"), ("batch_size", 0, "BATCH_SIZE"),
+    ("warmup", 1.0, "WARMUP"), ("time_budget_minutes", -1, "TIME_BUDGET_MINUTES"),
+    ("device", "gpu", "DEVICE"), ("precision", "int8", "PRECISION"), ("max_length", 2, "MAX_LENGTH"),
+])
+def test_out_of_range_settings_name_the_parameter(field, value, name):
+    with pytest.raises(ValueError, match=rf"^{name}="):
+        hk.TrainConfig(**{field: value}).validate()
+
+
+def test_time_budget_callback_stops_evaluates_and_saves_once(monkeypatch):
+    clock = iter([100.0, 100.5, 170.0])
+    monkeypatch.setattr("hackkit.train.time.monotonic", lambda: next(clock))
+    callback = TimeBudgetCallback(minutes=1.0)
+    args, state, control = TrainingArguments("unused"), TrainerState(), TrainerControl()
+    callback.on_train_begin(args, state, control)
+    callback.on_step_end(args, state, control)
+    assert not control.should_training_stop and not callback.stopped
+    callback.on_step_end(args, state, control)
+    assert control.should_training_stop and control.should_evaluate and control.should_save
+    control.should_evaluate = control.should_save = True  # as the epoch-end flow would set them
+    callback.on_epoch_end(args, state, control)
+    assert not control.should_evaluate and not control.should_save
+
+
+def test_compute_metrics_from_logits():
+    import numpy as np
+
+    logits = np.array([[2.0, 0.1], [0.2, 1.0], [3.0, 0.0], [0.0, 1.0]])
+    scores = compute_metrics((logits, np.array([0, 1, 1, 1])))
+    assert scores["accuracy"] == 0.75
+    assert scores["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+def test_finetune_saves_a_self_contained_model(run_with_splits):
+    summary = hk.finetune(run_with_splits, hk.TrainConfig(**TINY))
+    model_dir = run_with_splits / "model"
+    assert (model_dir / "model.safetensors").is_file()
+    assert not list(model_dir.glob("*.bin"))  # no pickled weights
+    config = json.loads((model_dir / "config.json").read_text())
+    labels = hk.read_json(run_with_splits / "splits" / "labels.json")
+    assert [config["id2label"][str(i)] for i in range(len(labels))] == labels
+    assert (model_dir / "tokenizer.json").is_file()
+    assert not (run_with_splits / "checkpoints").exists()
+    assert summary["train_examples"] == 96 and summary["epochs_completed"] == 1.0
+    assert summary["device"] == "cpu" and summary["precision"] == "fp32"
+    assert 0 <= summary["best_validation_macro_f1"] <= 1
+    history = hk.read_json(run_with_splits / "training_history.json")
+    assert any("eval_macro_f1" in h for h in history)
+    fig = hk.plot_learning_curve(history)
+    assert fig.axes[1].lines  # validation scores were plotted
+
+    with pytest.raises(FileExistsError, match="refusing to overwrite a trained model"):
+        hk.finetune(run_with_splits, hk.TrainConfig(**TINY))
+
+
+def test_time_budget_stops_early_and_keeps_the_checkpoint(run_with_splits):
+    config = hk.TrainConfig(**{**TINY, "epochs": 3.0, "time_budget_minutes": 1e-4})
+    summary = hk.finetune(run_with_splits, config)
+    assert summary["stopped_by_time_budget"] is True
+    assert summary["epochs_completed"] < 1
+    assert summary["best_checkpoint"] == f"checkpoint-{summary['steps']}"
+    assert (run_with_splits / "model" / "model.safetensors").is_file()
+
+
+def test_bad_model_stops_before_training(run_with_splits):
+    with pytest.raises(ValueError, match="MODEL='no/such-model'"):
+        hk.finetune(run_with_splits, hk.TrainConfig(**{**TINY, "model": "no/such-model"}))
+    assert not (run_with_splits / "model").exists()
+
+
+@pytest.mark.gpu
+def test_finetune_on_gpu_uses_mixed_precision(run_with_splits):
+    summary = hk.finetune(run_with_splits, hk.TrainConfig(**{**TINY, "device": "cuda"}))
+    assert summary["device"] == "cuda" and summary["precision"] in ("bf16", "fp16")
+    proba, labels = hk.predict_proba(run_with_splits / "model", ["where is my parcel"], device="cuda")
+    assert proba.shape == (1, len(labels)) and abs(proba.sum() - 1) < 1e-3
