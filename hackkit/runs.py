@@ -25,13 +25,15 @@ def notebooks_dir() -> Path:
     return repo_root() / "notebooks"
 
 
-def notebook_parameters(notebooks: tuple[str, ...] = NOTEBOOKS) -> dict[str, dict[str, Any]]:
+def notebook_parameters(
+    notebooks: tuple[str, ...] = NOTEBOOKS, source: Path | None = None
+) -> dict[str, dict[str, Any]]:
     """Each notebook's parameters: {notebook: {NAME: {"default": value, "help": text}}}."""
     import papermill
 
     out: dict[str, dict[str, Any]] = {}
     for name in notebooks:
-        found = papermill.inspect_notebook(str(notebooks_dir() / name))
+        found = papermill.inspect_notebook(str((source or notebooks_dir()) / name))
         out[name] = {
             key: {"default": ast.literal_eval(p["default"]), "help": p["help"]}
             for key, p in found.items()
@@ -90,23 +92,29 @@ def check_params(params: dict, declared: dict[str, dict[str, Any]]) -> dict[str,
 
 def preflight(params: dict[str, Any]) -> None:
     """Check task, data, splits, model and training settings in seconds, before any notebook."""
-    check_task(params["TASK"])
-    dataset = load_dataset(params["DATA_PATH"], params["TEXT_COLUMN"], params["LABEL_COLUMN"],
-                           params["SPLIT_COLUMN"])
-    make_splits(deduplicate(dataset.frame)[0], params["TEST_SIZE"], params["VAL_SIZE"],
-                params["SEED"])
-    resolve_model(params["MODEL"])
-    TrainConfig(**{f.name: params[f.name.upper()] for f in fields(TrainConfig)}).validate()
+    if "TASK" in params:
+        check_task(params["TASK"])
+    data_keys = ("DATA_PATH", "TEXT_COLUMN", "LABEL_COLUMN", "SPLIT_COLUMN", "TEST_SIZE", "VAL_SIZE")
+    if all(k in params for k in data_keys):
+        dataset = load_dataset(*(params[k] for k in data_keys[:4]))
+        make_splits(deduplicate(dataset.frame)[0], params["TEST_SIZE"], params["VAL_SIZE"],
+                    params.get("SEED", 42))
+    if "MODEL" in params:
+        resolve_model(params["MODEL"])
+    train_keys = {f.name: f.name.upper() for f in fields(TrainConfig)}
+    if all(k in params for k in train_keys.values()):
+        TrainConfig(**{name: params[key] for name, key in train_keys.items()}).validate()
 
 
 def run_pipeline(
     params: dict[str, Any], name: str = "", notebooks: tuple[str, ...] = NOTEBOOKS,
-    log: Callable[[str], None] = print,
+    source: Path | None = None, log: Callable[[str], None] = print,
 ) -> Path:
     """Check the parameters, then execute the notebooks into a new run folder; return it."""
     import papermill
 
-    declared = notebook_parameters(notebooks)
+    source = source or notebooks_dir()
+    declared = notebook_parameters(notebooks, source)
     merged = check_params(params, declared)
     preflight(merged)
     run_dir = new_run_dir(name)
@@ -120,9 +128,9 @@ def run_pipeline(
         log(f"running {notebook} ...")
         try:
             papermill.execute_notebook(
-                str(notebooks_dir() / notebook), str(run_dir / notebook),
+                str(source / notebook), str(run_dir / notebook),
                 parameters={**own, "RUN_DIR": str(run_dir)}, kernel_name="python3",
-                cwd=str(notebooks_dir()), progress_bar=False,
+                cwd=str(source), progress_bar=False,
             )
         except BaseException as e:
             record["notebooks"][notebook] = "failed"

@@ -1,0 +1,36 @@
+# hackkit: `make run` trains and evaluates on the sample data, `make test` runs the tests.
+# Both create .venv and install everything on first use (and again when the dependencies change).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: setup run test lab bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "hackkit needs Python 3.10+ (3.11 recommended)"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first and pinned: an unpinned torch can pull a multi-GB CUDA build.
+	$(BIN)/python -m pip install -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)  ## run 01 -> 03 with papermill into a new runs/ folder (extra: ARGS="-p EPOCHS 4")
+	$(BIN)/python -m hackkit run $(ARGS)
+
+test: $(STAMP)  ## unit tests, papermill notebook tests and nbval over notebooks/
+	$(BIN)/python -m pytest $(ARGS)
+
+lab: $(STAMP)  ## JupyterLab on 127.0.0.1 with a login token, kernel python3 from .venv
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) $(ARGS) notebooks/01_explore.ipynb
+
+bench: $(STAMP)  ## training throughput: padded loop vs plain Trainer vs hackkit
+	$(BIN)/python benchmarks/bench_training.py $(ARGS)
+
+clean:  ## remove the virtual environment and caches (keeps runs/)
+	rm -rf $(VENV) .pytest_cache hackkit.egg-info

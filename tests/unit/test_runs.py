@@ -1,0 +1,92 @@
+"""The papermill runner: parameters, pre-flight checks, run folders and failures."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from papermill.exceptions import PapermillExecutionError
+
+import hackkit as hk
+from hackkit.cli import main
+from hackkit.runs import check_params, parse_value
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    """An empty runs root for this test (kernels inherit the variable)."""
+    monkeypatch.setenv("HACKKIT_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+def test_parse_value_reads_literals_like_papermill():
+    assert [parse_value(v) for v in ["3", "2.5", "1e-4", "true", "None", "text"]] == \
+        [3, 2.5, 1e-4, True, None, "text"]
+
+
+def test_yaml_file_and_pairs_merge_with_pairs_winning(tmp_path):
+    file = tmp_path / "p.yaml"
+    file.write_text("EPOCHS: 4\nMODEL: my/model\n")
+    assert hk.load_params(file, [("EPOCHS", "1")]) == {"EPOCHS": 1, "MODEL": "my/model"}
+    file.write_text("- not a mapping\n")
+    with pytest.raises(ValueError, match="expected a mapping"):
+        hk.load_params(file)
+
+
+def test_notebook_parameters_are_read_from_the_notebooks():
+    declared = hk.notebook_parameters()
+    assert declared["01_explore.ipynb"]["DATA_PATH"]["default"] == "data/support_intents.csv"
+    assert declared["02_finetune.ipynb"]["EPOCHS"]["help"]
+    assert "TOP_MISTAKES" in declared["03_evaluate.ipynb"]
+
+
+def test_unknown_names_wrong_types_and_run_dir_are_rejected():
+    declared = hk.notebook_parameters()
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['EPOCS'\].*EPOCHS"):
+        check_params({"EPOCS": 3}, declared)
+    with pytest.raises(ValueError, match=r"EPOCHS='three' has type str; expected float"):
+        check_params({"EPOCHS": "three"}, declared)
+    with pytest.raises(ValueError, match="use --name"):
+        check_params({"RUN_DIR": "runs/x"}, declared)
+    merged = check_params({"EPOCHS": 1}, declared)
+    assert merged["EPOCHS"] == 1 and merged["TEST_SIZE"] == 0.2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-p", "TEXT_COLUMN", "txt"], "TEXT_COLUMN='txt': no such column in support_intents.csv"),
+    (["-p", "DATA_PATH", "data/missing.csv"], "DATA_PATH: data file 'data/missing.csv' not found"),
+    (["-p", "EPOCHS", "-1"], "EPOCHS=-1 is out of range"),
+    (["-p", "MODEL", "nobody/nothing"], "MODEL='nobody/nothing' is not a local folder"),
+    (["-p", "TASK", "translation"], "TASK='translation': unknown task"),
+])
+def test_bad_input_stops_before_any_run_folder_exists(runs_dir, capsys, args, message):
+    assert main(["run", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_params_command_lists_every_parameter(capsys):
+    assert main(["params"]) == 0
+    out = capsys.readouterr().out
+    assert "DATA_PATH" in out and "TIME_BUDGET_MINUTES" in out and "03_evaluate.ipynb" in out
+
+
+def test_new_run_folders_never_collide(runs_dir):
+    first, second = hk.new_run_dir("same"), hk.new_run_dir("same")
+    assert first != second and first.is_dir() and second.is_dir()
+
+
+def test_failed_notebook_is_kept_with_its_traceback_and_the_run_marked_failed(tmp_path, runs_dir):
+    params = new_code_cell('RUN_DIR = ""  # run folder', metadata={"tags": ["parameters"]})
+    nb = new_notebook(cells=[params, new_code_cell('raise RuntimeError("boom in the notebook")')])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "99_fails.ipynb")
+    with pytest.raises(PapermillExecutionError, match="boom in the notebook"):
+        hk.run_pipeline({}, name="broken", notebooks=("99_fails.ipynb",), source=tmp_path,
+                        log=lambda _: None)
+    (run_dir,) = runs_dir.iterdir()
+    status = hk.run_status(run_dir)
+    assert status["status"] == "failed" and status["failed_notebook"] == "99_fails.ipynb"
+    assert "boom in the notebook" in status["error"]
+    executed = nbformat.read(run_dir / "99_fails.ipynb", as_version=4)
+    assert any(o.get("ename") == "RuntimeError" for c in executed.cells for o in c.get("outputs", []))
