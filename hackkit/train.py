@@ -25,8 +25,8 @@ class TrainConfig:
 
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "hub id or local model folder"})
     epochs: float = field(default=3.0, metadata={"help": "passes over the training set"})
-    learning_rate: float = field(default=1e-4, metadata={"help": "peak AdamW learning rate"})
-    batch_size: int = field(default=16, metadata={"help": "examples per training step"})
+    learning_rate: float = field(default=2e-4, metadata={"help": "peak AdamW learning rate"})
+    batch_size: int = field(default=8, metadata={"help": "examples per training step"})
     max_length: int = field(default=128, metadata={"help": "tokens kept per text"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     warmup: float = field(default=0.1, metadata={"help": "warm-up share of all steps, in [0, 1)"})

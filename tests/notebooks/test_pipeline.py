@@ -1,0 +1,86 @@
+"""Each notebook under papermill with small parameters; asserts on what the run folder holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import papermill
+import pytest
+
+import hackkit as hk
+
+SMALL = {"MAX_TRAIN_EXAMPLES": 240, "EPOCHS": 1.0, "MAX_LENGTH": 64, "PATIENCE": 0,
+         "TOP_MISTAKES": 5}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """One small run of 01 -> 03, each notebook in its own papermill kernel."""
+    runs = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HACKKIT_RUNS_DIR", str(runs))
+        return hk.run_pipeline(SMALL, name="small", log=lambda _: None)
+
+
+def test_run_is_marked_done_and_keeps_the_executed_notebooks(run_dir):
+    status = hk.run_status(run_dir)
+    assert status["status"] == "done"
+    assert status["params"]["MAX_TRAIN_EXAMPLES"] == 240
+    for name in hk.runs.NOTEBOOKS:
+        executed = nbformat.read(run_dir / name, as_version=4)
+        injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1 and str(run_dir) in injected[0].source
+        assert not [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def test_explore_wrote_splits_and_a_data_report(run_dir):
+    splits, labels = hk.load_splits(run_dir)
+    assert len(labels) == 8
+    report = hk.read_json(run_dir / "data_report.json")
+    assert report["split_sizes"] == {k: len(v) for k, v in splits.items()}
+    assert report["leakage"] == {"validation": 0, "test": 0}
+    assert report["params"]["DATA_PATH"] == "data/support_intents.csv"
+    assert report["tokens_per_text"]["max"] >= report["tokens_per_text"]["median"] > 3
+
+
+def test_finetune_wrote_model_history_and_curve(run_dir):
+    summary = hk.read_json(run_dir / "train_summary.json")
+    assert summary["train_examples"] == 240 and summary["config"]["max_length"] == 64
+    assert summary["model_source"] == "packaged" and summary["epochs_completed"] == 1.0
+    config = json.loads((run_dir / "model" / "config.json").read_text())
+    assert sorted(config["id2label"].values()) == hk.load_splits(run_dir)[1]
+    assert (run_dir / "model" / "model.safetensors").stat().st_size > 50_000_000
+    assert (run_dir / "learning_curve.png").stat().st_size > 10_000
+
+
+def test_evaluate_wrote_metrics_in_range(run_dir):
+    metrics = hk.read_json(run_dir / "metrics.json")
+    splits, labels = hk.load_splits(run_dir)
+    assert metrics["test_examples"] == len(splits["test"])
+    for model in ("finetuned", "baseline"):
+        assert 0.3 < metrics[model]["accuracy"] <= 1.0  # far above the 1/8 of guessing
+        assert set(metrics[model]["per_class"]) == set(labels)
+    predictions = pd.read_csv(run_dir / "predictions_test.csv")
+    assert len(predictions) == len(splits["test"]) and set(predictions["predicted"]) <= set(labels)
+    assert (run_dir / "confusion_matrix.png").is_file()
+
+
+def test_evaluate_runs_alone_on_an_existing_run_folder(run_dir, tmp_path):
+    before = hk.read_json(run_dir / "metrics.json")
+    papermill.execute_notebook(
+        str(hk.runs.notebooks_dir() / "03_evaluate.ipynb"), str(tmp_path / "03_again.ipynb"),
+        parameters={"RUN_DIR": str(run_dir), "DEVICE": "cpu"}, kernel_name="python3",
+        progress_bar=False,
+    )
+    assert hk.read_json(run_dir / "metrics.json")["finetuned"] == before["finetuned"]
+
+
+def test_finetune_refuses_to_overwrite_the_runs_model(run_dir, tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError, match="refusing to overwrite"):
+        papermill.execute_notebook(
+            str(hk.runs.notebooks_dir() / "02_finetune.ipynb"), str(tmp_path / "02_again.ipynb"),
+            parameters={"RUN_DIR": str(run_dir)}, kernel_name="python3", progress_bar=False,
+        )
