@@ -4,7 +4,7 @@ All three train the same model on the same stratified sample for the same number
 in this one process, and are scored on the same test split. Timings include everything each
 approach does during training (hackkit also evaluates and checkpoints every epoch).
 
-    python benchmarks/bench_training.py [--examples 800] [--epochs 1]
+    python benchmarks/bench_training.py [--examples 800] [--epochs 2]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="data/support_intents.csv")
     parser.add_argument("--examples", type=int, default=800, help="training examples (stratified)")
-    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--epochs", type=float, default=2.0, help="as in 02_finetune")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
