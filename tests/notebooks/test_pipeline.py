@@ -1,4 +1,9 @@
-"""Each notebook under papermill with small parameters; asserts on what the run folder holds."""
+"""Each notebook under papermill; asserts on what the run folder holds.
+
+The pipeline runs with the committed training settings (800 examples, 2 epochs, about 2 minutes
+on 2 cores) so the test can check the promise that matters: the fine-tuned model beats the
+baseline on the sample test split. Only display and device parameters are injected.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +17,22 @@ import pytest
 
 import hackkit as hk
 
-SMALL = {"MAX_TRAIN_EXAMPLES": 240, "EPOCHS": 1.0, "MAX_LENGTH": 64, "PATIENCE": 0,
-         "TOP_MISTAKES": 5}
+INJECTED = {"TOP_MISTAKES": 5, "DEVICE": "cpu"}
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    """One small run of 01 -> 03, each notebook in its own papermill kernel."""
+    """One run of 01 -> 03, each notebook in its own papermill kernel."""
     runs = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HACKKIT_RUNS_DIR", str(runs))
-        return hk.run_pipeline(SMALL, name="small", log=lambda _: None)
+        return hk.run_pipeline(INJECTED, name="default", log=lambda _: None)
 
 
 def test_run_is_marked_done_and_keeps_the_executed_notebooks(run_dir):
     status = hk.run_status(run_dir)
     assert status["status"] == "done"
-    assert status["params"]["MAX_TRAIN_EXAMPLES"] == 240
+    assert status["params"]["TOP_MISTAKES"] == 5 and status["params"]["DEVICE"] == "cpu"
     for name in hk.runs.NOTEBOOKS:
         executed = nbformat.read(run_dir / name, as_version=4)
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -48,8 +52,8 @@ def test_explore_wrote_splits_and_a_data_report(run_dir):
 
 def test_finetune_wrote_model_history_and_curve(run_dir):
     summary = hk.read_json(run_dir / "train_summary.json")
-    assert summary["train_examples"] == 240 and summary["config"]["max_length"] == 64
-    assert summary["model_source"] == "packaged" and summary["epochs_completed"] == 1.0
+    assert summary["train_examples"] == 800 and summary["device"] == "cpu"
+    assert summary["model_source"] == "packaged" and summary["epochs_completed"] == 2.0
     config = json.loads((run_dir / "model" / "config.json").read_text())
     assert sorted(config["id2label"].values()) == hk.load_splits(run_dir)[1]
     assert (run_dir / "model" / "model.safetensors").stat().st_size > 50_000_000
@@ -61,8 +65,10 @@ def test_evaluate_wrote_metrics_in_range(run_dir):
     splits, labels = hk.load_splits(run_dir)
     assert metrics["test_examples"] == len(splits["test"])
     for model in ("finetuned", "baseline"):
-        assert 0.3 < metrics[model]["accuracy"] <= 1.0  # far above the 1/8 of guessing
+        assert 0.75 < metrics[model]["accuracy"] < 1.0  # learnable, not trivially separable
         assert set(metrics[model]["per_class"]) == set(labels)
+    assert metrics["beats_baseline"] is True
+    assert metrics["finetuned"]["macro_f1"] > metrics["baseline"]["macro_f1"]
     predictions = pd.read_csv(run_dir / "predictions_test.csv")
     assert len(predictions) == len(splits["test"]) and set(predictions["predicted"]) <= set(labels)
     assert (run_dir / "confusion_matrix.png").is_file()
