@@ -18,7 +18,7 @@ SPLITS = ("train", "validation", "test")
 SPLIT_ALIASES = {
     "train": "train", "training": "train",
     "validation": "validation", "valid": "validation", "val": "validation", "dev": "validation",
-    "test": "test", "testing": "test", "eval": "test",
+    "test": "test", "testing": "test",
 }
 MIN_PER_CLASS = 3  # one example each for train, validation and test
 

@@ -149,3 +149,9 @@ def test_saved_splits_round_trip_and_are_never_overwritten(tmp_path, small_frame
     assert loaded["test"].equals(splits["test"])
     with pytest.raises(FileExistsError, match="already has its data"):
         hk.save_splits(splits, tmp_path)
+
+
+def test_ambiguous_split_name_eval_is_not_guessed(write, small_frame):
+    frame = small_frame.assign(split=["train", "eval", "test"] * 10)
+    with pytest.raises(ValueError, match=r"unknown split values \['eval'\].*train / validation / test"):
+        hk.load_dataset(write("s.csv", frame), "text", "label", "split")
