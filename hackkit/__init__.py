@@ -2,7 +2,7 @@
 
 from types import ModuleType as _ModuleType
 
-from hackkit.baseline import baseline_proba, fit_baseline
+from hackkit.baseline import fit_baseline
 from hackkit.data import (check_classes, deduplicate, load_dataset, load_splits, make_splits,
                           read_table, save_splits, subsample)
 from hackkit.device import environment, resolve_device, resolve_precision

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -18,12 +17,3 @@ def fit_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 42) ->
     )
     return model.fit(list(texts), list(labels))
 
-
-def baseline_proba(model: Pipeline, texts: Sequence[str], labels: Sequence[str]) -> np.ndarray:
-    """Class probabilities with columns in the order of `labels` (zeros for unseen classes)."""
-    raw = model.predict_proba(list(texts))
-    out = np.zeros((len(texts), len(labels)))
-    index = {label: i for i, label in enumerate(labels)}
-    for j, label in enumerate(model.classes_):
-        out[:, index[label]] = raw[:, j]
-    return out

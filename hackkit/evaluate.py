@@ -11,8 +11,8 @@ from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, classificat
                              confusion_matrix, f1_score)
 from tqdm.auto import tqdm
 
-from hackkit.paths import read_json, write_json
 from hackkit.device import resolve_device
+from hackkit.paths import read_json, write_json
 
 
 def predict_proba(

@@ -131,8 +131,8 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     train_frame = subsample(splits["train"], config.max_train_examples, config.seed)
 
     set_seed(config.seed)  # before loading: the new classification head is randomly initialised
-    tokenizer = load_tokenizer(config.model)
-    model = load_for_classification(config.model, labels)
+    tokenizer = load_tokenizer(resolved.location)  # resolved once above; a path loads as is
+    model = load_for_classification(resolved.location, labels)
     train_ds = _tokenized(train_frame, tokenizer, labels, config.max_length)
     val_ds = _tokenized(splits["validation"], tokenizer, labels, config.max_length)
     steps_per_epoch = max(1, -(-len(train_ds) // config.batch_size))
