@@ -58,3 +58,20 @@ def run_with_splits(tmp_path: Path, sample_splits) -> Path:
     }
     hk.save_splits(small, run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer BERT with the packaged tokenizer: trains in seconds.
+
+    For tests about plumbing (sweeps, resume, serving, widgets), where accuracy does not matter.
+    """
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tokenizer = AutoTokenizer.from_pretrained(hk.resolve_model("sentence-transformers/all-MiniLM-L6-v2").location)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    BertModel(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
