@@ -5,11 +5,12 @@ from types import ModuleType as _ModuleType
 from hackkit.baseline import fit_baseline
 from hackkit.data import (check_classes, deduplicate, load_dataset, load_splits, make_splits,
                           read_table, save_splits, subsample)
+from hackkit.doctor import Diagnosis, Problem, data_report, diagnose
 from hackkit.device import environment, resolve_device, resolve_precision
 from hackkit.evaluate import (classification_metrics, compare, confident_mistakes, headline,
                               per_class_table, plot_confusion_matrix, predict_proba,
                               predictions_table, write_metrics)
-from hackkit.explore import (class_balance, data_report, leakage, plot_class_balance,
+from hackkit.explore import (class_balance, leakage, near_duplicates, plot_class_balance,
                              plot_lengths, token_lengths)
 from hackkit.models import check_task, load_for_classification, load_tokenizer, resolve_model
 from hackkit.paths import (find_input, latest_run_dir, new_run_dir, read_json, run_dir_for,

@@ -1,12 +1,14 @@
-"""Command line: `python -m hackkit run|params`."""
+"""Command line: `python -m hackkit run|params|doctor`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from hackkit.doctor import diagnose
 from hackkit.evaluate import headline
-from hackkit.runs import load_params, notebook_parameters, run_pipeline
+from hackkit.models import check_task
+from hackkit.runs import check_params, load_params, notebook_parameters, run_pipeline
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,7 +21,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-f", "--parameters-file", help="YAML file of NAME: value parameters")
     run.add_argument("--name", default="", help="label appended to the run folder's name")
     sub.add_parser("params", help="list the notebook parameters, their defaults and meaning")
+    doctor = sub.add_parser("doctor", help="check a data file and print a fix for each problem")
+    doctor.add_argument("data", help="the data file, e.g. data/support_intents.csv")
+    doctor.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="a 01_explore parameter, e.g. -p TEXT_COLUMN body")
     return parser
+
+
+def _doctor(data: str, pairs: list[tuple[str, str]]) -> int:
+    """Print the data doctor's report; exit code 2 when it found blocking problems."""
+    params = check_params(load_params(None, pairs), notebook_parameters(("01_explore.ipynb",)))
+    check_task(params["TASK"])
+    report = diagnose(data, params["TEXT_COLUMN"], params["LABEL_COLUMN"], params["SPLIT_COLUMN"],
+                      params["TEST_SIZE"], params["VAL_SIZE"], params["SEED"], params["MODEL"],
+                      params["MAX_LENGTH"])
+    print(report.text())
+    return 2 if report.errors else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {key:<22} {p['default']!r:<45} {p['help']}")
         return 0
     try:
+        if args.command == "doctor":
+            return _doctor(args.data, [tuple(p) for p in args.parameter])
         params = load_params(args.parameters_file, [tuple(p) for p in args.parameter])
         run_dir = run_pipeline(params, name=args.name)
     except (ValueError, FileNotFoundError, FileExistsError) as e:

@@ -21,6 +21,7 @@ SPLIT_ALIASES = {
     "test": "test", "testing": "test",
 }
 MIN_PER_CLASS = 3  # one example each for train, validation and test
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 @dataclass
@@ -35,6 +36,11 @@ class Dataset:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV, TSV, JSON Lines, JSON or Parquet file into a DataFrame, with clear errors."""
+    return _read_table(path)[0]
+
+
+def _read_table(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """read_table, also returning warnings about how the file was read (e.g. its delimiter)."""
     p = find_input(path)
     if not p.is_file():
         shipped = sorted(f.name for f in (repo_root() / "data").glob("*") if f.suffix in SUFFIXES)
@@ -50,6 +56,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         )
     if p.stat().st_size == 0:
         raise ValueError(f"DATA_PATH: {p} is empty (0 bytes). Point DATA_PATH at a file with data.")
+    warnings: list[str] = []
     if suffix == ".parquet":
         frame = _parse(lambda: pd.read_parquet(p), p)
     else:
@@ -64,11 +71,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
                 "pd.read_csv(path, encoding='latin-1').to_csv(path, index=False))."
             ) from e
         frame = _parse(lambda: _parse_text(text, suffix), p)
+        if suffix in (".csv", ".tsv") and frame.shape[1] == 1:
+            frame, warnings = _retry_delimiter(text, suffix, frame, p)
     if frame.empty:
         raise ValueError(
             f"DATA_PATH: {p} has column names but no rows. Add data rows below the header."
         )
-    return frame
+    return frame, warnings
+
+
+def _retry_delimiter(text: str, suffix: str, frame: pd.DataFrame, path: Path):
+    """A one-column CSV/TSV is usually another delimiter (Excel writes ';' in many locales)."""
+    expected = "\t" if suffix == ".tsv" else ","
+    header = text.split("\n", 1)[0]
+    found = max((d for d in DELIMITERS if d != expected), key=header.count)
+    if not header.count(found):
+        return frame, []
+    retried = _parse(lambda: pd.read_csv(io.StringIO(text), sep=found), path)
+    if retried.shape[1] < 2:
+        return frame, []
+    note = (
+        f"DATA_PATH: {path.name} is {DELIMITERS[found]}-separated, not {DELIMITERS[expected]}-"
+        f"separated as its {suffix} suffix says; read it with {found!r}. Re-save it "
+        f"{DELIMITERS[expected]}-separated to silence this warning."
+    )
+    return retried, [note]
 
 
 def _parse_text(text: str, suffix: str) -> pd.DataFrame:
@@ -121,7 +148,7 @@ def load_dataset(
     path: str | Path, text_column: str, label_column: str, split_column: str = ""
 ) -> Dataset:
     """Load a labelled text table and check it: columns, empty texts, missing labels, splits."""
-    raw = read_table(path)
+    raw, read_warnings = _read_table(path)
     p = find_input(path)
     _check_column(raw, text_column, "TEXT_COLUMN", p)
     _check_column(raw, label_column, "LABEL_COLUMN", p)
@@ -132,7 +159,7 @@ def load_dataset(
         "text": raw[text_column].map(lambda v: "" if pd.isna(v) else str(v).strip()),
         "label": _clean_labels(raw[label_column]),
     })
-    warnings: list[str] = []
+    warnings: list[str] = list(read_warnings)
     dropped: dict[str, int] = {}
     empty = frame["text"] == ""
     if empty.all():
@@ -163,7 +190,24 @@ def load_dataset(
         dropped["missing_label"] = int((missing & ~empty).sum())
         warnings.append(f"{dropped['missing_label']} rows without a label were dropped.")
     frame = frame[~empty & ~missing].reset_index(drop=True)
+    mixed = _mixed_labels(frame["label"], label_column)
+    if mixed:
+        warnings.append(mixed)
     return Dataset(frame=frame, path=p, warnings=warnings, dropped=dropped)
+
+
+def _mixed_labels(labels: pd.Series, label_column: str) -> str:
+    """Warn when some labels are numbers and others names: often a shifted or wrong column."""
+    numeric = labels.str.fullmatch(r"[-+]?\d+(\.\d+)?")
+    if not numeric.any() or numeric.all():
+        return ""
+    numbers = sorted(labels[numeric].unique())[:5]
+    names = sorted(labels[~numeric].unique())[:5]
+    return (
+        f"LABEL_COLUMN={label_column!r}: {int(numeric.sum())} labels are numbers ({numbers}) "
+        f"while {int((~numeric).sum())} are names ({names}). Check LABEL_COLUMN is the right "
+        "column and that no rows are shifted; map the numbers to names if they mean the same classes."
+    )
 
 
 def normalise_text(text: str) -> str:
@@ -197,13 +241,13 @@ def check_classes(labels: pd.Series, min_per_class: int = MIN_PER_CLASS) -> None
         )
 
 
-def _split_off(frame: pd.DataFrame, fraction: float, seed: int, name: str):
+def _split_off(frame: pd.DataFrame, fraction: float, seed: int, name: str, value: float):
     """Stratified split of `fraction` of the frame; errors name the parameter to change."""
     n_classes = frame["label"].nunique()
     n_out = math.ceil(fraction * len(frame))
     if n_out < n_classes or len(frame) - n_out < n_classes:
         raise ValueError(
-            f"{name}={fraction}: a stratified split of {len(frame)} rows into {n_out} needs at "
+            f"{name}={value}: a stratified split of {len(frame)} rows into {n_out} and {len(frame) - n_out} needs at "
             f"least one row per class ({n_classes} classes) on each side. Adjust {name} "
             "or add data."
         )
@@ -228,12 +272,12 @@ def make_splits(
     carved_test = "test" not in parts
     if carved_test:
         check_classes(rest["label"])
-        rest, parts["test"] = _split_off(rest, test_size, seed, "TEST_SIZE")
+        rest, parts["test"] = _split_off(rest, test_size, seed, "TEST_SIZE", test_size)
     if "validation" not in parts:
         check_classes(rest["label"], min_per_class=2)
         # VAL_SIZE is a fraction of all rows, so rescale once the test rows are gone.
         fraction = val_size / (1 - test_size) if carved_test else val_size
-        rest, parts["validation"] = _split_off(rest, fraction, seed, "VAL_SIZE")
+        rest, parts["validation"] = _split_off(rest, fraction, seed, "VAL_SIZE", val_size)
     if rest.empty:
         raise ValueError("SPLIT_COLUMN: no rows are marked 'train'. Mark training rows 'train'.")
     check_classes(rest["label"], min_per_class=1)

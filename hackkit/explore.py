@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from hackkit.data import Dataset, normalise_text
+from hackkit.data import normalise_text
+
+NEAR_DUPLICATE = 0.95  # cosine of character n-grams; the sample data's closest honest pair is 0.92
 
 
 def class_balance(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -58,46 +60,23 @@ def leakage(splits: dict[str, pd.DataFrame]) -> dict[str, int]:
     }
 
 
-def data_report(
-    dataset: Dataset, splits: dict[str, pd.DataFrame], lengths: np.ndarray, max_length: int,
-    duplicates: int, label_conflicts: int, params: dict,
-) -> dict:
-    """Everything 01_explore found, as a JSON-ready dict with the warnings to act on."""
-    warnings = list(dataset.warnings)
-    truncated = int((lengths > max_length).sum())
-    leaks = leakage(splits)
-    if duplicates:
-        warnings.append(f"{duplicates} duplicate texts were dropped (kept the first of each).")
-    if label_conflicts:
-        warnings.append(f"{label_conflicts} texts appear with different labels; kept the first.")
-    if truncated:
-        warnings.append(f"{truncated} texts are longer than MAX_LENGTH={max_length} tokens and "
-                        "will be truncated; raise MAX_LENGTH if their endings matter.")
-    for name, count in leaks.items():
-        if count:
-            warnings.append(f"{count} {name} texts also appear in train (leakage): scores on "
-                            f"{name} will look better than they are.")
-    train_labels = set(splits["train"]["label"])
-    for name in ("validation", "test"):
-        unseen = sorted(set(splits[name]["label"]) - train_labels)
-        if unseen:
-            warnings.append(f"labels {unseen} are in {name} but never in train.")
-    words = dataset.frame["text"].str.split().str.len()
-    return {
-        "data_path": str(dataset.path),
-        "params": params,
-        "rows_loaded": int(len(dataset.frame) + sum(dataset.dropped.values())),
-        "rows_used": int(sum(len(f) for f in splits.values())),
-        "dropped": {**dataset.dropped, "duplicates": duplicates},
-        "label_conflicts": label_conflicts,
-        "labels": sorted(splits["train"]["label"].unique()),
-        "split_sizes": {name: len(f) for name, f in splits.items()},
-        "class_balance": class_balance(splits).to_dict(orient="index"),
-        "words_per_text": {"min": int(words.min()), "median": float(words.median()),
-                           "max": int(words.max())},
-        "tokens_per_text": {"min": int(lengths.min()), "median": float(np.median(lengths)),
-                            "p95": float(np.percentile(lengths, 95)), "max": int(lengths.max())},
-        "truncated_at_max_length": truncated,
-        "leakage": leaks,
-        "warnings": warnings,
-    }
+def near_duplicates(splits: dict[str, pd.DataFrame], threshold: float = NEAR_DUPLICATE) -> pd.DataFrame:
+    """Validation/test texts that nearly repeat a training text (typos, punctuation, case)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.neighbors import NearestNeighbors
+
+    train = splits["train"]["text"].reset_index(drop=True)
+    # Character n-grams see "pasword rest" and "password reset!" as the same message.
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit(train)
+    index = NearestNeighbors(n_neighbors=1, metric="cosine").fit(vectorizer.transform(train))
+    exact = set(train.map(normalise_text))
+    rows = []
+    for name, frame in splits.items():
+        if name == "train" or frame.empty:
+            continue
+        distance, nearest = index.kneighbors(vectorizer.transform(frame["text"]))
+        for text, d, i in zip(frame["text"], distance[:, 0], nearest[:, 0]):
+            if 1 - d >= threshold and normalise_text(text) not in exact:
+                rows.append({"split": name, "text": text, "train_text": train[i],
+                             "similarity": round(float(1 - d), 3)})
+    return pd.DataFrame(rows, columns=["split", "text", "train_text", "similarity"])

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from hackkit.data import deduplicate, load_dataset, make_splits
+from hackkit.doctor import diagnose
 from hackkit.models import check_task, resolve_model
 from hackkit.paths import new_run_dir, read_json, repo_root, write_json
 from hackkit.train import TrainConfig
@@ -96,9 +96,8 @@ def preflight(params: dict[str, Any]) -> None:
         check_task(params["TASK"])
     data_keys = ("DATA_PATH", "TEXT_COLUMN", "LABEL_COLUMN", "SPLIT_COLUMN", "TEST_SIZE", "VAL_SIZE")
     if all(k in params for k in data_keys):
-        dataset = load_dataset(*(params[k] for k in data_keys[:4]))
-        make_splits(deduplicate(dataset.frame)[0], params["TEST_SIZE"], params["VAL_SIZE"],
-                    params.get("SEED", 42))
+        # Blocking data problems only; 01 shows and records the warnings.
+        diagnose(*(params[k] for k in data_keys), seed=params.get("SEED", 42)).raise_for_errors()
     if "MODEL" in params:
         resolve_model(params["MODEL"])
     train_keys = {f.name: f.name.upper() for f in fields(TrainConfig)}

@@ -1,8 +1,7 @@
-"""Class balance, lengths, leakage and the data report."""
+"""Class balance, lengths, leakage and near-duplicates."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 import hackkit as hk
@@ -32,16 +31,17 @@ def test_token_lengths_use_the_tokenizer():
     assert list(lengths) == [3, 5]  # [CLS] ... [SEP]
 
 
-def test_data_report_warns_about_truncation_leakage_and_unseen_labels(tmp_path):
-    frame = pd.concat(_splits().values(), ignore_index=True)
-    dataset = hk.data.Dataset(frame=frame, path=tmp_path / "d.csv", warnings=["2 rows dropped"],
-                              dropped={"empty_text": 2})
-    lengths = np.array([3, 4, 5, 200, 6, 7, 8, 9])
-    report = hk.data_report(dataset, _splits(), lengths, max_length=128, duplicates=1,
-                            label_conflicts=0, params={"SEED": 1})
-    joined = " | ".join(report["warnings"])
-    assert "1 texts are longer than MAX_LENGTH=128" in joined
-    assert "1 validation texts also appear in train" in joined
-    assert "labels ['z'] are in test but never in train" in joined
-    assert report["rows_loaded"] == 10 and report["rows_used"] == 8
-    assert report["truncated_at_max_length"] == 1 and report["tokens_per_text"]["max"] == 200
+def test_near_duplicates_pair_typo_variants_but_not_exact_repeats_or_related_texts():
+    train = ["my password reset link never arrives", "where is my parcel from last week",
+             "please refund the second charge"]
+    splits = {
+        "train": pd.DataFrame({"text": train, "label": ["a", "b", "c"]}),
+        "test": pd.DataFrame({"text": ["My password reset link never arrives!!",  # near
+                                       "WHERE IS MY PARCEL FROM LAST WEEK",  # exact: leakage()
+                                       "please refund the first charge"],  # related, not near
+                              "label": ["a", "b", "c"]}),
+    }
+    near = hk.near_duplicates(splits)
+    assert list(near["text"]) == ["My password reset link never arrives!!"]
+    assert near["train_text"][0] == train[0] and 0.95 <= near["similarity"][0] < 1
+    assert hk.leakage(splits) == {"test": 1}
