@@ -13,10 +13,12 @@ from hackkit.evaluate import (classification_metrics, compare, confident_mistake
 from hackkit.explore import (class_balance, leakage, near_duplicates, plot_class_balance,
                              plot_lengths, token_lengths)
 from hackkit.models import check_task, load_for_classification, load_tokenizer, resolve_model
-from hackkit.paths import (find_input, latest_run_dir, new_run_dir, read_json, run_dir_for,
-                           runs_root, start_run, write_json)
-from hackkit.runs import load_params, notebook_parameters, run_pipeline, run_status
+from hackkit.paths import (find_input, latest_run_dir, load_env, new_run_dir, read_json,
+                           run_dir_for, runs_root, start_run, write_json)
+from hackkit.runs import load_params, notebook_parameters, resume_run, run_pipeline, run_status
 from hackkit.train import TrainConfig, finetune, plot_learning_curve
 
 __version__ = "0.1.0"
+# Tokens (e.g. HF_TOKEN for gated or private hub models) live in .env, never in notebooks or git.
+load_env()
 __all__ = [n for n, v in globals().items() if not n.startswith("_") and not isinstance(v, _ModuleType)]

@@ -8,7 +8,7 @@ import sys
 from hackkit.doctor import diagnose
 from hackkit.evaluate import headline
 from hackkit.models import check_task
-from hackkit.runs import check_params, load_params, notebook_parameters, run_pipeline
+from hackkit.runs import check_params, load_params, notebook_parameters, resume_run, run_pipeline
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,6 +20,8 @@ def _parser() -> argparse.ArgumentParser:
                      metavar=("NAME", "VALUE"), help="set a notebook parameter (repeatable)")
     run.add_argument("-f", "--parameters-file", help="YAML file of NAME: value parameters")
     run.add_argument("--name", default="", help="label appended to the run folder's name")
+    run.add_argument("--resume", metavar="RUN_DIR", default="",
+                     help="finish an interrupted or failed run in its folder, with its parameters")
     sub.add_parser("params", help="list the notebook parameters, their defaults and meaning")
     doctor = sub.add_parser("doctor", help="check a data file and print a fix for each problem")
     doctor.add_argument("data", help="the data file, e.g. data/support_intents.csv")
@@ -51,8 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "doctor":
             return _doctor(args.data, [tuple(p) for p in args.parameter])
-        params = load_params(args.parameters_file, [tuple(p) for p in args.parameter])
-        run_dir = run_pipeline(params, name=args.name)
+        if args.resume:
+            if args.parameter or args.parameters_file or args.name:
+                raise ValueError("--resume reuses the run's own parameters and name; drop -p, -f "
+                                 "and --name (or start a new run with them).")
+            run_dir = resume_run(args.resume)
+        else:
+            params = load_params(args.parameters_file, [tuple(p) for p in args.parameter])
+            run_dir = run_pipeline(params, name=args.name)
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from hackkit.paths import find_input, read_json, repo_root, write_json
+from hackkit.paths import atomic_folder, find_input, read_json, repo_root, write_json
 
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
 SPLITS = ("train", "validation", "test")
@@ -70,9 +70,10 @@ def _read_table(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
                 f"{line}). Re-save the file as UTF-8 (in your editor, or with pandas: "
                 "pd.read_csv(path, encoding='latin-1').to_csv(path, index=False))."
             ) from e
-        frame = _parse(lambda: _parse_text(text, suffix), p)
-        if suffix in (".csv", ".tsv") and frame.shape[1] == 1:
-            frame, warnings = _retry_delimiter(text, suffix, frame, p)
+        if suffix in (".csv", ".tsv"):
+            frame, warnings = _parse(lambda: _read_delimited(text, suffix, p), p)
+        else:
+            frame = _parse(lambda: _parse_text(text, suffix), p)
     if frame.empty:
         raise ValueError(
             f"DATA_PATH: {p} has column names but no rows. Add data rows below the header."
@@ -80,34 +81,40 @@ def _read_table(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
     return frame, warnings
 
 
-def _retry_delimiter(text: str, suffix: str, frame: pd.DataFrame, path: Path):
-    """A one-column CSV/TSV is usually another delimiter (Excel writes ';' in many locales)."""
+def _read_delimited(text: str, suffix: str, path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Read CSV/TSV; if that fails or gives one column, try the delimiter the header uses."""
     expected = "\t" if suffix == ".tsv" else ","
-    header = text.split("\n", 1)[0]
-    found = max((d for d in DELIMITERS if d != expected), key=header.count)
-    if not header.count(found):
-        return frame, []
-    retried = _parse(lambda: pd.read_csv(io.StringIO(text), sep=found), path)
-    if retried.shape[1] < 2:
-        return frame, []
-    note = (
-        f"DATA_PATH: {path.name} is {DELIMITERS[found]}-separated, not {DELIMITERS[expected]}-"
-        f"separated as its {suffix} suffix says; read it with {found!r}. Re-save it "
-        f"{DELIMITERS[expected]}-separated to silence this warning."
-    )
-    return retried, [note]
+    try:
+        frame, error = pd.read_csv(io.StringIO(text), sep=expected), None
+    except pd.errors.ParserError as e:  # e.g. ';'-separated texts that contain commas
+        frame, error = None, e
+    if frame is None or frame.shape[1] == 1:
+        header = text.split("\n", 1)[0]
+        found = max((d for d in DELIMITERS if d != expected), key=header.count)
+        if header.count(found):
+            try:
+                retried = pd.read_csv(io.StringIO(text), sep=found)
+            except pd.errors.ParserError:
+                retried = None
+            if retried is not None and retried.shape[1] > 1:
+                return retried, [
+                    f"DATA_PATH: {path.name} is {DELIMITERS[found]}-separated, not "
+                    f"{DELIMITERS[expected]}-separated as its {suffix} suffix says; read it with "
+                    f"{found!r}. Re-save it {DELIMITERS[expected]}-separated to silence this warning."
+                ]
+    if error is not None:
+        raise error
+    return frame, []
 
 
 def _parse_text(text: str, suffix: str) -> pd.DataFrame:
-    """Parse decoded file contents by suffix; .json may be one array or JSON Lines."""
-    if suffix in (".csv", ".tsv"):
-        return pd.read_csv(io.StringIO(text), sep="\t" if suffix == ".tsv" else ",")
+    """Parse decoded JSON contents; .json may be one array or JSON Lines."""
     if suffix == ".json" and text.lstrip().startswith("["):
         return pd.read_json(io.StringIO(text))
     return pd.read_json(io.StringIO(text), lines=True)
 
 
-def _parse(reader, path: Path) -> pd.DataFrame:
+def _parse(reader, path: Path):
     """Run a reader, turning parser errors into a message that names the file."""
     try:
         return reader()
@@ -299,19 +306,32 @@ def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 
 def save_splits(splits: dict[str, pd.DataFrame], run_dir: Path) -> list[str]:
-    """Write the splits and the label list into the run folder; return the labels."""
-    out = run_dir / "splits"
-    if out.exists():
-        raise FileExistsError(
-            f"{out} already exists: this run folder already has its data. Start a new run "
-            "(RUN_DIR='') instead of overwriting it."
-        )
-    out.mkdir(parents=True)
-    for name, frame in splits.items():
-        frame.to_csv(out / f"{name}.csv", index=False)
+    """Write the splits and label list into the run folder, all or nothing; return the labels."""
+    out = Path(run_dir) / "splits"
     labels = sorted(splits["train"]["label"].unique())
-    write_json(out / "labels.json", labels)
+    if out.exists():
+        if _same_splits(splits, labels, out):  # a resumed run re-running 01: nothing to do
+            return labels
+        raise FileExistsError(
+            f"{out} already exists with different data: this run folder already has its data. "
+            "Start a new run (RUN_DIR='') instead of overwriting it."
+        )
+    with atomic_folder(out) as tmp:
+        for name, frame in splits.items():
+            frame.to_csv(tmp / f"{name}.csv", index=False)
+        write_json(tmp / "labels.json", labels)
     return labels
+
+
+def _same_splits(splits: dict[str, pd.DataFrame], labels: list[str], folder: Path) -> bool:
+    """Whether `folder` already holds exactly these splits."""
+    try:
+        saved, saved_labels = load_splits(folder.parent)
+    except (OSError, ValueError):
+        return False
+    return saved_labels == labels and all(
+        saved[k].astype(str).equals(splits[k].reset_index(drop=True).astype(str)) for k in SPLITS
+    )
 
 
 def load_splits(run_dir: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:

@@ -27,8 +27,9 @@ def predict_proba(
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir} holds no saved model; run 02_finetune first.")
     device = resolve_device(device)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, use_safetensors=True, trust_remote_code=False)
     model.to(device).eval()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     # Sorting by length keeps padding per batch small; the order is restored at the end.

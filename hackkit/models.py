@@ -59,11 +59,29 @@ def resolve_model(name: str) -> ResolvedModel:
                 f"MODEL={name!r}: folder {local} has no config.json, so it is not a saved "
                 "transformers model. Point MODEL at a run's model/ folder or a hub id."
             )
+        _check_safetensors(local, name)
         return ResolvedModel(name, "local", str(local))
     packaged = _packaged_folder(name)
     if packaged:
         return ResolvedModel(name, "packaged", str(packaged))
     return ResolvedModel(name, "hub", _check_hub(name))
+
+
+PICKLED = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+
+
+def _check_safetensors(folder: Path, name: str) -> None:
+    """Refuse weights that only exist as pickles: unpickling a file can run arbitrary code."""
+    if any(folder.glob("*.safetensors")):
+        return
+    pickled = sorted(f.name for pattern in PICKLED for f in folder.glob(pattern))
+    if pickled:
+        raise ValueError(
+            f"MODEL={name!r}: {folder} has weights only as pickle files ({', '.join(pickled)}), "
+            "which hackkit does not load because unpickling can run code. If you trust the "
+            "files, convert them once: AutoModel.from_pretrained(folder, use_safetensors=False)"
+            ".save_pretrained(folder) writes model.safetensors."
+        )
 
 
 def _check_hub(name: str) -> str:
@@ -96,7 +114,7 @@ def load_tokenizer(name: str):
     """Load the tokenizer for MODEL."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_model(name).location)
+    return AutoTokenizer.from_pretrained(resolve_model(name).location, trust_remote_code=False)
 
 
 def load_for_classification(name: str, labels: list[str]):
@@ -109,5 +127,6 @@ def load_for_classification(name: str, labels: list[str]):
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
-        use_safetensors=True,
+        use_safetensors=True,  # never unpickle weights
+        trust_remote_code=False,  # never run code shipped with a model
     )

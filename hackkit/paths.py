@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,13 @@ def repo_root() -> Path:
 def runs_root() -> Path:
     """Return the folder that holds run folders ($HACKKIT_RUNS_DIR or <repo>/runs)."""
     return Path(os.environ.get(RUNS_ENV) or repo_root() / "runs").expanduser().resolve()
+
+
+def load_env(path: Path | None = None) -> bool:
+    """Load tokens from the repository's .env (git-ignored) without overriding the environment."""
+    from dotenv import load_dotenv
+
+    return load_dotenv(path or repo_root() / ".env", override=False)
 
 
 def find_input(path: str | Path) -> Path:
@@ -90,6 +100,34 @@ def write_json(path: Path, data: Any) -> Path:
         tmp = Path(f.name)
     tmp.replace(path)
     return path
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside `path`; it replaces `path` only if the block finishes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """Yield a temp folder beside `path`, renamed to `path` only if the block finishes."""
+    if path.exists():
+        raise FileExistsError(f"{path} already exists; refusing to overwrite it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial"))
+    try:
+        yield tmp
+        tmp.rename(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_json(path: Path) -> Any:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import fields
@@ -110,24 +112,63 @@ def run_pipeline(
     source: Path | None = None, log: Callable[[str], None] = print,
 ) -> Path:
     """Check the parameters, then execute the notebooks into a new run folder; return it."""
-    import papermill
-
     source = source or notebooks_dir()
     declared = notebook_parameters(notebooks, source)
     merged = check_params(params, declared)
     preflight(merged)
     run_dir = new_run_dir(name)
-    record = {"status": "running", "started": datetime.now().isoformat(timespec="seconds"),
-              "params": merged, "notebooks": {}}
-    write_json(run_dir / "run.json", record)
+    record = {"status": "running", "started": _now(), "params": merged,
+              "plan": list(notebooks), "source": str(source), "notebooks": {}}
     log(f"run folder: {run_dir}")
-    for notebook in notebooks:
-        own = {k: merged[k] for k in declared[notebook] if k in merged}
+    return _execute(run_dir, record, declared, log)
+
+
+def resume_run(run_dir: str | Path, log: Callable[[str], None] = print) -> Path:
+    """Finish an interrupted or failed run in its own folder, skipping the notebooks that are done."""
+    run_dir = Path(run_dir).expanduser().resolve()
+    if not (run_dir / "run.json").is_file():
+        raise FileNotFoundError(f"{run_dir} has no run.json: give the folder of a run made by "
+                                "`python -m hackkit run` (see runs/).")
+    record = read_json(run_dir / "run.json")
+    status = run_status(run_dir)["status"]
+    if status == "done":
+        raise ValueError(f"{run_dir} finished already; nothing to resume. Start a new run instead.")
+    if status == "running":
+        raise ValueError(f"{run_dir} is still running (process {record.get('pid')}); wait for it "
+                         "or stop it before resuming.")
+    source = Path(record.get("source") or notebooks_dir())
+    declared = notebook_parameters(tuple(record.get("plan", NOTEBOOKS)), source)
+    preflight(check_params({k: v for k, v in record["params"].items() if k != "RUN_DIR"}, declared))
+    record["attempts"] = record.get("attempts", 1) + 1
+    for key in ("failed_notebook", "error", "finished"):
+        record.pop(key, None)
+    record.update(status="running", resumed=_now())
+    log(f"resuming {run_dir} (attempt {record['attempts']})")
+    return _execute(run_dir, record, declared, log)
+
+
+def _execute(run_dir: Path, record: dict, declared: dict, log: Callable[[str], None]) -> Path:
+    """Run the planned notebooks that are not done yet, keeping run.json up to date."""
+    import papermill
+
+    source, params = Path(record["source"]), record["params"]
+    record.update(pid=os.getpid(), host=socket.gethostname())
+    write_json(run_dir / "run.json", record)
+    for notebook in record["plan"]:
+        if record["notebooks"].get(notebook, "").startswith("done"):
+            log(f"{notebook} is done; skipped")
+            continue
+        output = run_dir / notebook
+        if output.exists():  # keep the failed attempt's notebook and traceback
+            output.rename(run_dir / f"{output.stem}.attempt-{record.get('attempts', 1) - 1}.ipynb")
+        own = {k: params[k] for k in declared[notebook] if k in params}
         started = time.monotonic()
+        record["notebooks"][notebook] = "running"
+        write_json(run_dir / "run.json", record)
         log(f"running {notebook} ...")
         try:
             papermill.execute_notebook(
-                str(source / notebook), str(run_dir / notebook),
+                str(source / notebook), str(output),
                 parameters={**own, "RUN_DIR": str(run_dir)}, kernel_name="python3",
                 cwd=str(source), progress_bar=False,
             )
@@ -136,17 +177,38 @@ def run_pipeline(
             record.update(status="failed", failed_notebook=notebook,
                           error=f"{type(e).__name__}: {str(e).strip()[-2000:]}")
             write_json(run_dir / "run.json", record)
-            log(f"{notebook} failed; the executed notebook with its traceback is "
-                f"{run_dir / notebook}")
+            log(f"{notebook} failed; the executed notebook with its traceback is {output}. "
+                f"Fix the cause, then: python -m hackkit run --resume {run_dir}")
             raise
         record["notebooks"][notebook] = f"done in {time.monotonic() - started:.0f}s"
         write_json(run_dir / "run.json", record)
         log(f"  {record['notebooks'][notebook]}")
-    record.update(status="done", finished=datetime.now().isoformat(timespec="seconds"))
+    record.update(status="done", finished=_now())
     write_json(run_dir / "run.json", record)
     return run_dir
 
 
+def _now() -> str:
+    """Local time to the second, for run.json."""
+    return datetime.now().isoformat(timespec="seconds")
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def run_status(run_dir: str | Path) -> dict:
-    """The run.json record of a run folder."""
-    return read_json(Path(run_dir) / "run.json")
+    """The run.json record; a 'running' run whose process is gone is reported 'interrupted'."""
+    record = read_json(Path(run_dir) / "run.json")
+    pid = record.get("pid")
+    if (record.get("status") == "running" and isinstance(pid, int) and pid > 0
+            and record.get("host") == socket.gethostname() and not _alive(pid)):
+        record["status"] = "interrupted"
+    return record

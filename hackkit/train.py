@@ -14,7 +14,7 @@ from transformers import TrainerCallback
 from hackkit.data import load_splits, subsample
 from hackkit.device import DEVICES, PRECISIONS, resolve_device, resolve_precision
 from hackkit.models import load_for_classification, load_tokenizer, resolve_model
-from hackkit.paths import write_json
+from hackkit.paths import atomic_folder, read_json, write_json
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -111,6 +111,38 @@ def _tokenized(frame, tokenizer, labels: list[str], max_length: int):
     )
 
 
+def last_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint of an interrupted training in the run folder, if any."""
+    complete = []
+    for folder in (Path(run_dir) / "checkpoints").glob("checkpoint-*"):
+        try:  # Trainer writes trainer_state.json last, so a readable one marks a whole checkpoint
+            read_json(folder / "trainer_state.json")
+        except (OSError, ValueError):
+            continue
+        complete.append((int(folder.name.rsplit("-", 1)[1]), folder))
+    return max(complete)[1] if complete else None
+
+
+def _check_resumable(run_dir: Path, config: TrainConfig) -> Path | None:
+    """Return the checkpoint to resume from, after checking it was made with the same settings."""
+    checkpoint = last_checkpoint(run_dir)
+    saved = run_dir / "checkpoints" / "hackkit_config.json"
+    if checkpoint is None or not saved.is_file():
+        return None
+    # The time budget may change between attempts; everything else shapes the result.
+    before = {k: v for k, v in read_json(saved).items() if k != "time_budget_minutes"}
+    now = {k: v for k, v in asdict(config).items() if k != "time_budget_minutes"}
+    changed = sorted(k for k in now if before.get(k) != now[k])
+    if changed:
+        listed = ", ".join(f"{k.upper()} {before.get(k)!r} -> {now[k]!r}" for k in changed)
+        raise ValueError(
+            f"{run_dir} holds an interrupted training ({checkpoint.name}) made with other "
+            f"settings: {listed}. Use the same settings to resume it, or start a new run "
+            f"(01_explore with RUN_DIR='') to train with the new ones."
+        )
+    return checkpoint
+
+
 def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     """Fine-tune on the run's splits and save model, tokenizer, labels and history into it."""
     from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Trainer,
@@ -127,6 +159,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
             f"{model_dir} already exists; refusing to overwrite a trained model. Start a new run "
             "with 01_explore (RUN_DIR='') or give RUN_DIR a run folder without a model."
         )
+    resume = _check_resumable(run_dir, config)
     splits, labels = load_splits(run_dir)
     train_frame = subsample(splits["train"], config.max_train_examples, config.seed)
 
@@ -168,14 +201,21 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics, callbacks=callbacks,
     )
+    start_epoch = float(read_json(resume / "trainer_state.json").get("epoch") or 0) if resume else 0.0
+    if resume:
+        print(f"resuming the interrupted training from {resume} (epoch {start_epoch:g})")
+    else:
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # incomplete leftovers only
+        write_json(run_dir / "checkpoints" / "hackkit_config.json", asdict(config))
     started = time.monotonic()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.monotonic() - started
 
-    trainer.save_model(str(model_dir))  # safetensors weights, config with id2label, tokenizer
-    # Trainer also pickles its arguments there; they are in train_summary.json, so keep model/ pickle-free.
-    (model_dir / "training_args.bin").unlink(missing_ok=True)
-    write_json(model_dir / "labels.json", labels)
+    with atomic_folder(model_dir) as tmp:  # a crash while saving leaves no half-written model/
+        trainer.save_model(str(tmp))  # safetensors weights, config with id2label, tokenizer
+        # Trainer also pickles its arguments; they are in train_summary.json: keep model/ pickle-free.
+        (tmp / "training_args.bin").unlink(missing_ok=True)
+        write_json(tmp / "labels.json", labels)
     state = trainer.state
     summary = {
         "model": config.model,
@@ -186,9 +226,11 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         "validation_examples": len(val_ds),
         "epochs_completed": round(float(state.epoch or 0), 3),
         "steps": state.global_step,
-        "train_seconds": round(seconds, 2),
-        "train_examples_per_second": round(float(state.epoch or 0) * len(train_ds) / seconds, 2),
+        "train_seconds": round(seconds, 2),  # this attempt only, when resumed
+        "train_examples_per_second": round(
+            (float(state.epoch or 0) - start_epoch) * len(train_ds) / seconds, 2),
         "stopped_by_time_budget": budget.stopped,
+        "resumed_from": resume.name if resume else None,
         "best_validation_macro_f1": state.best_metric,
         "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
         "config": asdict(config),

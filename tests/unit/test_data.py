@@ -147,8 +147,21 @@ def test_saved_splits_round_trip_and_are_never_overwritten(tmp_path, small_frame
     loaded, loaded_labels = hk.load_splits(tmp_path)
     assert labels == loaded_labels == ["login", "refund", "ship"]
     assert loaded["test"].equals(splits["test"])
-    with pytest.raises(FileExistsError, match="already has its data"):
-        hk.save_splits(splits, tmp_path)
+    assert hk.save_splits(splits, tmp_path) == labels  # the same data again (a resumed 01): no-op
+    other = hk.make_splits(small_frame, 0.2, 0.2, seed=1)
+    with pytest.raises(FileExistsError, match="already exists with different data"):
+        hk.save_splits(other, tmp_path)
+    assert hk.load_splits(tmp_path)[0]["test"].equals(splits["test"])
+
+
+def test_a_failed_split_write_leaves_no_half_written_folder(tmp_path, small_frame, monkeypatch):
+    def crash(*args):
+        raise KeyboardInterrupt("killed while writing")
+
+    monkeypatch.setattr(hk.data, "write_json", crash)  # labels.json is written last
+    with pytest.raises(KeyboardInterrupt):
+        hk.save_splits(hk.make_splits(small_frame, 0.2, 0.2, seed=0), tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_ambiguous_split_name_eval_is_not_guessed(write, small_frame):

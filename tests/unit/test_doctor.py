@@ -60,7 +60,8 @@ def test_blocking_file_problems_name_the_problem_and_the_fix(case, write, tmp_pa
 
 
 def test_semicolon_file_is_read_with_a_warning_naming_the_delimiter(write):
-    report = hk.diagnose(write("excel.csv", _frame().to_csv(sep=";", index=False)))
+    frame = _frame().assign(text=lambda f: f["text"] + ", please")  # commas inside the texts
+    report = hk.diagnose(write("excel.csv", frame.to_csv(sep=";", index=False)))
     assert not report.errors and len(report.dataset.frame) == 30
     message = _only(report, "rows").message
     assert "excel.csv is semicolon-separated, not comma-separated" in message

@@ -56,6 +56,9 @@ def test_unknown_names_wrong_types_and_run_dir_are_rejected():
     (["-p", "TEXT_COLUMN", "txt"], "TEXT_COLUMN='txt': no such column in support_intents.csv"),
     (["-p", "DATA_PATH", "data/missing.csv"], "DATA_PATH: data file 'data/missing.csv' not found"),
     (["-p", "EPOCHS", "-1"], "EPOCHS=-1 is out of range"),
+    (["-p", "LEARNING_RATE", "0"], "LEARNING_RATE=0 is out of range: use e.g. 5e-5 to 2e-4"),
+    (["-p", "BATCH_SIZE", "8.5"], "BATCH_SIZE=8.5 has type float; expected int like the default 8"),
+    (["-p", "EPOCH", "3"], "unknown parameter(s) ['EPOCH']. Valid names:"),
     (["-p", "MODEL", "nobody/nothing"], "MODEL='nobody/nothing' is not a local folder"),
     (["-p", "TASK", "translation"], "TASK='translation': unknown task"),
 ])

@@ -1,0 +1,101 @@
+"""A training killed mid-way resumes from its last checkpoint and ends where an unbroken one does."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import hackkit as hk
+
+# Kill the training process with SIGKILL right after its first checkpoint is on disk: no clean-up
+# code runs, as when a laptop's battery dies.
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import hackkit as hk
+
+    def die(self, args, state, control, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    hk.train.TimeBudgetCallback.on_save = die
+    hk.finetune(sys.argv[1], hk.TrainConfig(**eval(sys.argv[2])))
+""")
+
+
+def _config(model: Path, **overrides) -> dict:
+    settings = dict(model=str(model), epochs=3.0, batch_size=16, learning_rate=2e-3, patience=0,
+                    device="cpu", time_budget_minutes=0.0, seed=7)
+    return {**settings, **overrides}
+
+
+def _copy(run: Path, name: str) -> Path:
+    return Path(shutil.copytree(run, run.parent / name))
+
+
+def _evals(run: Path) -> list[float]:
+    """Validation loss, accuracy and macro-F1 of every epoch."""
+    return [h[k] for h in hk.read_json(run / "training_history.json") if "eval_loss" in h
+            for k in ("eval_loss", "eval_accuracy", "eval_macro_f1")]
+
+
+def test_killed_training_resumes_and_matches_an_uninterrupted_run(run_with_splits, tiny_model):
+    broken = _copy(run_with_splits, "broken")
+    hk.finetune(run_with_splits, hk.TrainConfig(**_config(tiny_model)))
+
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(broken), repr(_config(tiny_model))],
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert not (broken / "model").exists() and hk.train.last_checkpoint(broken).name == "checkpoint-6"
+
+    summary = hk.finetune(broken, hk.TrainConfig(**_config(tiny_model)))
+    assert summary["resumed_from"] == "checkpoint-6" and summary["epochs_completed"] == 3.0
+    assert len(_evals(broken)) == 9 and _evals(broken) == pytest.approx(_evals(run_with_splits), rel=1e-6)
+    test = hk.load_splits(broken)[0]["test"]["text"].tolist()
+    resumed, _ = hk.predict_proba(broken / "model", test, device="cpu")
+    unbroken, _ = hk.predict_proba(run_with_splits / "model", test, device="cpu")
+    assert resumed == pytest.approx(unbroken, abs=1e-5)
+    assert not (broken / "checkpoints").exists()
+
+
+def test_resuming_with_other_settings_is_refused_naming_them(run_with_splits, tiny_model):
+    subprocess.run([sys.executable, "-c", KILLER, str(run_with_splits),
+                    repr(_config(tiny_model, epochs=1.0))], capture_output=True, timeout=300)
+    assert hk.train.last_checkpoint(run_with_splits) is not None
+    with pytest.raises(ValueError, match=r"other settings: LEARNING_RATE 0.002 -> 0.001.*"
+                                         r"Use the same settings to resume"):
+        hk.finetune(run_with_splits, hk.TrainConfig(**_config(tiny_model, epochs=1.0, learning_rate=1e-3)))
+    # A different time budget is fine: it only bounds this attempt.
+    hk.finetune(run_with_splits, hk.TrainConfig(**_config(tiny_model, epochs=1.0, time_budget_minutes=5.0)))
+    assert (run_with_splits / "model" / "model.safetensors").is_file()
+
+
+def test_half_written_checkpoints_are_ignored(run_with_splits):
+    folder = run_with_splits / "checkpoints"
+    (folder / "checkpoint-3").mkdir(parents=True)
+    hk.write_json(folder / "checkpoint-3" / "trainer_state.json", {"epoch": 1.0})
+    (folder / "checkpoint-6").mkdir()
+    (folder / "checkpoint-6" / "trainer_state.json").write_text('{"epoch": 2.')  # cut mid-write
+    (folder / "checkpoint-9").mkdir()  # killed before its state was written
+    assert hk.train.last_checkpoint(run_with_splits).name == "checkpoint-3"
+
+
+def test_a_crash_while_saving_the_model_leaves_no_model_folder(run_with_splits, tiny_model, monkeypatch):
+    from transformers import Trainer
+
+    save = Trainer.save_model
+
+    def crash(self, output_dir=None, _internal_call=False):
+        if _internal_call:  # checkpoints during training save normally
+            return save(self, output_dir, _internal_call=True)
+        Path(output_dir, "model.safetensors").write_bytes(b"half")
+        raise KeyboardInterrupt("killed while saving")
+
+    monkeypatch.setattr("transformers.Trainer.save_model", crash)
+    with pytest.raises(KeyboardInterrupt):
+        hk.finetune(run_with_splits, hk.TrainConfig(**_config(tiny_model, epochs=1.0)))
+    assert not (run_with_splits / "model").exists()
+    assert not [p for p in run_with_splits.iterdir() if p.name.startswith(".model")]
