@@ -12,7 +12,7 @@ from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, classificat
 from tqdm.auto import tqdm
 
 from hackkit.device import resolve_device
-from hackkit.paths import read_json, write_json
+from hackkit.paths import atomic_file, read_json, write_json
 
 
 def predict_proba(
@@ -110,7 +110,8 @@ def write_metrics(run_dir: str | Path, finetuned: dict, baseline: dict,
                   predictions: pd.DataFrame) -> Path:
     """Write metrics.json and the test predictions into the run folder."""
     run_dir = Path(run_dir)
-    predictions.to_csv(run_dir / "predictions_test.csv", index=False)
+    with atomic_file(run_dir / "predictions_test.csv") as tmp:
+        predictions.to_csv(tmp, index=False)
     return write_json(run_dir / "metrics.json", {
         "test_examples": len(predictions),
         "finetuned": finetuned,

@@ -37,6 +37,13 @@ def test_environment_reports_versions_and_device():
     assert info["device"] == hk.resolve_device("auto")
 
 
+def test_auto_picks_a_present_gpu(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert hk.resolve_device("auto") == "cuda" and hk.resolve_device("cuda") == "cuda"
+
+
 @pytest.mark.gpu
 def test_auto_on_a_gpu_uses_mixed_precision():
     assert hk.resolve_device("auto") == "cuda"

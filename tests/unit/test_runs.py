@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -93,3 +95,18 @@ def test_failed_notebook_is_kept_with_its_traceback_and_the_run_marked_failed(tm
     assert "boom in the notebook" in status["error"]
     executed = nbformat.read(run_dir / "99_fails.ipynb", as_version=4)
     assert any(o.get("ename") == "RuntimeError" for c in executed.cells for o in c.get("outputs", []))
+
+
+def test_a_running_run_whose_process_is_gone_reads_as_interrupted(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    for pid, expected in ((int(gone.stdout), "interrupted"), (os.getpid(), "running")):
+        hk.write_json(tmp_path / "run.json", {"status": "running", "pid": pid,
+                                              "host": socket.gethostname()})
+        assert hk.run_status(tmp_path)["status"] == expected
+    with pytest.raises(ValueError, match="is still running"):
+        hk.resume_run(tmp_path)
