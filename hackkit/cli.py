@@ -1,4 +1,4 @@
-"""Command line: `python -m hackkit run|params`."""
+"""Command line: `python -m hackkit run|params|sweep|leaderboard`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from hackkit.evaluate import headline
+from hackkit.leaderboard import leaderboard, view, write_leaderboard
 from hackkit.runs import load_params, notebook_parameters, run_pipeline
+from hackkit.sweep import run_sweep
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,6 +21,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-f", "--parameters-file", help="YAML file of NAME: value parameters")
     run.add_argument("--name", default="", help="label appended to the run folder's name")
     sub.add_parser("params", help="list the notebook parameters, their defaults and meaning")
+    sweep = sub.add_parser("sweep", help="run 01 -> 03 once per setting of a sweep file; resumable")
+    sweep.add_argument("file", help="sweep YAML: name, fixed, grid, settings and/or search")
+    board = sub.add_parser("leaderboard", help="rank all runs by a metric; write a CSV")
+    board.add_argument("--metric", default="macro_f1", help="test metric to rank by")
+    board.add_argument("--csv", default=None, help="where to write it (default runs/leaderboard.csv)")
+    board.add_argument("--sweep", default="", help="only the runs of this sweep")
     return parser
 
 
@@ -31,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
             for key, p in params.items():
                 print(f"  {key:<22} {p['default']!r:<45} {p['help']}")
         return 0
+    if args.command in ("sweep", "leaderboard"):
+        return _sweep(args) if args.command == "sweep" else _leaderboard(args)
     try:
         params = load_params(args.parameters_file, [tuple(p) for p in args.parameter])
         run_dir = run_pipeline(params, name=args.name)
@@ -46,4 +56,37 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  test macro-F1      {scores['macro_f1']:.4f}")
     print(f"  baseline macro-F1  {scores['baseline_macro_f1']:.4f}")
     print(f"  metrics: {run_dir / 'metrics.json'}; notebooks: {run_dir}/*.ipynb")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """`sweep FILE`: exit 0 when every setting is done, 1 when some failed, 2 on bad input."""
+    try:
+        state = run_sweep(args.file)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"next: python -m hackkit leaderboard --sweep {state['name']}")
+    return 1 if state["summary"]["failed"] else 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    """`leaderboard`: print the ranked table per task + data and write it as CSV."""
+    import pandas as pd
+
+    try:
+        board = leaderboard(metric=args.metric, sweep=args.sweep)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    table = view(board, args.metric)
+    if isinstance(table, str):
+        print(table)
+        return 0
+    with pd.option_context("display.width", 200, "display.max_columns", 40,
+                           "display.float_format", "{:.4f}".format):
+        for group, part in table.groupby(level="group", sort=False):
+            print(f"\n== {group} (ranked by test {args.metric}) ==")
+            print(part.droplevel("group").to_string())
+    print(f"\nwrote {write_leaderboard(board, args.csv)}")
     return 0

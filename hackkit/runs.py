@@ -109,6 +109,7 @@ def preflight(params: dict[str, Any]) -> None:
 def run_pipeline(
     params: dict[str, Any], name: str = "", notebooks: tuple[str, ...] = NOTEBOOKS,
     source: Path | None = None, log: Callable[[str], None] = print,
+    on_start: Callable[[Path], None] | None = None,
 ) -> Path:
     """Check the parameters, then execute the notebooks into a new run folder; return it."""
     import papermill
@@ -121,6 +122,8 @@ def run_pipeline(
     record = {"status": "running", "started": datetime.now().isoformat(timespec="seconds"),
               "params": merged, "notebooks": {}}
     write_json(run_dir / "run.json", record)
+    if on_start:  # lets a sweep record the folder before anything can fail
+        on_start(run_dir)
     log(f"run folder: {run_dir}")
     for notebook in notebooks:
         own = {k: merged[k] for k in declared[notebook] if k in merged}
