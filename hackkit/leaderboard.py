@@ -188,7 +188,7 @@ def plot_metric_vs_params(board: pd.DataFrame, metric: str = "macro_f1"):
 
 
 def plot_learning_curves(run_dirs: Sequence[str | Path], metric: str = "macro_f1"):
-    """Validation loss and validation `metric` per epoch of several runs, overlaid."""
+    """Loss and validation `metric` per epoch of several runs, overlaid, one colour per run."""
     import matplotlib.pyplot as plt
 
     histories = {Path(d).name: _read(Path(d) / "training_history.json") for d in run_dirs}
@@ -200,10 +200,14 @@ def plot_learning_curves(run_dirs: Sequence[str | Path], metric: str = "macro_f1
         evals = [h for h in history if "eval_loss" in h]
         line, = ax_loss.plot([h["epoch"] for h in evals], [h["eval_loss"] for h in evals], "o-",
                              label=name)
+        train = [h for h in history if "loss" in h and "epoch" in h]
+        if train:
+            ax_loss.plot([h["epoch"] for h in train], [h["loss"] for h in train], ":",
+                         color=line.get_color(), alpha=0.7)
         scored = [h for h in evals if f"eval_{metric}" in h]
         ax_score.plot([h["epoch"] for h in scored], [h[f"eval_{metric}"] for h in scored], "o-",
                       color=line.get_color(), label=name)
-    ax_loss.set(xlabel="epoch", ylabel="validation loss", title="Validation loss")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Validation loss (dotted: training loss)")
     ax_score.set(xlabel="epoch", ylabel=f"validation {metric}", title=f"Validation {metric}")
     for ax in (ax_loss, ax_score):
         ax.grid(alpha=0.3)

@@ -35,7 +35,7 @@ def runs_dir(tmp_path, monkeypatch):
 
     base = {"TASK": "text-classification", "DATA_PATH": DATA_A, "MODEL": "m", "EPOCHS": 2.0,
             "BATCH_SIZE": 8, "RUN_DIR": ""}
-    curve = [{"epoch": 1.0, "eval_loss": 1.0, "eval_macro_f1": 0.5},
+    curve = [{"epoch": 0.5, "loss": 2.0}, {"epoch": 1.0, "eval_loss": 1.0, "eval_macro_f1": 0.5},
              {"epoch": 2.0, "eval_loss": 0.5, "eval_macro_f1": 0.8}]
     run("r1-low", {**base, "LEARNING_RATE": 1e-4}, {"accuracy": 0.90, "macro_f1": 0.80}, history=curve)
     run("r2-high", {**base, "LEARNING_RATE": 3e-4}, {"accuracy": 0.85, "macro_f1": 0.88},
@@ -144,6 +144,6 @@ def test_plots_show_each_swept_parameter_and_each_runs_curve(runs_dir):
     (ax,) = fig.axes
     assert ax.get_xlabel() == "LEARNING_RATE" and len(ax.collections[0].get_offsets()) == 3
     curves = hk.plot_learning_curves(hk.chosen_runs(group, top=2), "macro_f1")
-    assert [len(a.lines) for a in curves.axes] == [2, 2]
+    assert [len(a.lines) for a in curves.axes] == [4, 2]  # validation and training loss; score
     one = hk.plot_metric_vs_params(group[group["run"] == "r1-low"], "macro_f1")
     assert "nothing to compare yet" in one.axes[0].texts[0].get_text()
