@@ -18,7 +18,7 @@ from hackkit.models import check_task, load_for_classification, load_tokenizer, 
 from hackkit.paths import (find_input, latest_run_dir, new_run_dir, read_json, run_dir_for,
                            runs_root, start_run, write_json)
 from hackkit.runs import load_params, notebook_parameters, run_pipeline, run_status
-from hackkit.sweep import Trial, load_sweep, plan, run_sweep, sweep_dir
+from hackkit.sweep import Trial, checked_plan, load_sweep, plan, run_sweep, sweep_dir
 from hackkit.train import TrainConfig, finetune, plot_learning_curve
 
 __version__ = "0.1.0"

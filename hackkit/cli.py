@@ -8,7 +8,7 @@ import sys
 from hackkit.evaluate import headline
 from hackkit.leaderboard import leaderboard, view, write_leaderboard
 from hackkit.runs import load_params, notebook_parameters, run_pipeline
-from hackkit.sweep import run_sweep
+from hackkit.sweep import checked_plan, run_sweep, sweep_dir
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("params", help="list the notebook parameters, their defaults and meaning")
     sweep = sub.add_parser("sweep", help="run 01 -> 03 once per setting of a sweep file; resumable")
     sweep.add_argument("file", help="sweep YAML: name, fixed, grid, settings and/or search")
+    sweep.add_argument("--dry-run", action="store_true", help="check and list the settings; run none")
     board = sub.add_parser("leaderboard", help="rank all runs by a metric; write a CSV")
     board.add_argument("--metric", default="macro_f1", help="test metric to rank by")
     board.add_argument("--csv", default=None, help="where to write it (default runs/leaderboard.csv)")
@@ -62,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     """`sweep FILE`: exit 0 when every setting is done, 1 when some failed, 2 on bad input."""
     try:
+        if args.dry_run:
+            spec, trials = checked_plan(args.file)
+            for t in trials:
+                print(f"{t.label:<12} {t.key}  {t.params}")
+            print(f"{len(trials)} settings checked; sweep state: {sweep_dir(spec.name)}")
+            return 0
         state = run_sweep(args.file)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -204,15 +204,27 @@ def _alive(pid: int) -> bool:
 def _lock(folder: Path) -> Path:
     """Claim the sweep for this process; refuse if another live process holds it."""
     lock = folder / "lock.json"
-    if lock.is_file():
-        holder = read_json(lock)
-        if holder.get("host") == socket.gethostname() and holder["pid"] != os.getpid() \
-                and _alive(holder["pid"]):
-            raise ValueError(f"sweep {folder.name!r} is already running (process {holder['pid']}); "
-                             f"wait for it, or stop it and run again. Lock: {lock}")
-    write_json(lock, {"pid": os.getpid(), "host": socket.gethostname(),
-                      "started": datetime.now().isoformat(timespec="seconds")})
-    return lock
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # atomic: one winner
+        except FileExistsError:
+            try:
+                holder = read_json(lock)
+            except (json.JSONDecodeError, FileNotFoundError):  # being written or just released
+                time.sleep(0.2)
+                continue
+            if holder.get("host") == socket.gethostname() and holder.get("pid") != os.getpid() \
+                    and _alive(holder.get("pid", 0)):
+                raise ValueError(f"sweep {folder.name!r} is already running (process "
+                                 f"{holder['pid']}); wait for it, or stop it and run again. "
+                                 f"Lock: {lock}") from None
+            lock.unlink(missing_ok=True)  # left by a process that is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(),
+                       "started": datetime.now().isoformat(timespec="seconds")}, f)
+        return lock
+    raise ValueError(f"could not claim {lock}; another process keeps taking it.")
 
 
 def _mark_interrupted(entry: dict) -> None:
@@ -226,15 +238,21 @@ def _mark_interrupted(entry: dict) -> None:
     entry.update(status="failed", error="interrupted: the process running it stopped")
 
 
-def run_sweep(
-    path: str | Path, log: Callable[[str], None] = print, runner: Callable[..., Path] = run_pipeline,
-) -> dict:
-    """Run every setting of a sweep file not yet done, one after another; return its state."""
+def checked_plan(path: str | Path) -> tuple[SweepSpec, list[Trial]]:
+    """Read a sweep file and check every setting it expands to; nothing runs."""
     spec = load_sweep(path)
     declared = notebook_parameters()
     defaults = {k: v["default"] for nb in declared.values() for k, v in nb.items()}
     trials = plan(spec, defaults)
     check_plan(trials, declared)  # a typo in any setting fails now, not hours in
+    return spec, trials
+
+
+def run_sweep(
+    path: str | Path, log: Callable[[str], None] = print, runner: Callable[..., Path] = run_pipeline,
+) -> dict:
+    """Run every setting of a sweep file not yet done, one after another; return its state."""
+    spec, trials = checked_plan(path)
     folder = sweep_dir(spec.name)
     folder.mkdir(parents=True, exist_ok=True)
     lock = _lock(folder)
@@ -253,6 +271,7 @@ def run_sweep(
         for i, t in enumerate(trials, 1):
             entry = entries.setdefault(t.key, {"label": t.label, "params": t.params, "status": "pending",
                                                "run_dir": None, "attempts": []})
+            entry["label"] = t.label  # the file may have been reordered since
             head = f"[{i}/{len(trials)}] {t.label} {_short(t.params, spec.fixed)}"
             if entry["status"] == "done":
                 log(f"{head}: done before, skipped ({entry['run_dir']})")
@@ -298,7 +317,8 @@ def _run_one(t: Trial, entry: dict, sweep: str, runner: Callable[..., Path],
         last = (str(e).strip().splitlines() or [""])[-1]  # the full traceback is in the run folder
         entry.update(status="failed", error=f"{type(e).__name__}: {last}"[:500])
         save()
-        log(f"{head}: FAILED after {time.monotonic() - started:.0f}s; see {entry['run_dir']}")
+        log(f"{head}: FAILED after {time.monotonic() - started:.0f}s: {entry['error']} "
+            f"(traceback in {entry['run_dir']})")
         return
     except BaseException:  # Ctrl-C: the run is marked failed, the sweep stops and can be resumed
         entry.update(status="failed", error="interrupted")
