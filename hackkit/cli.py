@@ -73,6 +73,10 @@ def _sweep(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; run `python -m hackkit sweep {args.file}` again to resume.",
+              file=sys.stderr)
+        return 130
     print(f"next: python -m hackkit leaderboard --sweep {state['name']}")
     return 1 if state["summary"]["failed"] else 0
 

@@ -273,9 +273,9 @@ def run_sweep(
                                                "run_dir": None, "attempts": []})
             entry["label"] = t.label  # the file may have been reordered since
             head = f"[{i}/{len(trials)}] {t.label} {_short(t.params, spec.fixed)}"
-            if entry["status"] == "done":
+            if entry["status"] == "done" and (Path(entry["run_dir"]) / "run.json").is_file():
                 log(f"{head}: done before, skipped ({entry['run_dir']})")
-                continue
+                continue  # a done run whose folder was deleted runs again
             if budget and time.monotonic() - started > budget:
                 log(f"time budget of {budget / 60:g} min spent; stopping before {t.label}. "
                     "Run the sweep again to continue.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -185,6 +186,10 @@ def test_failures_do_not_stop_the_sweep_and_a_rerun_retries_only_what_is_not_don
     third = FakePipeline()
     hk.run_sweep(path, log=lambda _: None, runner=third)
     assert third.calls == []
+    shutil.rmtree(retried["run_dir"])  # a finished run deleted by hand runs again
+    fourth = FakePipeline()
+    hk.run_sweep(path, log=lambda _: None, runner=fourth)
+    assert fourth.calls == [killed["params"]]
 
 
 def test_a_sweep_held_by_a_live_process_is_not_run_twice(runs_dir, sweep_file):
