@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from hackkit.evaluate import headline
+from hackkit.paths import read_json
 from hackkit.leaderboard import leaderboard, view, write_leaderboard
 from hackkit.runs import load_params, notebook_parameters, run_pipeline
 from hackkit.sweep import checked_plan, run_sweep, sweep_dir
@@ -65,8 +66,11 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         if args.dry_run:
             spec, trials = checked_plan(args.file)
+            state_file = sweep_dir(spec.name) / "state.json"
+            done = read_json(state_file)["trials"] if state_file.is_file() else {}
             for t in trials:
-                print(f"{t.label:<12} {t.key}  {t.params}")
+                status = done.get(t.key, {}).get("status", "new")
+                print(f"{t.label:<12} {status:<8} {t.params}")
             print(f"{len(trials)} settings checked; sweep state: {sweep_dir(spec.name)}")
             return 0
         state = run_sweep(args.file)

@@ -241,7 +241,8 @@ def test_cli_dry_run_lists_checked_settings_and_bad_files_exit_2(runs_dir, sweep
 
     assert main(["sweep", str(sweep_file(GRID)), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "grid-3" in out and "'LEARNING_RATE': 0.0003" in out and "3 settings checked" in out
+    assert "grid-3       new      {'EPOCHS': 1.0, 'LEARNING_RATE': 0.0003}" in out
+    assert "3 settings checked" in out
     assert not runs_dir.exists()
     assert main(["sweep", str(sweep_file("grid: {EPOCS: [1, 2]}"))]) == 2
     assert "sweep setting 'grid-1': unknown parameter(s) ['EPOCS']" in capsys.readouterr().err
