@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup run test lab bench clean
+.PHONY: setup run test lab bench sweep leaderboard tensorboard clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,15 @@ test: $(STAMP)  ## unit tests, papermill notebook tests and nbval over notebooks
 
 lab: $(STAMP)  ## JupyterLab on 127.0.0.1 with a login token, kernel python3 from .venv
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) $(ARGS) notebooks/01_explore.ipynb
+
+sweep: $(STAMP)  ## run every setting of a sweep file not yet done (SWEEP=sweeps/example.yaml)
+	$(BIN)/python -m hackkit sweep $(or $(SWEEP),sweeps/example.yaml)
+
+leaderboard: $(STAMP)  ## rank all runs, per task and data (ARGS="--metric accuracy")
+	$(BIN)/python -m hackkit leaderboard $(ARGS)
+
+tensorboard: $(STAMP)  ## TensorBoard on 127.0.0.1:6006 over every run's training logs in runs/
+	$(BIN)/tensorboard --logdir runs --host 127.0.0.1 --port 6006 $(ARGS)
 
 bench: $(STAMP)  ## training throughput: padded loop vs plain Trainer vs hackkit
 	$(BIN)/python benchmarks/bench_training.py $(ARGS)

@@ -12,10 +12,14 @@ from hackkit.evaluate import (classification_metrics, compare, confident_mistake
                               predictions_table, write_metrics)
 from hackkit.explore import (class_balance, leakage, near_duplicates, plot_class_balance,
                              plot_lengths, token_lengths)
+from hackkit.leaderboard import (best_run_command, chosen_runs, collect_runs, leaderboard,
+                                 pick_group, plot_learning_curves, plot_metric_vs_params,
+                                 varied_params, view, write_leaderboard)
 from hackkit.models import check_task, load_for_classification, load_tokenizer, resolve_model
 from hackkit.paths import (find_input, latest_run_dir, load_env, new_run_dir, read_json,
                            run_dir_for, runs_root, start_run, write_json)
 from hackkit.runs import load_params, notebook_parameters, resume_run, run_pipeline, run_status
+from hackkit.sweep import Trial, checked_plan, load_sweep, plan, run_sweep, sweep_dir
 from hackkit.train import TrainConfig, finetune, plot_learning_curve
 
 __version__ = "0.1.0"

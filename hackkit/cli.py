@@ -1,4 +1,4 @@
-"""Command line: `python -m hackkit run|params|doctor`."""
+"""Command line: `python -m hackkit run|params|doctor|sweep|leaderboard`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import sys
 
 from hackkit.doctor import diagnose
 from hackkit.evaluate import headline
+from hackkit.leaderboard import leaderboard, view, write_leaderboard
 from hackkit.models import check_task
+from hackkit.paths import read_json
 from hackkit.runs import check_params, load_params, notebook_parameters, resume_run, run_pipeline
+from hackkit.sweep import checked_plan, run_sweep, sweep_dir
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("data", help="the data file, e.g. data/support_intents.csv")
     doctor.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                         metavar=("NAME", "VALUE"), help="a 01_explore parameter, e.g. -p TEXT_COLUMN body")
+    sweep = sub.add_parser("sweep", help="run 01 -> 03 once per setting of a sweep file; resumable")
+    sweep.add_argument("file", help="sweep YAML: name, fixed, grid, settings and/or search")
+    sweep.add_argument("--dry-run", action="store_true", help="check and list the settings; run none")
+    board = sub.add_parser("leaderboard", help="rank all runs by a metric; write a CSV")
+    board.add_argument("--metric", default="macro_f1", help="test metric to rank by")
+    board.add_argument("--csv", default=None, help="where to write it (default runs/leaderboard.csv)")
+    board.add_argument("--sweep", default="", help="only the runs of this sweep")
     return parser
 
 
@@ -50,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             for key, p in params.items():
                 print(f"  {key:<22} {p['default']!r:<45} {p['help']}")
         return 0
+    if args.command in ("sweep", "leaderboard"):
+        return _sweep(args) if args.command == "sweep" else _leaderboard(args)
     try:
         if args.command == "doctor":
             return _doctor(args.data, [tuple(p) for p in args.parameter])
@@ -73,4 +85,50 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  test macro-F1      {scores['macro_f1']:.4f}")
     print(f"  baseline macro-F1  {scores['baseline_macro_f1']:.4f}")
     print(f"  metrics: {run_dir / 'metrics.json'}; notebooks: {run_dir}/*.ipynb")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """`sweep FILE`: exit 0 when every setting is done, 1 when some failed, 2 on bad input."""
+    try:
+        if args.dry_run:
+            spec, trials = checked_plan(args.file)
+            state_file = sweep_dir(spec.name) / "state.json"
+            done = read_json(state_file)["trials"] if state_file.is_file() else {}
+            for t in trials:
+                status = done.get(t.key, {}).get("status", "new")
+                print(f"{t.label:<12} {status:<8} {t.params}")
+            print(f"{len(trials)} settings checked; sweep state: {sweep_dir(spec.name)}")
+            return 0
+        state = run_sweep(args.file)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; run `python -m hackkit sweep {args.file}` again to resume.",
+              file=sys.stderr)
+        return 130
+    print(f"next: python -m hackkit leaderboard --sweep {state['name']}")
+    return 1 if state["summary"]["failed"] else 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    """`leaderboard`: print the ranked table per task + data and write it as CSV."""
+    import pandas as pd
+
+    try:
+        board = leaderboard(metric=args.metric, sweep=args.sweep)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    table = view(board, args.metric)
+    if isinstance(table, str):
+        print(table)
+        return 0
+    with pd.option_context("display.width", 200, "display.max_columns", 40,
+                           "display.float_format", "{:.4f}".format):
+        for group, part in table.groupby(level="group", sort=False):
+            print(f"\n== {group} (ranked by test {args.metric}) ==")
+            print(part.droplevel("group").to_string())
+    print(f"\nwrote {write_leaderboard(board, args.csv)}")
     return 0

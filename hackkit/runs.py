@@ -110,6 +110,7 @@ def preflight(params: dict[str, Any]) -> None:
 def run_pipeline(
     params: dict[str, Any], name: str = "", notebooks: tuple[str, ...] = NOTEBOOKS,
     source: Path | None = None, log: Callable[[str], None] = print,
+    on_start: Callable[[Path], None] | None = None,
 ) -> Path:
     """Check the parameters, then execute the notebooks into a new run folder; return it."""
     source = source or notebooks_dir()
@@ -119,6 +120,9 @@ def run_pipeline(
     run_dir = new_run_dir(name)
     record = {"status": "running", "started": _now(), "params": merged,
               "plan": list(notebooks), "source": str(source), "notebooks": {}}
+    _save_record(run_dir, record)
+    if on_start:  # lets a sweep record the folder before anything can fail
+        on_start(run_dir)
     log(f"run folder: {run_dir}")
     return _execute(run_dir, record, declared, log)
 
@@ -152,8 +156,7 @@ def _execute(run_dir: Path, record: dict, declared: dict, log: Callable[[str], N
     import papermill
 
     source, params = Path(record["source"]), record["params"]
-    record.update(pid=os.getpid(), host=socket.gethostname())
-    write_json(run_dir / "run.json", record)
+    _save_record(run_dir, record)
     for notebook in record["plan"]:
         if record["notebooks"].get(notebook, "").startswith("done"):
             log(f"{notebook} is done; skipped")
@@ -186,6 +189,12 @@ def _execute(run_dir: Path, record: dict, declared: dict, log: Callable[[str], N
     record.update(status="done", finished=_now())
     write_json(run_dir / "run.json", record)
     return run_dir
+
+
+def _save_record(run_dir: Path, record: dict) -> None:
+    """Write run.json with this process's id, so a crash shows as 'interrupted' later."""
+    record.update(pid=os.getpid(), host=socket.gethostname())
+    write_json(run_dir / "run.json", record)
 
 
 def _now() -> str:

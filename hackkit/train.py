@@ -86,6 +86,16 @@ class TimeBudgetCallback(TrainerCallback):
         return control
 
 
+def tensorboard_callback(log_dir: Path) -> TrainerCallback:
+    """Trainer's TensorBoard logger writing into log_dir (transformers 5 has no logging_dir)."""
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations import TensorBoardCallback
+
+    callback = TensorBoardCallback(SummaryWriter(log_dir=str(log_dir)))
+    callback.logging_dir = str(log_dir)  # also where it reopens, never under checkpoints/
+    return callback
+
+
 def compute_metrics(eval_pred) -> dict[str, float]:
     """Accuracy and macro-F1 from logits, for Trainer's evaluation."""
     logits, labels = eval_pred
@@ -190,10 +200,10 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         fp16=precision == "fp16",
         bf16=precision == "bf16",
         dataloader_pin_memory=device == "cuda",
-        report_to="none",
+        report_to="none",  # TensorBoard is added below with its folder inside the run
     )
     budget = TimeBudgetCallback(config.time_budget_minutes)
-    callbacks: list[TrainerCallback] = [budget]
+    callbacks: list[TrainerCallback] = [budget, tensorboard_callback(run_dir / "tensorboard")]
     if config.patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     trainer = Trainer(
