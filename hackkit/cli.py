@@ -1,4 +1,4 @@
-"""Command line: `python -m hackkit run|params`."""
+"""Command line: `python -m hackkit run|params|serve|export`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-f", "--parameters-file", help="YAML file of NAME: value parameters")
     run.add_argument("--name", default="", help="label appended to the run folder's name")
     sub.add_parser("params", help="list the notebook parameters, their defaults and meaning")
+    serve = sub.add_parser("serve", help="serve a run's model over HTTP: POST /predict, GET /health")
+    serve.add_argument("run", nargs="?", default="", help="run folder (default: latest with a model)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    export = sub.add_parser("export", help="write the model card; with --onnx also an ONNX copy")
+    export.add_argument("run", nargs="?", default="", help="run folder (default: latest with a model)")
+    export.add_argument("--onnx", action="store_true", help="export model.onnx and check it")
     return parser
 
 
@@ -31,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
             for key, p in params.items():
                 print(f"  {key:<22} {p['default']!r:<45} {p['help']}")
         return 0
+    if args.command in ("serve", "export"):
+        try:
+            return _serve(args) if args.command == "serve" else _export(args)
+        except (ValueError, FileNotFoundError, FileExistsError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     try:
         params = load_params(args.parameters_file, [tuple(p) for p in args.parameter])
         run_dir = run_pipeline(params, name=args.name)
@@ -46,4 +60,33 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  test macro-F1      {scores['macro_f1']:.4f}")
     print(f"  baseline macro-F1  {scores['baseline_macro_f1']:.4f}")
     print(f"  metrics: {run_dir / 'metrics.json'}; notebooks: {run_dir}/*.ipynb")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """`serve`: run the HTTP API until interrupted."""
+    from hackkit.serve import serve
+
+    serve(args.run, host=args.host, port=args.port, device=args.device)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    """`export`: model card, and optionally ONNX with its parity check against PyTorch."""
+    from hackkit.export import check_onnx, export_onnx, write_model_card
+    from hackkit.paths import run_dir_for
+
+    run_dir = run_dir_for(args.run, needs="model")
+    print(f"model card: {write_model_card(run_dir)}")
+    if args.onnx:
+        from hackkit.data import load_splits
+
+        onnx_path = export_onnx(run_dir / "model")
+        texts = list(load_splits(run_dir)[0]["test"]["text"][:256])
+        check = check_onnx(run_dir / "model", onnx_path, texts)
+        print(f"ONNX: {onnx_path}; max |logit difference| {check['max_abs_logit_difference']:.2e} "
+              f"(tolerance {check['tolerance']}); texts/s {check['texts_per_second']}")
+        if not check["within_tolerance"]:
+            print("error: ONNX outputs differ from PyTorch beyond the tolerance", file=sys.stderr)
+            return 1
     return 0
