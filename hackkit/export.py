@@ -126,21 +126,27 @@ def export_onnx(model_dir: str | Path, out_path: str | Path | None = None,
     names = list(tokenizer.model_input_names)
 
     class Logits(torch.nn.Module):
-        """Positional inputs in the tokenizer's order, logits out: a plain graph signature."""
+        """Named tensor inputs, logits out: a plain graph signature for ONNX."""
 
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, *inputs):
-            return self.model(**dict(zip(names, inputs))).logits
+        def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+            given = {"input_ids": input_ids, "attention_mask": attention_mask,
+                     "token_type_ids": token_type_ids}
+            return self.model(**{k: v for k, v in given.items() if v is not None}).logits
 
+    unknown = set(names) - {"input_ids", "attention_mask", "token_type_ids"}
+    if unknown:
+        raise ValueError(f"{model_dir}: the tokenizer produces inputs {sorted(unknown)} that the "
+                         "ONNX export does not handle; it supports BERT-style models.")
     example = _onnx_inputs(tokenizer, ["an example", "a slightly longer example text"], 32, "pt")
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence", max=512)
     torch.onnx.export(
-        Logits().eval(), tuple(example.values()), str(out), input_names=names,
-        output_names=["logits"], opset_version=opset, dynamo=True,
-        dynamic_shapes=({0: batch, 1: sequence},) * len(names),
+        Logits().eval(), (), str(out), kwargs=example, output_names=["logits"],
+        opset_version=opset, dynamo=True, verbose=False,
+        dynamic_shapes={name: {0: batch, 1: sequence} for name in example},
     )
     return out
 
