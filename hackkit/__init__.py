@@ -11,7 +11,7 @@ from hackkit.device import environment, resolve_device, resolve_precision
 from hackkit.evaluate import (classification_metrics, compare, confident_mistakes, headline,
                               per_class_table, plot_confusion_matrix, predict_proba,
                               predictions_table, write_metrics)
-from hackkit.export import check_onnx, export_onnx, model_card, write_model_card
+from hackkit.export import check_onnx, export_onnx, export_run, model_card, write_model_card
 from hackkit.explore import (class_balance, data_report, leakage, plot_class_balance,
                              plot_lengths, token_lengths)
 from hackkit.models import check_task, load_for_classification, load_tokenizer, resolve_model

@@ -73,20 +73,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     """`export`: model card, and optionally ONNX with its parity check against PyTorch."""
-    from hackkit.export import check_onnx, export_onnx, write_model_card
+    from hackkit.export import export_run
     from hackkit.paths import run_dir_for
 
-    run_dir = run_dir_for(args.run, needs="model")
-    print(f"model card: {write_model_card(run_dir)}")
+    result = export_run(run_dir_for(args.run, needs="model"), onnx=args.onnx)
+    print(f"model card: {result['model_card']}")
     if args.onnx:
-        from hackkit.data import load_splits
-
-        onnx_path = export_onnx(run_dir / "model")
-        texts = list(load_splits(run_dir)[0]["test"]["text"][:256])
-        check = check_onnx(run_dir / "model", onnx_path, texts)
-        print(f"ONNX: {onnx_path}; max |logit difference| {check['max_abs_logit_difference']:.2e} "
-              f"(tolerance {check['tolerance']}); texts/s {check['texts_per_second']}")
-        if not check["within_tolerance"]:
+        check = result["check"]
+        print(f"ONNX: {result['onnx']}; max |logit difference| "
+              f"{check['max_abs_logit_difference']:.2e} (tolerance {check['tolerance']}) on "
+              f"{check['texts']} test texts; texts/s {check['texts_per_second']}")
+        if not check["within_tolerance"] or not check["same_predicted_labels"]:
             print("error: ONNX outputs differ from PyTorch beyond the tolerance", file=sys.stderr)
             return 1
     return 0

@@ -189,3 +189,21 @@ def check_onnx(model_dir: str | Path, onnx_path: str | Path, texts: Sequence[str
     }
     write_json(Path(onnx_path).with_name("onnx_check.json"), result)
     return result
+
+
+def export_run(run_dir: str | Path, onnx: bool = False, check_texts: int = 256) -> dict:
+    """Write the model card; with onnx, export model.onnx (once) and check it on test texts."""
+    from hackkit.data import load_splits
+
+    run_dir = Path(run_dir)
+    result: dict = {"model_card": write_model_card(run_dir)}
+    if onnx:
+        onnx_path = run_dir / "model" / "model.onnx"
+        if not onnx_path.exists():  # an earlier export is checked again, never overwritten
+            export_onnx(run_dir / "model", onnx_path)
+        texts = list(load_splits(run_dir)[0]["test"]["text"][:check_texts])
+        summary = _optional_json(run_dir / "train_summary.json")
+        max_length = summary.get("config", {}).get("max_length", 128)
+        result.update(onnx=onnx_path, check=check_onnx(run_dir / "model", onnx_path, texts,
+                                                       max_length=max_length))
+    return result
