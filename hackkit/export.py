@@ -26,8 +26,11 @@ def _table(rows: dict, header: tuple[str, str] = ("setting", "value")) -> str:
     return "\n".join(lines)
 
 
-def model_card(run_dir: str | Path) -> str:
-    """The model card (Markdown) of a run: data, training parameters, metrics and usage."""
+def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
+    """The model card (Markdown) of a run: data, training parameters, metrics and usage.
+
+    The YAML front matter is the Hugging Face hub's metadata; leave it out to display the card.
+    """
     run_dir = Path(run_dir)
     model_dir = run_dir / "model"
     task = model_task(model_dir)
@@ -37,9 +40,9 @@ def model_card(run_dir: str | Path) -> str:
     train = _optional_json(run_dir / "train_summary.json")
     metrics = _optional_json(run_dir / "metrics.json")
     base = train.get("model", "unknown")
-    lines = [
-        "---", "library_name: transformers", f"pipeline_tag: {task}", f"base_model: {base}",
-        "tags: [hackkit]", "---", "",
+    lines = ["---", "library_name: transformers", f"pipeline_tag: {task}", f"base_model: {base}",
+             "tags: [hackkit]", "---", ""] if front_matter else []
+    lines += [
         f"# {run_dir.name}: {task}",
         "",
         f"`{base}` fine-tuned by hackkit on `{Path(data.get('data_path', '?')).name}` to predict "

@@ -28,4 +28,4 @@ def test_demo_notebook_runs_headless_and_exports_onnx(tiny_run, tmp_path):
     assert check["within_tolerance"] and check["same_predicted_labels"] and check["texts"] == 40
     assert (tiny_run / "model" / "README.md").read_text().startswith("---\nlibrary_name: transformers")
     card = outputs["04-11"][0]["data"]["text/markdown"]
-    assert f"# {tiny_run.name}: text-classification" in card
+    assert card.startswith(f"# {tiny_run.name}: text-classification")

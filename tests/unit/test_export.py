@@ -53,6 +53,7 @@ def test_model_card_before_evaluation_says_what_is_missing(tiny_run, tmp_path):
         (run / "model" / name).write_bytes((tiny_run / "model" / name).read_bytes())
     card = hk.model_card(run)
     assert "Not evaluated yet: run 03_evaluate" in card and "No train_summary.json" in card
+    assert hk.model_card(run, front_matter=False).startswith("# run: text-classification\n")
 
 
 def test_onnx_export_matches_pytorch_within_tolerance(tiny_run, tmp_path):
