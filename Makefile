@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup browser run test lab bench clean
+.PHONY: setup browser run test lab serve bench bench-onnx clean
 
 setup: $(STAMP) browser
 
@@ -38,8 +38,14 @@ test: $(STAMP) browser  ## unit tests, papermill notebook tests and nbval over n
 lab: $(STAMP)  ## JupyterLab on 127.0.0.1 with a login token, kernel python3 from .venv
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) $(ARGS) notebooks/01_explore.ipynb
 
+serve: $(STAMP)  ## HTTP API for the latest run's model on 127.0.0.1:8000 (or ARGS="runs/<run> --port 9000")
+	$(BIN)/python -m hackkit serve $(ARGS)
+
 bench: $(STAMP)  ## training throughput: padded loop vs plain Trainer vs hackkit
 	$(BIN)/python benchmarks/bench_training.py $(ARGS)
+
+bench-onnx: $(STAMP)  ## inference speed: PyTorch vs ONNX Runtime (ARGS="--run runs/<run>" or "--fresh")
+	$(BIN)/python benchmarks/bench_onnx.py $(ARGS)
 
 clean:  ## remove the virtual environment and caches (keeps runs/)
 	rm -rf $(VENV) .pytest_cache hackkit.egg-info

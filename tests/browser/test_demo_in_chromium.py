@@ -159,6 +159,6 @@ def test_demo_notebook_predicts_what_is_typed_in_chromium(lab, browser, tiny_run
         assert shown == expected
         assert box.get_attribute("value") == MESSAGE
     finally:
-        browser.execute_script("document.querySelector('.hackkit-demo-input')?.scrollIntoView()")
+        browser.execute_script("document.querySelector('.hackkit-demo-input')?.scrollIntoView({block: 'center'})")
         browser.save_screenshot(str(tmp_path / "04_demo.png"))
     assert (tmp_path / "04_demo.png").stat().st_size > 10_000

@@ -126,3 +126,12 @@ def test_score_file_names_a_wrong_column(predictor, write):
     path = write("new.csv", pd.DataFrame({"message": ["a"], "id": [1]}))
     with pytest.raises(ValueError, match=r"TEXT_COLUMN='text': no such column in new.csv.*'message'"):
         hk.score_file(predictor, path)
+
+
+@pytest.mark.gpu
+def test_predictor_on_a_gpu_uses_mixed_precision_and_agrees_with_the_cpu(tiny_run):
+    texts = list(hk.load_splits(tiny_run)[0]["test"]["text"][:16])
+    cpu = hk.Predictor.from_run(tiny_run, device="cpu").predict_proba(texts)
+    gpu = hk.Predictor.from_run(tiny_run, device="cuda")
+    assert gpu.device == "cuda" and gpu.precision in ("bf16", "fp16")
+    np.testing.assert_allclose(gpu.predict_proba(texts), cpu, atol=2e-2)
