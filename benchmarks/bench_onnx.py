@@ -2,10 +2,10 @@
 
 Uses a run's model (default: the latest run with one), or, with --fresh, all-MiniLM-L6-v2 with a
 new 8-label head (same size and speed as a fine-tuned one). Both run fp32 on the CPU with their
-default thread counts; each figure is the best of --repeats passes over the texts, after a
+default thread counts (or --threads N for both); each figure is the best of --repeats passes over the texts, after a
 warm-up pass, with the tokenizer's time included for both.
 
-    python benchmarks/bench_onnx.py [--run runs/<run>] [--fresh] [--texts 256] [--repeats 3]
+    python benchmarks/bench_onnx.py [--run runs/<run>] [--fresh] [--texts 256] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -54,9 +54,14 @@ def compare(tmp: Path, args: argparse.Namespace) -> None:
     texts = list(hk.read_table(SAMPLE)["text"][: args.texts])
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True).eval()
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        options.intra_op_num_threads = args.threads
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     print(f"model {model_dir}; {len(texts)} texts; torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), onnxruntime {ort.__version__}")
+          f"({torch.get_num_threads()} threads), onnxruntime {ort.__version__} "
+          f"({args.threads or 'default'} threads)")
 
     def run_torch(batch: list[str]) -> np.ndarray:
         with torch.inference_mode():
@@ -66,7 +71,7 @@ def compare(tmp: Path, args: argparse.Namespace) -> None:
         feed = {k: v.astype(np.int64) for k, v in _onnx_inputs(tokenizer, batch, 128, "np").items()}
         return session.run(["logits"], feed)[0]
 
-    print(f"{'batch size':>10} {'PyTorch texts/s':>16} {'ONNX Runtime texts/s':>21} {'ratio':>6} "
+    print(f"{'batch size':>10} {'PyTorch texts/s':>16} {'ONNX Runtime texts/s':>21} {'ORT/PT':>6} "
           f"{'max |logit diff|':>17}")
     for batch_size in (1, 8, 32):
         batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
@@ -83,6 +88,8 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="MiniLM with a new head, no run")
     parser.add_argument("--texts", type=int, default=256, help="sample texts to predict")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the best counts")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for both engines; 0 = each engine's default")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-onnx-") as tmp:
         compare(Path(tmp), args)
