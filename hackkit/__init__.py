@@ -19,7 +19,7 @@ from hackkit.paths import (find_input, latest_run_dir, new_run_dir, read_json, r
                            runs_root, start_run, write_json)
 from hackkit.predict import Predictor, model_task, score_file, score_table
 from hackkit.runs import load_params, notebook_parameters, run_pipeline, run_status
-from hackkit.serve import create_app, serve
+from hackkit.serve import create_app, serve_model
 from hackkit.train import TrainConfig, finetune, plot_learning_curve
 
 __version__ = "0.1.0"

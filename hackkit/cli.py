@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     """`serve`: run the HTTP API until interrupted."""
-    from hackkit.serve import serve
+    from hackkit.serve import serve_model
 
-    serve(args.run, host=args.host, port=args.port, device=args.device)
+    serve_model(args.run, host=args.host, port=args.port, device=args.device)
     return 0
 
 

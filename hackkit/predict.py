@@ -26,7 +26,7 @@ def model_task(model_dir: str | Path) -> str:
     config_path = Path(model_dir) / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(
-            f"{config_path} not found: {model_dir} holds no saved model. Run 02_finetune first, "
+            f"{config_path} not found: {model_dir} holds no saved model; run 02_finetune first, "
             "or point at a run folder (or its model/ folder) that has one."
         )
     architectures = read_json(config_path).get("architectures") or []

@@ -97,7 +97,7 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
     return app
 
 
-def serve(run: str = "", host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
+def serve_model(run: str = "", host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
           max_texts: int = MAX_TEXTS, max_chars: int = MAX_CHARS) -> None:
     """Load the run's model once and serve it with uvicorn until interrupted."""
     import uvicorn
