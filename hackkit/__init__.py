@@ -1,15 +1,18 @@
-"""hackkit: the helpers behind the numbered notebooks (explore, fine-tune, evaluate)."""
+"""hackkit: the helpers behind the numbered notebooks (explore, fine-tune, evaluate, demo)."""
 
 from types import ModuleType as _ModuleType
 
 from hackkit.baseline import fit_baseline
 from hackkit.data import (check_classes, deduplicate, load_dataset, load_splits, make_splits,
                           read_table, save_splits, subsample)
+from hackkit.demo import (DemoApp, Debouncer, highlight_spans_html, probability_bars_html,
+                          result_html)
 from hackkit.doctor import Diagnosis, Problem, data_report, diagnose
 from hackkit.device import environment, resolve_device, resolve_precision
 from hackkit.evaluate import (classification_metrics, compare, confident_mistakes, headline,
                               per_class_table, plot_confusion_matrix, predict_proba,
                               predictions_table, write_metrics)
+from hackkit.export import check_onnx, export_onnx, export_run, model_card, write_model_card
 from hackkit.explore import (class_balance, leakage, near_duplicates, plot_class_balance,
                              plot_lengths, token_lengths)
 from hackkit.leaderboard import (best_run_command, chosen_runs, collect_runs, leaderboard,
@@ -19,7 +22,9 @@ from hackkit.models import check_task, load_for_classification, load_tokenizer, 
 from hackkit.paths import (find_input, latest_run_dir, load_env, new_run_dir, read_json,
                            run_dir_for, runs_root, start_run, write_json)
 from hackkit.runs import load_params, notebook_parameters, resume_run, run_pipeline, run_status
+from hackkit.predict import Predictor, model_task, score_file, score_table
 from hackkit.sweep import Trial, checked_plan, load_sweep, plan, run_sweep, sweep_dir
+from hackkit.serve import create_app, serve_model
 from hackkit.train import TrainConfig, finetune, plot_learning_curve
 
 __version__ = "0.1.0"

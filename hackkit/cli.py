@@ -1,4 +1,4 @@
-"""Command line: `python -m hackkit run|params|doctor|sweep|leaderboard`."""
+"""Command line: `python -m hackkit run|params|doctor|sweep|leaderboard|serve|export`."""
 
 from __future__ import annotations
 
@@ -37,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     board.add_argument("--metric", default="macro_f1", help="test metric to rank by")
     board.add_argument("--csv", default=None, help="where to write it (default runs/leaderboard.csv)")
     board.add_argument("--sweep", default="", help="only the runs of this sweep")
+    serve = sub.add_parser("serve", help="serve a run's model over HTTP: POST /predict, GET /health")
+    serve.add_argument("run", nargs="?", default="", help="run folder (default: latest with a model)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    export = sub.add_parser("export", help="write the model card; with --onnx also an ONNX copy")
+    export.add_argument("run", nargs="?", default="", help="run folder (default: latest with a model)")
+    export.add_argument("--onnx", action="store_true", help="export model.onnx and check it")
     return parser
 
 
@@ -62,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("sweep", "leaderboard"):
         return _sweep(args) if args.command == "sweep" else _leaderboard(args)
+    if args.command in ("serve", "export"):
+        try:
+            return _serve(args) if args.command == "serve" else _export(args)
+        except (ValueError, FileNotFoundError, FileExistsError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     try:
         if args.command == "doctor":
             return _doctor(args.data, [tuple(p) for p in args.parameter])
@@ -131,4 +145,30 @@ def _leaderboard(args: argparse.Namespace) -> int:
             print(f"\n== {group} (ranked by test {args.metric}) ==")
             print(part.droplevel("group").to_string())
     print(f"\nwrote {write_leaderboard(board, args.csv)}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """`serve`: run the HTTP API until interrupted."""
+    from hackkit.serve import serve_model
+
+    serve_model(args.run, host=args.host, port=args.port, device=args.device)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    """`export`: model card, and optionally ONNX with its parity check against PyTorch."""
+    from hackkit.export import export_run
+    from hackkit.paths import run_dir_for
+
+    result = export_run(run_dir_for(args.run, needs="model"), onnx=args.onnx)
+    print(f"model card: {result['model_card']}")
+    if args.onnx:
+        check = result["check"]
+        print(f"ONNX: {result['onnx']}; max |logit difference| "
+              f"{check['max_abs_logit_difference']:.2e} (tolerance {check['tolerance']}) on "
+              f"{check['texts']} test texts; texts/s {check['texts_per_second']}")
+        if not check["within_tolerance"] or not check["same_predicted_labels"]:
+            print("error: ONNX outputs differ from PyTorch beyond the tolerance", file=sys.stderr)
+            return 1
     return 0

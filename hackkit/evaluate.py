@@ -9,9 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, classification_report,
                              confusion_matrix, f1_score)
-from tqdm.auto import tqdm
 
-from hackkit.device import resolve_device
 from hackkit.paths import atomic_file, read_json, write_json
 
 
@@ -20,28 +18,10 @@ def predict_proba(
     max_length: int = 128,
 ) -> tuple[np.ndarray, list[str]]:
     """Class probabilities for texts from a saved model folder, and its label names."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from hackkit.predict import Predictor
 
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{model_dir} holds no saved model; run 02_finetune first.")
-    device = resolve_device(device)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_dir, use_safetensors=True, trust_remote_code=False)
-    model.to(device).eval()
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    # Sorting by length keeps padding per batch small; the order is restored at the end.
-    order = np.argsort([len(t) for t in texts])
-    out = np.zeros((len(texts), len(labels)), dtype=np.float32)
-    for start in tqdm(range(0, len(texts), batch_size), desc="Predicting"):
-        idx = order[start:start + batch_size]
-        batch = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length,
-                          padding=True, return_tensors="pt").to(device)
-        with torch.no_grad():
-            out[idx] = torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()
-    return out, labels
+    predictor = Predictor(model_dir, device=device, max_length=max_length, batch_size=batch_size)
+    return predictor.predict_proba(list(texts)), predictor.labels
 
 
 def classification_metrics(

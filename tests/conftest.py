@@ -75,3 +75,21 @@ def tiny_model(tmp_path_factory) -> Path:
     BertModel(config).save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_model, sample_splits) -> Path:
+    """A run folder (alone under its own runs root) with splits and a model trained from tiny_model.
+
+    Trains in a few seconds; for the predictor, export, API and demo tests.
+    """
+    run_dir = tmp_path_factory.mktemp("tiny-runs") / "tiny"
+    small = {
+        "train": hk.subsample(sample_splits["train"], 96, seed=0),
+        "validation": hk.subsample(sample_splits["validation"], 40, seed=0),
+        "test": hk.subsample(sample_splits["test"], 40, seed=0),
+    }
+    hk.save_splits(small, run_dir)
+    hk.finetune(run_dir, hk.TrainConfig(model=str(tiny_model), epochs=1, batch_size=16,
+                                        learning_rate=1e-3, patience=0, device="cpu"))
+    return run_dir

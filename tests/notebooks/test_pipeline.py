@@ -73,6 +73,8 @@ def test_evaluate_wrote_metrics_in_range(run_dir):
     predictions = pd.read_csv(run_dir / "predictions_test.csv")
     assert len(predictions) == len(splits["test"]) and set(predictions["predicted"]) <= set(labels)
     assert (run_dir / "confusion_matrix.png").is_file()
+    card = (run_dir / "model" / "README.md").read_text()  # 03 writes the model card
+    assert f"| fine-tuned | {metrics['finetuned']['accuracy']:.4f} |" in card
 
 
 def test_evaluate_runs_alone_on_an_existing_run_folder(run_dir, tmp_path):

@@ -1,0 +1,176 @@
+"""The demo widget: type a message and see the label and probabilities; score a whole file."""
+
+from __future__ import annotations
+
+import base64
+import html
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from hackkit.predict import Predictor, score_file, unique_path
+
+PALETTE = ("#fde68a", "#bfdbfe", "#bbf7d0", "#fecaca", "#ddd6fe", "#fbcfe8", "#c7d2fe", "#fed7aa")
+DOWNLOAD_LIMIT_BYTES = 20_000_000  # bigger results are only saved: a data: link that size stalls the browser
+
+
+def probability_bars_html(probabilities: dict[str, float], top: int = 10) -> str:
+    """A horizontal bar chart of class probabilities, highest first, as HTML."""
+    rows = sorted(probabilities.items(), key=lambda kv: -kv[1])[:top]
+    bars = "".join(
+        f'<div style="display:flex;align-items:center;gap:8px;margin:2px 0">'
+        f'<span style="width:14em;text-align:right">{html.escape(label)}</span>'
+        f'<span style="display:inline-block;height:14px;width:{p * 300:.0f}px;'
+        f'background:#3b82f6"></span><span>{p:.1%}</span></div>'
+        for label, p in rows
+    )
+    return f'<div class="hackkit-bars">{bars}</div>'
+
+
+def _colour(label: str) -> str:
+    """A stable colour per entity label (crc32, because str hashes change per process)."""
+    return PALETTE[zlib.crc32(label.encode()) % len(PALETTE)]
+
+
+def highlight_spans_html(text: str, spans: Sequence[dict]) -> str:
+    """The text as HTML with each entity span {start, end, label[, score]} highlighted."""
+    ordered = sorted(spans, key=lambda s: s["start"])
+    parts, cursor = [], 0
+    for span in ordered:
+        start, end, label = span["start"], span["end"], str(span["label"])
+        if not 0 <= start < end <= len(text):
+            raise ValueError(f"span {span}: offsets must satisfy 0 <= start < end <= "
+                             f"{len(text)} (the text's length).")
+        if start < cursor:
+            raise ValueError(f"span {span} overlaps the span before it; spans must not overlap.")
+        score = f" {span['score']:.0%}" if "score" in span else ""
+        parts.append(html.escape(text[cursor:start]))
+        parts.append(
+            f'<mark class="hackkit-entity" title="{html.escape(label)}{score}" '
+            f'style="background:{_colour(label)};padding:0 2px;border-radius:3px">'
+            f'{html.escape(text[start:end])}<sup style="font-size:70%;margin-left:2px">'
+            f"{html.escape(label)}</sup></mark>"
+        )
+        cursor = end
+    parts.append(html.escape(text[cursor:]))
+    return f'<div class="hackkit-spans" style="line-height:2">{"".join(parts)}</div>'
+
+
+def result_html(result: dict, text: str) -> str:
+    """One prediction as HTML: label and probability bars, or the text with entities marked."""
+    if "entities" in result:
+        return highlight_spans_html(text, result["entities"])
+    return (f'<div style="font-size:130%;margin:6px 0">Predicted: '
+            f'<b class="hackkit-demo-label">{html.escape(result["label"])}</b> '
+            f'({result["score"]:.1%})</div>' + probability_bars_html(result["probabilities"]))
+
+
+def download_link_html(path: Path, limit: int = DOWNLOAD_LIMIT_BYTES) -> str:
+    """A link that downloads the file from the notebook page (a data: URL), if small enough."""
+    size = path.stat().st_size
+    if size > limit:
+        return f"{path.name} is {size / 1e6:.0f} MB: too big to download here; find it at {path}."
+    data = base64.b64encode(path.read_bytes()).decode()
+    return (f'<a download="{html.escape(path.name)}" href="data:text/csv;base64,{data}">'
+            f"Download {html.escape(path.name)}</a>")
+
+
+class Debouncer:
+    """Call `fn` once calls have paused for `delay` seconds, with the last call's arguments."""
+
+    def __init__(self, fn: Callable, delay: float) -> None:
+        self.fn, self.delay = fn, delay
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, *args) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(self.delay, self.fn, args)
+            self._timer.daemon = True
+            self._timer.start()
+
+
+class DemoApp:
+    """ipywidgets demo: a text box with live prediction, and batch scoring of an uploaded file."""
+
+    def __init__(self, predictor: Predictor, out_dir: str | Path | None = None,
+                 example: str = "", delay: float = 0.4) -> None:
+        import ipywidgets as w
+
+        self.predictor = predictor
+        self.out_dir = Path(out_dir) if out_dir else predictor.model_dir.parent / "scored"
+        self.text = w.Textarea(value=example, placeholder="Type a message ...",
+                               layout=w.Layout(width="40em", height="5em"))
+        self.button = w.Button(description="Predict", button_style="primary", icon="play")
+        self.live = w.Checkbox(value=True, description="predict as you type", indent=False)
+        self.result = w.HTML()
+        self.path = w.Text(placeholder="data/new_messages.csv", description="File path")
+        self.upload = w.FileUpload(accept=".csv,.tsv,.jsonl,.json,.parquet", multiple=False,
+                                   description="Upload")
+        self.column = w.Text(value="text", description="Text column")
+        self.score_button = w.Button(description="Score file", icon="table")
+        self.file_result = w.HTML()
+        for widget, name in [(self.text, "input"), (self.button, "predict"),
+                             (self.result, "result"), (self.score_button, "score")]:
+            widget.add_class(f"hackkit-demo-{name}")  # stable hooks for the browser test
+
+        self._debounced = Debouncer(self.show, delay)
+        self.button.on_click(lambda _: self.show())
+        self.text.observe(self.on_type, names="value")
+        self.score_button.on_click(lambda _: self.score())
+        single = w.VBox([self.text, w.HBox([self.button, self.live]), self.result])
+        batch = w.VBox([w.HBox([self.upload, self.path]), w.HBox([self.column, self.score_button]),
+                        self.file_result])
+        self.ui = w.Tab(children=[single, batch], titles=["One message", "Score a file"])
+        if example:
+            self.show(example)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.ui._repr_mimebundle_(**kwargs)
+
+    def show(self, text: str | None = None) -> dict | None:
+        """Predict the text (default: the text box) and show the result; return it."""
+        text = self.text.value if text is None else text
+        if not text.strip():
+            self.result.value = "<i>Type a message to see the prediction.</i>"
+            return None
+        result = self.predictor.predict([text])[0]
+        self.result.value = result_html(result, text)
+        return result
+
+    def on_type(self, change: dict) -> None:
+        """Text box changed: predict once typing pauses, if live prediction is on."""
+        if self.live.value:
+            self._debounced(change["new"])
+
+    def _source(self) -> Path:
+        """The file to score: the uploaded one (saved into out_dir first), else the path box."""
+        if self.upload.value:
+            item = self.upload.value[0]
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            saved = unique_path(self.out_dir / Path(item["name"]).name)
+            saved.write_bytes(bytes(item["content"]))
+            return saved
+        if not self.path.value.strip():
+            raise ValueError("Upload a file or type its path into 'File path' first.")
+        return Path(self.path.value.strip())
+
+    def score(self) -> Path | None:
+        """Score the chosen file, show a summary and a download link; return the output path."""
+        try:
+            out = score_file(self.predictor, self._source(), self.column.value.strip(),
+                             self.out_dir)
+        except (ValueError, FileNotFoundError) as e:
+            self.file_result.value = f'<span style="color:#b91c1c">{html.escape(str(e))}</span>'
+            return None
+        import pandas as pd
+
+        scored = pd.read_csv(out)
+        counts = scored["predicted"].value_counts().to_frame("texts") if "predicted" in scored \
+            else scored.head(5)
+        self.file_result.value = (f"Scored {len(scored)} rows into {html.escape(str(out))}. "
+                                  f"{download_link_html(out)}{counts.to_html()}")
+        return out

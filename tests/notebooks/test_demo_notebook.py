@@ -1,0 +1,31 @@
+"""04_demo under papermill on a tiny trained run: it loads, predicts, builds the widget, exports."""
+
+from __future__ import annotations
+
+import nbformat
+import papermill
+
+import hackkit as hk
+
+
+def test_demo_notebook_runs_headless_and_exports_onnx(tiny_run, tmp_path):
+    example = "my parcel never arrived"
+    out = tmp_path / "04_demo.ipynb"
+    papermill.execute_notebook(
+        str(hk.runs.notebooks_dir() / "04_demo.ipynb"), str(out),
+        parameters={"RUN_DIR": str(tiny_run), "DEVICE": "cpu", "EXAMPLE": example,
+                    "EXPORT_ONNX": True},
+        kernel_name="python3", progress_bar=False,
+    )
+    executed = nbformat.read(out, as_version=4)
+    outputs = {c.id: c.outputs for c in executed.cells if c.cell_type == "code"}
+    label = hk.Predictor.from_run(tiny_run, device="cpu").predict(example)[0]["label"]
+    table = outputs["04-06"][0]["data"]["text/plain"]
+    assert example in table and label in table
+    widget = outputs["04-08"][0]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in widget  # the widget was displayed
+    check = hk.read_json(tiny_run / "model" / "onnx_check.json")
+    assert check["within_tolerance"] and check["same_predicted_labels"] and check["texts"] == 40
+    assert (tiny_run / "model" / "README.md").read_text().startswith("---\nlibrary_name: transformers")
+    card = outputs["04-11"][0]["data"]["text/markdown"]
+    assert card.startswith(f"# {tiny_run.name}: text-classification")

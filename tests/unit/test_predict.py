@@ -1,0 +1,137 @@
+"""Predictor: loading from a run, batched predictions, task detection and file scoring."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hackkit as hk
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_run) -> hk.Predictor:
+    """The tiny run's model, loaded once, with a small batch so batching is exercised."""
+    return hk.Predictor.from_run(tiny_run, device="cpu", batch_size=4)
+
+
+def test_predictor_loads_the_runs_model_and_labels(predictor, tiny_run):
+    assert predictor.task == "text-classification"
+    assert predictor.model_dir == (tiny_run / "model").resolve()
+    assert predictor.labels == hk.load_splits(tiny_run)[1]
+    assert predictor.max_length == 128  # from train_summary.json
+
+
+def test_batched_probabilities_match_one_by_one_and_sum_to_one(predictor, tiny_run):
+    texts = list(hk.load_splits(tiny_run)[0]["test"]["text"][:11])  # 11: a partial last batch
+    proba = predictor.predict_proba(texts)
+    assert proba.shape == (11, len(predictor.labels))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    single = np.concatenate([predictor.predict_proba([t]) for t in texts])
+    np.testing.assert_allclose(proba, single, atol=1e-5)  # padding and sorting change nothing
+
+
+def test_predict_returns_label_score_and_probabilities(predictor):
+    results = predictor.predict(["I was charged twice", "where is my parcel"])
+    assert len(results) == 2
+    for r in results:
+        assert r["label"] in predictor.labels
+        assert r["score"] == max(r["probabilities"].values())
+        assert list(r["probabilities"]) == predictor.labels
+    assert predictor.predict("one text")[0]["label"] in predictor.labels  # a bare string works
+
+
+def test_evaluate_predict_proba_gives_the_same_as_the_predictor(predictor, tiny_run):
+    texts = ["refund please", "my password does not work"]
+    proba, labels = hk.predict_proba(tiny_run / "model", texts, device="cpu")
+    assert labels == predictor.labels
+    np.testing.assert_allclose(proba, predictor.predict_proba(texts), atol=1e-6)
+
+
+def test_non_string_texts_are_rejected_with_the_position(predictor):
+    with pytest.raises(ValueError, match=r"texts: item 1 is int \(3\); every text must be a string"):
+        predictor.predict(["fine", 3])
+
+
+def test_latest_run_is_the_default(tiny_run, monkeypatch):
+    monkeypatch.setenv("HACKKIT_RUNS_DIR", str(tiny_run.parent))
+    assert hk.Predictor.from_run("", device="cpu").model_dir == (tiny_run / "model").resolve()
+
+
+def test_a_folder_without_a_model_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist. Run the notebook"):
+        hk.Predictor.from_run(tmp_path, device="cpu")
+    with pytest.raises(FileNotFoundError, match="holds no saved model"):
+        hk.Predictor(tmp_path, device="cpu")
+
+
+def test_task_is_read_from_the_architectures(tmp_path, tiny_model):
+    with pytest.raises(ValueError, match=r"\['BertModel'\] is neither .*ForSequenceClassification"):
+        hk.model_task(tiny_model)  # a bare encoder has no classification head
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["BertForTokenClassification"]}))
+    assert hk.model_task(tmp_path) == "token-classification"
+
+
+@pytest.fixture
+def ner_folder(tmp_path, tiny_model):
+    """A token-classification model folder (random weights) with three entity tags."""
+    from transformers import BertConfig, BertForTokenClassification
+
+    config = BertConfig.from_pretrained(tiny_model, num_labels=3,
+                                        id2label={0: "O", 1: "B-ORG", 2: "I-ORG"})
+    BertForTokenClassification(config).save_pretrained(tmp_path, safe_serialization=True)
+    return tmp_path
+
+
+def test_a_token_classification_model_needs_hackkit_ner(ner_folder, monkeypatch):
+    monkeypatch.setitem(sys.modules, "hackkit.ner", None)  # as if hackkit had no NER module
+    with pytest.raises(ValueError, match="token-classification .* no hackkit.ner.predict_entities"):
+        hk.Predictor(ner_folder, device="cpu")
+
+
+def test_a_token_classification_model_uses_predict_entities(ner_folder, monkeypatch):
+    calls = []
+
+    def predict_entities(model_dir, texts):
+        calls.append((model_dir, texts))
+        return [[{"start": 0, "end": 4, "label": "ORG", "text": t[:4], "score": 0.9}] for t in texts]
+
+    fake = type(sys)("hackkit.ner")
+    fake.predict_entities = predict_entities
+    monkeypatch.setitem(sys.modules, "hackkit.ner", fake)
+    predictor = hk.Predictor(ner_folder, device="cpu")
+    assert predictor.labels == ["O", "B-ORG", "I-ORG"]
+    result = predictor.predict(["Acme hires"])
+    assert result == [{"text": "Acme hires", "entities": [
+        {"start": 0, "end": 4, "label": "ORG", "text": "Acme", "score": 0.9}]}]
+    assert calls == [(ner_folder.resolve(), ["Acme hires"])]
+
+
+def test_score_file_appends_predictions_and_never_overwrites(predictor, write, tmp_path):
+    path = write("new.csv", pd.DataFrame({"id": [1, 2, 3], "body": ["refund", "", "login help"]}))
+    out = hk.score_file(predictor, path, text_column="body", out_dir=tmp_path / "scored")
+    scored = pd.read_csv(out, keep_default_na=False)
+    assert out.name == "new_scored.csv" and list(scored["id"]) == [1, 2, 3]
+    assert set(scored["predicted"]) <= set(predictor.labels)
+    probs = scored[[f"p_{x}" for x in predictor.labels]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+    again = hk.score_file(predictor, path, text_column="body", out_dir=tmp_path / "scored")
+    assert again.name == "new_scored-1.csv" and out.is_file()
+
+
+def test_score_file_names_a_wrong_column(predictor, write):
+    path = write("new.csv", pd.DataFrame({"message": ["a"], "id": [1]}))
+    with pytest.raises(ValueError, match=r"TEXT_COLUMN='text': no such column in new.csv.*'message'"):
+        hk.score_file(predictor, path)
+
+
+@pytest.mark.gpu
+def test_predictor_on_a_gpu_uses_mixed_precision_and_agrees_with_the_cpu(tiny_run):
+    texts = list(hk.load_splits(tiny_run)[0]["test"]["text"][:16])
+    cpu = hk.Predictor.from_run(tiny_run, device="cpu").predict_proba(texts)
+    gpu = hk.Predictor.from_run(tiny_run, device="cuda")
+    assert gpu.device == "cuda" and gpu.precision in ("bf16", "fp16")
+    np.testing.assert_allclose(gpu.predict_proba(texts), cpu, atol=2e-2)

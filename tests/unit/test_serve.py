@@ -1,0 +1,110 @@
+"""The HTTP API, started for real with `python -m hackkit serve` and queried over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+import hackkit as hk
+
+
+def _free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api(tiny_run):
+    """The server in its own process on a free port; stopped by its PID afterwards."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hackkit", "serve", str(tiny_run), "--port", str(port),
+         "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}: {proc.stdout.read()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("server did not answer /health within 120 s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_health_names_the_run_and_labels(api, tiny_run):
+    r = httpx.get(f"{api}/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["run"] == tiny_run.name
+    assert body["labels"] == hk.load_splits(tiny_run)[1] and body["task"] == "text-classification"
+
+
+def test_predict_many_matches_the_predictor(api, tiny_run):
+    texts = ["I want my money back", "the app crashes on start", "where is my parcel"]
+    r = httpx.post(f"{api}/predict", json={"texts": texts})
+    assert r.status_code == 200
+    got = r.json()["predictions"]
+    expected = hk.Predictor.from_run(tiny_run, device="cpu").predict(texts)
+    assert [p["label"] for p in got] == [p["label"] for p in expected]
+    for g, e in zip(got, expected):
+        assert g["score"] == pytest.approx(e["score"], abs=1e-5)
+        assert sum(g["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_predict_one_text_as_a_string(api):
+    r = httpx.post(f"{api}/predict", json={"texts": "one message"})
+    assert r.status_code == 200 and len(r.json()["predictions"]) == 1
+
+
+@pytest.mark.parametrize("payload, status, message", [
+    ({"texts": []}, 422, '"texts" is empty'),
+    ({"texts": ["ok", "   "]}, 422, "text 1 is empty or blank"),
+    ({"texts": ["x"] * 65}, 413, "65 texts in one request; the limit is 64"),
+    ({"texts": ["ok", "y" * 5001]}, 413, "text 1 has 5001 characters; the limit is 5000"),
+    ({"texts": 42}, 422, '"texts" must be a string or a list of strings, not int'),
+    ({"texts": ["ok", 7]}, 422, '"texts" item 1 is int'),
+    ({"message": "hi"}, 422, 'missing "texts"'),
+    (["a", "list"], 422, "invalid request"),
+])
+def test_bad_input_gets_a_clear_4xx(api, payload, status, message):
+    r = httpx.post(f"{api}/predict", json=payload)
+    assert r.status_code == status
+    assert message in r.json()["error"]
+
+
+def test_not_json_and_oversized_bodies_are_refused(api):
+    r = httpx.post(f"{api}/predict", content=b"texts=hello", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "invalid request" in r.json()["error"]
+    r = httpx.post(f"{api}/predict", content=b"x" * 2_000_000, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "the limit is" in r.json()["error"]
+
+
+def test_the_page_at_root_has_a_form_that_posts_to_predict(api):
+    r = httpx.get(api)
+    assert r.status_code == 200 and "<textarea" in r.text and 'fetch("predict"' in r.text
+
+
+def test_serve_without_a_model_is_a_clear_error(tmp_path, capsys):
+    from hackkit.cli import main
+
+    assert main(["serve", str(tmp_path)]) == 2
+    assert "does not exist. Run the notebook" in capsys.readouterr().err
