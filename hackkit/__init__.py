@@ -3,6 +3,8 @@
 from types import ModuleType as _ModuleType
 
 from hackkit.baseline import fit_baseline
+from hackkit.conll import (detect_scheme, load_tagged, read_conll, read_token_jsonl, scheme_problems,
+                           tag_labels, to_iob2)
 from hackkit.data import (check_classes, deduplicate, load_dataset, load_splits, make_splits,
                           read_table, save_splits, subsample)
 from hackkit.device import environment, resolve_device, resolve_precision
@@ -12,9 +14,13 @@ from hackkit.evaluate import (classification_metrics, compare, confident_mistake
 from hackkit.explore import (class_balance, data_report, leakage, plot_class_balance,
                              plot_lengths, token_lengths)
 from hackkit.models import check_task, load_for_classification, load_tokenizer, resolve_model
+from hackkit.ner import (TagBaseline, align_labels, encode_sentences, entity_confusion,
+                         entity_metrics, predict_entities, predict_tags, worst_sentences)
 from hackkit.paths import (find_input, latest_run_dir, new_run_dir, read_json, run_dir_for,
                            runs_root, start_run, write_json)
 from hackkit.runs import load_params, notebook_parameters, run_pipeline, run_status
+from hackkit.tasks import (baseline_scores, plot_confusion, predict_split, run_task,
+                           score_predictions, worst_errors)
 from hackkit.train import TrainConfig, finetune, plot_learning_curve
 
 __version__ = "0.1.0"

@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     scores = headline(run_dir)
     print(f"\nrun finished: {run_dir}")
-    print(f"  test accuracy      {scores['accuracy']:.4f}")
-    print(f"  test macro-F1      {scores['macro_f1']:.4f}")
-    print(f"  baseline macro-F1  {scores['baseline_macro_f1']:.4f}")
+    for key, value in scores.items():
+        name = key.replace("_f1", "-F1").replace("_", " ")
+        print(f"  {name if name.startswith('baseline') else 'test ' + name:<19}{value:.4f}")
     print(f"  metrics: {run_dir / 'metrics.json'}; notebooks: {run_dir}/*.ipynb")
     return 0

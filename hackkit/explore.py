@@ -10,9 +10,17 @@ import pandas as pd
 from hackkit.data import Dataset, normalise_text
 
 
+def _label_counts(frame: pd.DataFrame) -> pd.Series:
+    """Examples per label, or entities per type for tagged sentences."""
+    if "tags" in frame:
+        from hackkit.ner import entity_counts
+        return entity_counts(frame)
+    return frame["label"].value_counts()
+
+
 def class_balance(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Examples per label (rows) and split (columns), with a total column."""
-    table = pd.DataFrame({name: f["label"].value_counts() for name, f in splits.items()})
+    """Examples per label (NER: entities per type) in rows, splits in columns, with a total."""
+    table = pd.DataFrame({name: _label_counts(f) for name, f in splits.items()})
     table = table.fillna(0).astype(int)
     table["total"] = table.sum(axis=1)
     return table.sort_values("total", ascending=False)
@@ -25,7 +33,9 @@ def plot_class_balance(splits: dict[str, pd.DataFrame]):
     table = class_balance(splits).drop(columns="total")
     fig, ax = plt.subplots(figsize=(8, 3.5))
     table.plot.bar(stacked=True, ax=ax)
-    ax.set(xlabel="label", ylabel="examples", title="Class balance per split")
+    tagged = "tags" in splits["train"]
+    ax.set(xlabel="entity type" if tagged else "label", ylabel="entities" if tagged else "examples",
+           title="Entities per type and split" if tagged else "Class balance per split")
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     return fig
@@ -77,9 +87,9 @@ def data_report(
         if count:
             warnings.append(f"{count} {name} texts also appear in train (leakage): scores on "
                             f"{name} will look better than they are.")
-    train_labels = set(splits["train"]["label"])
+    train_labels = set(_label_counts(splits["train"]).index)
     for name in ("validation", "test"):
-        unseen = sorted(set(splits[name]["label"]) - train_labels)
+        unseen = sorted(set(_label_counts(splits[name]).index) - train_labels)
         if unseen:
             warnings.append(f"labels {unseen} are in {name} but never in train.")
     words = dataset.frame["text"].str.split().str.len()
@@ -90,7 +100,7 @@ def data_report(
         "rows_used": int(sum(len(f) for f in splits.values())),
         "dropped": {**dataset.dropped, "duplicates": duplicates},
         "label_conflicts": label_conflicts,
-        "labels": sorted(splits["train"]["label"].unique()),
+        "labels": sorted(train_labels),
         "split_sizes": {name: len(f) for name, f in splits.items()},
         "class_balance": class_balance(splits).to_dict(orient="index"),
         "words_per_text": {"min": int(words.min()), "median": float(words.median()),
@@ -100,4 +110,5 @@ def data_report(
         "truncated_at_max_length": truncated,
         "leakage": leaks,
         "warnings": warnings,
+        **dataset.info,
     }

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from hackkit.data import deduplicate, load_dataset, make_splits
-from hackkit.models import check_task, resolve_model
+from hackkit.models import TASKS, check_task, resolve_model
 from hackkit.paths import new_run_dir, read_json, repo_root, write_json
 from hackkit.train import TrainConfig
 
@@ -96,7 +96,8 @@ def preflight(params: dict[str, Any]) -> None:
         check_task(params["TASK"])
     data_keys = ("DATA_PATH", "TEXT_COLUMN", "LABEL_COLUMN", "SPLIT_COLUMN", "TEST_SIZE", "VAL_SIZE")
     if all(k in params for k in data_keys):
-        dataset = load_dataset(*(params[k] for k in data_keys[:4]))
+        dataset = load_dataset(*(params[k] for k in data_keys[:4]), task=params.get("TASK", TASKS[0]),
+                               tag_column=params.get("TAG_COLUMN", -1))
         make_splits(deduplicate(dataset.frame)[0], params["TEST_SIZE"], params["VAL_SIZE"],
                     params.get("SEED", 42))
     if "MODEL" in params:
