@@ -28,9 +28,12 @@ class SchemeProblem:
     position: int
     tag: str
     reason: str
+    file: str = ""
 
     def __str__(self) -> str:
         where = f"sentence {self.sentence}" + (f" (line {self.line})" if self.line else "")
+        if self.file:
+            where += f" of {self.file}"
         return f"{where}, token {self.position}: {self.tag} {self.reason}"
 
 
@@ -239,10 +242,44 @@ def tag_labels(tags_per_sentence: Sequence[Sequence[str]]) -> list[str]:
     return ["O"] + [f"{p}-{k}" for k in kinds for p in "BI"]
 
 
+# CoNLL-2003 names its splits eng.train, eng.testa (validation) and eng.testb (test).
+FILE_SPLITS = {**SPLIT_ALIASES, "testa": "validation", "testb": "test"}
+
+
+def read_split_folder(folder: Path, tokens_field: str, tags_field: str,
+                      tag_column: int) -> pd.DataFrame:
+    """Sentences of a folder with one file per split (train, dev/valid/testa, test/testb), with a split column."""
+    found: dict[str, Path] = {}
+    for file in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+        names = {FILE_SPLITS[w] for w in re.split(r"[._\-\s]+", file.name.lower()) if w in FILE_SPLITS}
+        if len(names) == 1:
+            split = names.pop()
+            if split in found:
+                raise ValueError(f"DATA_PATH: {folder} has two {split} files, {found[split].name} "
+                                 f"and {file.name}; keep one.")
+            found[split] = file
+    missing = [s for s in ("train", "validation", "test") if s not in found]
+    if missing:
+        raise ValueError(
+            f"DATA_PATH: folder {folder} has no file for {missing} (found "
+            f"{sorted(p.name for p in folder.iterdir())}). Name the files by split, e.g. "
+            "train.txt, dev.txt, test.txt or CoNLL-2003's eng.train, eng.testa, eng.testb; "
+            "or point DATA_PATH at a single file."
+        )
+    parts = []
+    for split, file in found.items():
+        part = (read_token_jsonl(file, tokens_field, tags_field) if file.suffix.lower() in JSON_SUFFIXES
+                else read_conll(file, tag_column))
+        parts.append(part.assign(split=split, file=file.name))
+    return pd.concat(parts, ignore_index=True)
+
+
 def load_tagged(path: Path, tokens_field: str = "tokens", tags_field: str = "tags",
                 split_field: str = "", tag_column: int = -1) -> tuple[pd.DataFrame, list[str], dict]:
-    """Read, check and convert a tagged file: (frame of text/tokens/tags[/split], warnings, info)."""
-    if path.suffix.lower() in JSON_SUFFIXES:
+    """Read, check and convert a tagged file or split folder: (frame of text/tokens/tags[/split], warnings, info)."""
+    if path.is_dir():
+        frame = read_split_folder(path, tokens_field, tags_field, tag_column)
+    elif path.suffix.lower() in JSON_SUFFIXES:
         frame = read_token_jsonl(path, tokens_field, tags_field, split_field)
     else:
         frame = read_conll(path, tag_column)
@@ -253,6 +290,9 @@ def load_tagged(path: Path, tokens_field: str = "tokens", tags_field: str = "tag
             )
     scheme = detect_scheme(frame["tags"])
     problems = scheme_problems(frame["tags"], scheme, list(frame["line"]))
+    if "file" in frame:  # sentence numbers count across the folder's files; name the file too
+        for p in problems:
+            p.file = frame["file"][p.sentence - 1]
     warnings = [f"tags follow the {scheme} scheme; converted to IOB2."] if scheme != "IOB2" else []
     if problems:
         listed = "; ".join(str(p) for p in problems[:MAX_LISTED])
@@ -261,6 +301,7 @@ def load_tagged(path: Path, tokens_field: str = "tokens", tags_field: str = "tag
                         f"an entity there: {listed}{more}.")
     frame["tags"] = frame["tags"].map(to_iob2)
     frame.insert(0, "text", frame["tokens"].map(" ".join))
+    frame = frame.drop(columns="file", errors="ignore")
     info = {"tag_scheme": scheme, "scheme_problems": [str(p) for p in problems]}
     return frame, warnings, info
 

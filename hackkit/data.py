@@ -180,10 +180,10 @@ def _load_tagged(path: str | Path, tokens_field: str, tags_field: str, split_fie
     from hackkit.conll import load_tagged
 
     p = find_input(path)
-    if not p.is_file():
+    if not p.exists():
         raise FileNotFoundError(
             f"DATA_PATH: data file {str(path)!r} not found (looked for {p}). Put your CoNLL or "
-            "JSON Lines file in data/ and set DATA_PATH to its path."
+            "JSON Lines file (or a folder with train/dev/test files) in data/ and set DATA_PATH."
         )
     frame, warnings, info = load_tagged(p, tokens_field, tags_field, split_field, tag_column)
     return Dataset(frame=frame, path=p, warnings=warnings, info=info)

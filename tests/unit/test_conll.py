@@ -162,3 +162,20 @@ def test_bad_ner_input_stops_the_run_command_before_any_run_folder(tmp_path, mon
     assert main(["run", *base, *args]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_folder_of_conll2003_files_keeps_its_own_splits(tmp_path):
+    folder = tmp_path / "conll2003"
+    folder.mkdir()
+    for name in ("eng.train", "eng.testa", "eng.testb"):
+        (folder / name).write_text(CONLL2003)
+    (folder / "README").write_text("not a split")
+    dataset = hk.load_dataset(folder, "", "", task="token-classification")
+    assert dataset.info["tag_scheme"] == "IOB1"
+    splits = hk.make_splits(dataset.frame, 0.2, 0.1, seed=0)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 3, "validation": 3, "test": 3}
+    assert list(splits["test"]["tags"][1]) == ["B-PER", "I-PER"]
+
+    (folder / "eng.testb").unlink()
+    with pytest.raises(ValueError, match=r"has no file for \['test'\].*eng.testa, eng.testb"):
+        hk.load_dataset(folder, "", "", task="token-classification")
