@@ -19,7 +19,7 @@ from hackkit.ner import (TagBaseline, align_labels, encode_sentences, entity_con
 from hackkit.paths import (find_input, latest_run_dir, new_run_dir, read_json, run_dir_for,
                            runs_root, start_run, write_json)
 from hackkit.runs import load_params, notebook_parameters, run_pipeline, run_status
-from hackkit.tasks import (baseline_scores, plot_confusion, predict_split, run_task,
+from hackkit.tasks import (baseline_scores, model_task, plot_confusion, predict_split, run_task,
                            score_predictions, worst_errors)
 from hackkit.train import TrainConfig, finetune, plot_learning_curve
 

@@ -23,6 +23,16 @@ def run_task(run_dir: str | Path) -> str:
         else "text-classification"
 
 
+def model_task(model_dir: str | Path) -> str:
+    """The task of a saved model folder, told from the architectures in its config.json."""
+    config = Path(model_dir) / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"{config} not found: {model_dir} is not a saved model folder.")
+    names = read_json(config).get("architectures") or []
+    return "token-classification" if any(n.endswith("ForTokenClassification") for n in names) \
+        else "text-classification"
+
+
 def baseline_scores(splits: dict[str, pd.DataFrame], labels: list[str], split: str,
                     seed: int = 42) -> dict:
     """Fit the task's baseline on train and score it on `split`.

@@ -55,6 +55,7 @@ def test_finetune_trained_a_token_classifier(run_dir):
     assert summary["best_validation_entity_f1"] > 0.8
     config = json.loads((run_dir / "model" / "config.json").read_text())
     assert config["architectures"] == ["BertForTokenClassification"]
+    assert hk.model_task(run_dir / "model") == "token-classification"
     assert (run_dir / "learning_curve.png").stat().st_size > 10_000
 
 

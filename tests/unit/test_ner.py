@@ -130,6 +130,7 @@ def test_finetune_token_classification_saves_a_token_model(ner_run, tiny_model):
     predictions = hk.predict_split(ner_run, "test", device="cpu")
     assert len(predictions) == 6 and all(len(p) == len(t) for p, t in zip(predictions["predicted_tags"], predictions["tokens"]))
     assert set(hk.score_predictions(predictions, labels)["per_class"]) == {"LOC", "ORDER_ID", "PER"}
+    assert hk.model_task(ner_run / "model") == "token-classification"
     entities = hk.predict_entities(ner_run / "model", ["Anna Berg ships order 12 to Oslo.", ""], device="cpu")
     assert len(entities) == 2 and entities[1] == []
     assert all({"start", "end", "label", "text", "score"} == set(e) for e in entities[0])
@@ -138,3 +139,12 @@ def test_finetune_token_classification_saves_a_token_model(ner_run, tiny_model):
 def test_token_task_is_validated():
     with pytest.raises(ValueError, match=r"^TASK='ner'"):
         hk.TrainConfig(task="ner").validate()
+
+
+def test_model_task_reads_the_architecture_of_a_saved_model(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["BertForSequenceClassification"]}))
+    assert hk.model_task(tmp_path) == "text-classification"
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["DebertaV2ForTokenClassification"]}))
+    assert hk.model_task(tmp_path) == "token-classification"
+    with pytest.raises(FileNotFoundError, match="is not a saved model folder"):
+        hk.model_task(tmp_path / "nothing")
