@@ -250,7 +250,7 @@ def plot_learning_curve(history: list[dict]):
                      label="validation loss")
         f1 = "eval_macro_f1" if "eval_macro_f1" in evals[0] else "eval_entity_f1"
         ax_f1.plot([h["epoch"] for h in evals], [h[f1] for h in evals], "o-",
-                   label=f"validation {f1[5:].replace('_', '-')}")
+                   label="validation macro-F1" if f1 == "eval_macro_f1" else "validation entity F1")
         ax_f1.plot([h["epoch"] for h in evals], [h["eval_accuracy"] for h in evals], "s--",
                    label="validation accuracy")
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
