@@ -3,6 +3,8 @@
 from types import ModuleType as _ModuleType
 
 from hackkit.baseline import fit_baseline
+from hackkit.conll import (detect_scheme, load_tagged, read_conll, read_token_jsonl, scheme_problems,
+                           tag_labels, to_iob2)
 from hackkit.data import (check_classes, deduplicate, load_dataset, load_splits, make_splits,
                           read_table, save_splits, subsample)
 from hackkit.demo import (DemoApp, Debouncer, highlight_spans_html, probability_bars_html,
@@ -19,12 +21,16 @@ from hackkit.leaderboard import (best_run_command, chosen_runs, collect_runs, le
                                  pick_group, plot_learning_curves, plot_metric_vs_params,
                                  varied_params, view, write_leaderboard)
 from hackkit.models import check_task, load_for_classification, load_tokenizer, resolve_model
+from hackkit.ner import (TagBaseline, align_labels, encode_sentences, entity_confusion,
+                         entity_metrics, predict_entities, predict_tags, worst_sentences)
 from hackkit.paths import (find_input, latest_run_dir, load_env, new_run_dir, read_json,
                            run_dir_for, runs_root, start_run, write_json)
-from hackkit.runs import load_params, notebook_parameters, resume_run, run_pipeline, run_status
 from hackkit.predict import Predictor, model_task, score_file, score_table
-from hackkit.sweep import Trial, checked_plan, load_sweep, plan, run_sweep, sweep_dir
+from hackkit.runs import load_params, notebook_parameters, resume_run, run_pipeline, run_status
 from hackkit.serve import create_app, serve_model
+from hackkit.sweep import Trial, checked_plan, load_sweep, plan, run_sweep, sweep_dir
+from hackkit.tasks import (baseline_scores, plot_confusion, predict_split, run_task, score_predictions,
+                           worst_errors)
 from hackkit.train import TrainConfig, finetune, plot_learning_curve
 
 __version__ = "0.1.0"

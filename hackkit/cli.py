@@ -54,7 +54,7 @@ def _doctor(data: str, pairs: list[tuple[str, str]]) -> int:
     check_task(params["TASK"])
     report = diagnose(data, params["TEXT_COLUMN"], params["LABEL_COLUMN"], params["SPLIT_COLUMN"],
                       params["TEST_SIZE"], params["VAL_SIZE"], params["SEED"], params["MODEL"],
-                      params["MAX_LENGTH"])
+                      params["MAX_LENGTH"], task=params["TASK"], tag_column=params["TAG_COLUMN"])
     print(report.text())
     return 2 if report.errors else 0
 
@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     scores = headline(run_dir)
     print(f"\nrun finished: {run_dir}")
-    print(f"  test accuracy      {scores['accuracy']:.4f}")
-    print(f"  test macro-F1      {scores['macro_f1']:.4f}")
-    print(f"  baseline macro-F1  {scores['baseline_macro_f1']:.4f}")
+    for key, value in scores.items():
+        name = key.replace("_f1", "-F1").replace("_", " ")
+        print(f"  {name if name.startswith('baseline') else 'test ' + name:<19}{value:.4f}")
     print(f"  metrics: {run_dir / 'metrics.json'}; notebooks: {run_dir}/*.ipynb")
     return 0
 

@@ -1,4 +1,4 @@
-"""Load any table of labelled texts, validate it, de-duplicate it and split it."""
+"""Load any table of labelled texts (or tagged sentences), validate it, de-duplicate it and split it."""
 
 from __future__ import annotations
 
@@ -26,12 +26,13 @@ DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 @dataclass
 class Dataset:
-    """A validated table with columns text, label (and split when the file had one)."""
+    """A validated table with columns text, label (NER: text, tokens, tags) and split if given."""
 
     frame: pd.DataFrame
     path: Path
     warnings: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # task-specific findings for the data report
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -152,9 +153,16 @@ def _clean_labels(labels: pd.Series) -> pd.Series:
 
 
 def load_dataset(
-    path: str | Path, text_column: str, label_column: str, split_column: str = ""
+    path: str | Path, text_column: str, label_column: str, split_column: str = "",
+    task: str = "text-classification", tag_column: int = -1,
 ) -> Dataset:
-    """Load a labelled text table and check it: columns, empty texts, missing labels, splits."""
+    """Load a labelled text table and check it: columns, empty texts, missing labels, splits.
+
+    For TASK token-classification the file is CoNLL (tags in `tag_column`) or JSON Lines whose
+    `text_column` / `label_column` fields hold the token and tag lists.
+    """
+    if task == "token-classification":
+        return _load_tagged(path, text_column, label_column, split_column, tag_column)
     raw, read_warnings = _read_table(path)
     p = find_input(path)
     _check_column(raw, text_column, "TEXT_COLUMN", p)
@@ -217,6 +225,21 @@ def _mixed_labels(labels: pd.Series, label_column: str) -> str:
     )
 
 
+def _load_tagged(path: str | Path, tokens_field: str, tags_field: str, split_field: str,
+                 tag_column: int) -> Dataset:
+    """Tagged sentences from a CoNLL or JSON Lines file (see hackkit.conll)."""
+    from hackkit.conll import load_tagged
+
+    p = find_input(path)
+    if not p.exists():
+        raise FileNotFoundError(
+            f"DATA_PATH: data file {str(path)!r} not found (looked for {p}). Put your CoNLL or "
+            "JSON Lines file (or a folder with train/dev/test files) in data/ and set DATA_PATH."
+        )
+    frame, warnings, info = load_tagged(p, tokens_field, tags_field, split_field, tag_column)
+    return Dataset(frame=frame, path=p, warnings=warnings, info=info)
+
+
 def normalise_text(text: str) -> str:
     """Key used to spot duplicates: lower case, single spaces."""
     return " ".join(text.lower().split())
@@ -225,7 +248,8 @@ def normalise_text(text: str) -> str:
 def deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     """Drop repeated texts (after normalising); return the frame, rows dropped, label conflicts."""
     key = frame["text"].map(normalise_text)
-    conflicts = int((frame.assign(key=key).groupby("key")["label"].nunique() > 1).sum())
+    labels = frame["label"] if "label" in frame else frame["tags"].map(" ".join)
+    conflicts = int((pd.DataFrame({"key": key, "label": labels}).groupby("key")["label"].nunique() > 1).sum())
     keep = ~key.duplicated()
     return frame[keep].reset_index(drop=True), int((~keep).sum()), conflicts
 
@@ -273,6 +297,9 @@ def make_splits(
             f"TEST_SIZE + VAL_SIZE = {test_size + val_size:.2f} leaves under 10% for training; "
             "lower them."
         )
+    if "tags" in frame:  # tagged sentences have no single label to stratify on
+        from hackkit.conll import split_sentences
+        return split_sentences(frame, test_size, val_size, seed)
     given = frame["split"] if "split" in frame else pd.Series("train", index=frame.index)
     rest = frame[given == "train"].drop(columns="split", errors="ignore")
     parts = {s: frame[given == s].drop(columns="split") for s in SPLITS[1:] if (given == s).any()}
@@ -293,9 +320,11 @@ def make_splits(
 
 
 def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """Keep a stratified sample of n rows (all rows when n is 0 or not smaller)."""
+    """Keep a stratified sample of n rows (all rows when n is 0 or not smaller; NER: random)."""
     if n <= 0 or n >= len(frame):
         return frame
+    if "label" not in frame:
+        return frame.sample(n=n, random_state=seed).reset_index(drop=True)
     n_classes = frame["label"].nunique()
     if n < n_classes:
         raise ValueError(
@@ -308,7 +337,12 @@ def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 def save_splits(splits: dict[str, pd.DataFrame], run_dir: Path) -> list[str]:
     """Write the splits and label list into the run folder, all or nothing; return the labels."""
     out = Path(run_dir) / "splits"
-    labels = sorted(splits["train"]["label"].unique())
+    tagged = "tags" in splits["train"]  # tagged sentences: lists keep their shape in JSON Lines
+    if tagged:
+        from hackkit.conll import tag_labels
+        labels = tag_labels([t for f in splits.values() for t in f["tags"]])
+    else:
+        labels = sorted(splits["train"]["label"].unique())
     if out.exists():
         if _same_splits(splits, labels, out):  # a resumed run re-running 01: nothing to do
             return labels
@@ -318,7 +352,10 @@ def save_splits(splits: dict[str, pd.DataFrame], run_dir: Path) -> list[str]:
         )
     with atomic_folder(out) as tmp:
         for name, frame in splits.items():
-            frame.to_csv(tmp / f"{name}.csv", index=False)
+            if tagged:
+                frame.to_json(tmp / f"{name}.jsonl", orient="records", lines=True, force_ascii=False)
+            else:
+                frame.to_csv(tmp / f"{name}.csv", index=False)
         write_json(tmp / "labels.json", labels)
     return labels
 
@@ -337,6 +374,10 @@ def _same_splits(splits: dict[str, pd.DataFrame], labels: list[str], folder: Pat
 def load_splits(run_dir: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Read the splits and the label list written by save_splits."""
     folder = Path(run_dir) / "splits"
+    if (folder / "train.jsonl").is_file():
+        splits = {s: pd.read_json(folder / f"{s}.jsonl", orient="records", lines=True,
+                                  dtype={"text": str}) for s in SPLITS}
+        return splits, list(read_json(folder / "labels.json"))
     splits = {
         s: pd.read_csv(folder / f"{s}.csv", dtype={"label": str}, keep_default_na=False)
         for s in SPLITS

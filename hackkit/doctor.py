@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from hackkit.data import Dataset, deduplicate, load_dataset, make_splits
-from hackkit.explore import NEAR_DUPLICATE, class_balance, leakage, near_duplicates, token_lengths
+from hackkit.explore import (NEAR_DUPLICATE, class_balance, label_counts, leakage, near_duplicates,
+                             token_lengths)
 
 
 @dataclass(frozen=True)
@@ -68,16 +69,21 @@ class Diagnosis:
 def diagnose(
     data_path: str | Path, text_column: str = "text", label_column: str = "label",
     split_column: str = "", test_size: float = 0.2, val_size: float = 0.1, seed: int = 42,
-    model: str = "", max_length: int = 128,
+    model: str = "", max_length: int = 128, task: str = "text-classification", tag_column: int = -1,
 ) -> Diagnosis:
-    """Run every data check; `model` (optional) adds the count of texts cut at max_length."""
+    """Run every data check; `model` (optional) adds the count of texts cut at max_length.
+
+    For token classification the file is CoNLL or JSON Lines (see hackkit.conll); its tag-scheme
+    problems are reported as warnings with sentence, line and position.
+    """
     report = Diagnosis(str(data_path))
 
     def add(level: str, check: str, message: str) -> None:
         report.problems.append(Problem(level, check, message))
 
     try:
-        report.dataset = load_dataset(data_path, text_column, label_column, split_column)
+        report.dataset = load_dataset(data_path, text_column, label_column, split_column,
+                                      task=task, tag_column=tag_column)
     except (FileNotFoundError, ValueError) as e:
         add("error", "load", str(e))
         return report
@@ -99,22 +105,23 @@ def diagnose(
     except ValueError as e:
         add("error", "split", str(e))
         return report
-    _check_splits(report.splits, split_column, add)
+    _check_splits(report.splits, split_column, task, add)
     if model:
         _check_lengths(report, clean, model, max_length, add)
     return report
 
 
-def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, add) -> None:
+def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, task: str, add) -> None:
     """Labels the model never trains on, and test texts that nearly repeat training texts."""
-    train_labels = set(splits["train"]["label"])
+    train_labels = set(label_counts(splits["train"]).index)
     for name in ("validation", "test"):
-        unseen = sorted(set(splits[name]["label"]) - train_labels)
-        if unseen:
-            rows = int(splits[name]["label"].isin(unseen).sum())
-            add("error", "unseen-labels", f"SPLIT_COLUMN={split_column!r}: labels {unseen} "
-                f"({rows} rows) are in {name} but never in train, so the model cannot learn "
-                f"them. Mark some of their rows 'train', or remove them from {name}.")
+        counts = label_counts(splits[name])
+        unseen = sorted(set(counts.index) - train_labels)
+        if unseen:  # a text classifier has no output for them; a tagger only never learns them
+            level = "error" if task == "text-classification" else "warning"
+            add(level, "unseen-labels", f"SPLIT_COLUMN={split_column!r}: labels {unseen} "
+                f"({int(counts[unseen].sum())} examples) are in {name} but never in train, so the "
+                f"model cannot learn them. Mark some of their rows 'train', or remove them from {name}.")
     near = near_duplicates(splits)
     for name, rows in near.groupby("split", sort=False):
         example = rows.iloc[0]
@@ -155,7 +162,7 @@ def data_report(diagnosis: Diagnosis, max_length: int, params: dict) -> dict:
         "rows_used": int(sum(len(f) for f in splits.values())),
         "dropped": {**dataset.dropped, "duplicates": diagnosis.duplicates},
         "label_conflicts": diagnosis.label_conflicts,
-        "labels": sorted(splits["train"]["label"].unique()),
+        "labels": sorted(label_counts(splits["train"]).index),
         "split_sizes": {name: len(f) for name, f in splits.items()},
         "class_balance": class_balance(splits).to_dict(orient="index"),
         "words_per_text": {"min": int(words.min()), "median": float(words.median()),
@@ -167,4 +174,5 @@ def data_report(diagnosis: Diagnosis, max_length: int, params: dict) -> dict:
         "near_duplicates": {name: int(n) for name, n in
                             near_duplicates(splits)["split"].value_counts().items()},
         "warnings": diagnosis.warnings,
+        **dataset.info,  # NER: tag scheme found, conversions and repairs
     }

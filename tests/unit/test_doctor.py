@@ -111,7 +111,7 @@ def test_labels_only_in_test_block_with_the_rows_to_move(write):
                           "split": ["test", "test"]})
     report = hk.diagnose(write("split.csv", pd.concat([frame, extra])), split_column="split")
     message = _only(report, "unseen-labels").message
-    assert "labels ['new'] (2 rows) are in test but never in train" in message
+    assert "labels ['new'] (2 examples) are in test but never in train" in message
     assert "Mark some of their rows 'train'" in message
 
 
