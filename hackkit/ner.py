@@ -150,9 +150,10 @@ def load_token_model(model_dir: str | Path, device: str = "auto"):
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir} holds no saved model; run 02_finetune first.")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
     _check_fast(tokenizer)
-    model = AutoModelForTokenClassification.from_pretrained(model_dir, use_safetensors=True)
+    model = AutoModelForTokenClassification.from_pretrained(
+        model_dir, use_safetensors=True, trust_remote_code=False)
     model.to(resolve_device(device)).eval()
     return tokenizer, model, [model.config.id2label[i] for i in range(model.config.num_labels)]
 
@@ -192,11 +193,15 @@ def spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
 
 
 def predict_entities(model_dir: str | Path, texts: Sequence[str], device: str = "auto",
-                     max_length: int = 256) -> list[list[dict]]:
-    """Entity spans in raw texts: dicts of start, end (character offsets), label, text and score."""
+                     max_length: int = 256, loaded=None) -> list[list[dict]]:
+    """Entity spans in raw texts: dicts of start, end (character offsets), label, text and score.
+
+    `loaded` is load_token_model's result, so a caller that predicts often loads the model once.
+    """
     matches = [list(WORD.finditer(text)) for text in texts]
     tokens = [[m.group() for m in found] for found in matches]
-    tags, scores = predict_tags(model_dir, tokens, device=device, max_length=max_length)
+    tags, scores = predict_tags(model_dir, tokens, device=device, max_length=max_length,
+                                loaded=loaded)
     out = []
     for text, found, sentence_tags, sentence_scores in zip(texts, matches, tags, scores):
         entities = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,7 +67,9 @@ class Predictor:
         config = read_json(self.model_dir / "config.json")
         self.labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
         if self.task == "token-classification":
-            self._entities = _entity_predictor(self.model_dir)
+            from hackkit.ner import load_token_model
+
+            self._loaded = load_token_model(self.model_dir, self.device)
             return
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -122,8 +123,11 @@ class Predictor:
         """Per text: label, score and all probabilities (or, for NER, character-offset spans)."""
         texts = _check_texts(texts)
         if self.task == "token-classification":
-            return [{"text": t, "entities": spans}
-                    for t, spans in zip(texts, self._entities(self.model_dir, texts))]
+            from hackkit.ner import predict_entities
+
+            found = predict_entities(self.model_dir, texts, device=self.device,
+                                     max_length=self.max_length, loaded=self._loaded)
+            return [{"text": t, "entities": spans} for t, spans in zip(texts, found)]
         proba = self.predict_proba(texts)
         return [
             {"label": self.labels[int(row.argmax())], "score": float(row.max()),
@@ -139,18 +143,6 @@ class Predictor:
             return pd.DataFrame({"text": texts, "entities": [r["entities"] for r in results]})
         return pd.DataFrame({"text": texts, "predicted": [r["label"] for r in results],
                              "confidence": [round(r["score"], 4) for r in results]})
-
-
-def _entity_predictor(model_dir: Path):
-    """hackkit.ner.predict_entities, which runs token-classification (NER) models."""
-    try:
-        return importlib.import_module("hackkit.ner").predict_entities
-    except (ImportError, AttributeError) as e:
-        raise ValueError(
-            f"{model_dir} is a token-classification (NER) model, but this hackkit has no "
-            f"hackkit.ner.predict_entities to run it ({e}). Update hackkit to a version with "
-            "the NER task, or use a text-classification model."
-        ) from e
 
 
 def score_table(predictor: Predictor, frame: pd.DataFrame, text_column: str = "text",

@@ -79,8 +79,11 @@ def check_params(params: dict, declared: dict[str, dict[str, Any]]) -> dict[str,
         )
     if "RUN_DIR" in params:
         raise ValueError("RUN_DIR is chosen by the run command; use --name to label the run.")
+    params = dict(params)
     for key, value in params.items():
         default = defaults[key]
+        if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
+            value = params[key] = parse_value(value)  # YAML reads 1e-4 as the string '1e-4'
         ok = isinstance(value, type(default)) or (
             isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
@@ -86,28 +85,19 @@ def ner_folder(tmp_path, tiny_model):
     return tmp_path
 
 
-def test_a_token_classification_model_needs_hackkit_ner(ner_folder, monkeypatch):
-    monkeypatch.setitem(sys.modules, "hackkit.ner", None)  # as if hackkit had no NER module
-    with pytest.raises(ValueError, match="token-classification .* no hackkit.ner.predict_entities"):
-        hk.Predictor(ner_folder, device="cpu")
-
-
-def test_a_token_classification_model_uses_predict_entities(ner_folder, monkeypatch):
-    calls = []
-
-    def predict_entities(model_dir, texts):
-        calls.append((model_dir, texts))
-        return [[{"start": 0, "end": 4, "label": "ORG", "text": t[:4], "score": 0.9}] for t in texts]
-
-    fake = type(sys)("hackkit.ner")
-    fake.predict_entities = predict_entities
-    monkeypatch.setitem(sys.modules, "hackkit.ner", fake)
+def test_a_token_classification_model_returns_character_spans(ner_folder):
     predictor = hk.Predictor(ner_folder, device="cpu")
-    assert predictor.labels == ["O", "B-ORG", "I-ORG"]
-    result = predictor.predict(["Acme hires"])
-    assert result == [{"text": "Acme hires", "entities": [
-        {"start": 0, "end": 4, "label": "ORG", "text": "Acme", "score": 0.9}]}]
-    assert calls == [(ner_folder.resolve(), ["Acme hires"])]
+    assert predictor.task == "token-classification" and predictor.labels == ["O", "B-ORG", "I-ORG"]
+    texts = ["Acme hires, Globex fires.", "nothing here"]
+    results = predictor.predict(texts)
+    assert [r["text"] for r in results] == texts
+    direct = hk.predict_entities(ner_folder, texts, device="cpu", max_length=128)
+    assert [r["entities"] for r in results] == direct  # loaded once, same answers
+    scored = hk.score_table(predictor, pd.DataFrame({"id": [1, 2], "text": texts}))
+    assert scored["entities"].tolist() == direct and scored["id"].tolist() == [1, 2]
+    for text, r in zip(texts, results):
+        for span in r["entities"]:
+            assert text[span["start"]:span["end"]] == span["text"] and span["label"] == "ORG"
 
 
 def test_score_file_appends_predictions_and_never_overwrites(predictor, write, tmp_path):

@@ -26,6 +26,13 @@ def test_parse_value_reads_literals_like_papermill():
         [3, 2.5, 1e-4, True, None, "text"]
 
 
+def test_yaml_numbers_written_without_a_dot_are_numbers(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("LEARNING_RATE: 1e-4\nEPOCHS: 3\n")
+    merged = check_params(hk.load_params(path), hk.notebook_parameters())
+    assert merged["LEARNING_RATE"] == 1e-4 and merged["EPOCHS"] == 3
+
+
 def test_yaml_file_and_pairs_merge_with_pairs_winning(tmp_path):
     file = tmp_path / "p.yaml"
     file.write_text("EPOCHS: 4\nMODEL: my/model\n")
