@@ -68,17 +68,26 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
                                            f"{train['epochs_completed']} epochs, "
                                            f"{train['train_seconds']} s on {train['device']} "
                                            f"({train['precision']})",
-                             "best validation macro-F1": train["best_validation_macro_f1"]}))
+                             **{f"best validation {k[16:].replace('_', ' ')}": v
+                                for k, v in train.items() if k.startswith("best_validation_")}}))
     else:
         lines.append("No train_summary.json in the run folder.")
     lines += ["", "## Test metrics", ""]
     if metrics:
         fine, baseline = metrics["finetuned"], metrics["baseline"]
-        lines.append("| model | accuracy | macro-F1 | weighted-F1 |\n|---|---|---|---|")
-        for name, m in (("fine-tuned", fine), ("baseline (TF-IDF + logistic regression)", baseline)):
-            lines.append(f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | "
-                         f"{m['weighted_f1']:.4f} |")
-        lines += ["", f"On {metrics['test_examples']} held-out test examples. Per class:", "",
+        ner = task == "token-classification"
+        columns = [("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1")]
+        if ner:  # entity-level scores (seqeval); accuracy is per word
+            columns = [("f1", "entity micro-F1"), ("macro_f1", "entity macro-F1"),
+                       ("accuracy", "word accuracy")]
+        lines.append("| model | " + " | ".join(c[1] for c in columns) + " |\n|---" * 1
+                     + "|---" * len(columns) + "|")
+        base_name = ("baseline (most frequent tag per word)" if ner
+                     else "baseline (TF-IDF + logistic regression)")
+        for name, m in (("fine-tuned", fine), (base_name, baseline)):
+            lines.append(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k, _ in columns) + " |")
+        unit, per = ("sentences", "entity type") if ner else ("examples", "class")
+        lines += ["", f"On {metrics['test_examples']} held-out test {unit}. Per {per}:", "",
                   "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         lines += [f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1-score']:.3f} | "
                   f"{int(v['support'])} |" for k, v in fine["per_class"].items()]
@@ -87,12 +96,14 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
     lines += [
         "", "## Use it", "", "```python", "import hackkit as hk", "",
         f'predictor = hk.Predictor.from_run("{run_dir}")',
-        'predictor.predict(["a new message"])  # label, score and probabilities per text',
+        'predictor.predict(["a new message"])  # per text: label and probabilities (NER: entity spans)',
         "```", "",
         f"Or over HTTP: `python -m hackkit serve {run_dir}`, then POST `{{\"texts\": [...]}}` "
         "to `/predict`. The folder is self-contained: `model.safetensors`, `config.json` "
         "(with the label names), the tokenizer files and `labels.json`; plain transformers "
-        "loads it with `AutoModelForSequenceClassification.from_pretrained(folder)`.", "",
+        "loads it with `AutoModelFor"
+        + ("TokenClassification" if task == "token-classification" else "SequenceClassification")
+        + ".from_pretrained(folder)`.", "",
     ]
     return "\n".join(lines)
 

@@ -168,7 +168,8 @@ def predict_tags(model_dir: str | Path, tokens: Sequence[Sequence[str]], batch_s
     tags: list[list[str]] = [[] for _ in tokens]
     scores: list[list[float]] = [[] for _ in tokens]
     order = np.argsort([len(s) for s in tokens])  # similar lengths per batch: less padding
-    for start in tqdm(range(0, len(tokens), batch_size), desc="Predicting"):
+    starts = range(0, len(tokens), batch_size)
+    for start in tqdm(starts, desc="Predicting", disable=len(starts) < 4):  # quiet in the demo
         idx = order[start:start + batch_size]
         batch = tokenizer([list(tokens[i]) for i in idx], is_split_into_words=True, truncation=True,
                           max_length=max_length, padding=True, return_tensors="pt")

@@ -79,6 +79,15 @@ def test_the_trained_model_finds_entities_in_raw_text(run_dir):
     assert {"label": "ORDER_ID", "text": "VC-48213", "start": 10, "end": 18} in [
         {k: e[k] for k in ("label", "text", "start", "end")} for e in found]
     assert all(text[e["start"]:e["end"]] == e["text"] and 0 < e["score"] <= 1 for e in found)
+    predictor = hk.Predictor.from_run(run_dir, device="cpu")  # what the demo and the API use
+    assert predictor.predict([text])[0]["entities"] == found
+
+
+def test_the_model_card_reports_entity_scores(run_dir):
+    card = (run_dir / "model" / "README.md").read_text()
+    assert "pipeline_tag: token-classification" in card and "| fine-tuned | " in card
+    assert "entity micro-F1" in card and "baseline (most frequent tag per word)" in card
+    assert "AutoModelForTokenClassification" in card and "| PRODUCT |" in card
 
 
 def test_evaluate_runs_alone_and_learns_the_task_from_the_run_folder(run_dir, tmp_path):
