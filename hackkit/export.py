@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hackkit.models import load_saved
 from hackkit.paths import read_json, write_json
 from hackkit.predict import model_task
 
@@ -126,7 +127,6 @@ def export_onnx(model_dir: str | Path, out_path: str | Path | None = None,
                 opset: int = 18) -> Path:
     """Export a text classifier to ONNX (logits; batch and sequence length dynamic)."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     model_dir = Path(model_dir)
     if model_task(model_dir) != "text-classification":
@@ -135,9 +135,7 @@ def export_onnx(model_dir: str | Path, out_path: str | Path | None = None,
     if out.exists():
         raise FileExistsError(f"{out} already exists; delete it to export again, or pass "
                               "another out_path.")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_dir, use_safetensors=True, trust_remote_code=False)
+    tokenizer, model = load_saved(model_dir)
     names = list(tokenizer.model_input_names)
 
     class Logits(torch.nn.Module):
@@ -172,14 +170,11 @@ def check_onnx(model_dir: str | Path, onnx_path: str | Path, texts: Sequence[str
     """Compare ONNX Runtime with PyTorch on texts: logit difference, same labels, texts/s."""
     import onnxruntime as ort
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     model_dir = Path(model_dir)
     if not texts:
         raise ValueError("texts: give at least one text to compare ONNX and PyTorch on.")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_dir, use_safetensors=True, trust_remote_code=False)
+    tokenizer, model = load_saved(model_dir)
     model.eval()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     batches = [list(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]

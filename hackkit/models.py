@@ -132,3 +132,16 @@ def load_for_classification(name: str, labels: list[str], task: str = TASKS[0]):
         use_safetensors=True,  # never unpickle weights
         trust_remote_code=False,  # never run code shipped with a model
     )
+
+
+def load_saved(model_dir: str | Path, task: str = "text-classification"):
+    """Tokenizer and fine-tuned model of a saved folder: safetensors only, never remote code."""
+    from transformers import (AutoModelForSequenceClassification, AutoModelForTokenClassification,
+                              AutoTokenizer)
+
+    _check_safetensors(Path(model_dir), str(model_dir))
+    auto = (AutoModelForTokenClassification if task == "token-classification"
+            else AutoModelForSequenceClassification)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+    model = auto.from_pretrained(model_dir, use_safetensors=True, trust_remote_code=False)
+    return tokenizer, model

@@ -145,15 +145,13 @@ def compute_metrics_for(labels: Sequence[str]):
 
 def load_token_model(model_dir: str | Path, device: str = "auto"):
     """Tokenizer, token-classification model (on `device`, eval mode) and label names of a saved folder."""
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from hackkit.models import load_saved
 
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir} holds no saved model; run 02_finetune first.")
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+    tokenizer, model = load_saved(model_dir, "token-classification")
     _check_fast(tokenizer)
-    model = AutoModelForTokenClassification.from_pretrained(
-        model_dir, use_safetensors=True, trust_remote_code=False)
     model.to(resolve_device(device)).eval()
     return tokenizer, model, [model.config.id2label[i] for i in range(model.config.num_labels)]
 

@@ -71,12 +71,10 @@ class Predictor:
 
             self._loaded = load_token_model(self.model_dir, self.device)
             return
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from hackkit.models import load_saved
 
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, trust_remote_code=False)
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            self.model_dir, use_safetensors=True, trust_remote_code=False
-        ).to(self.device).eval()
+        self.tokenizer, model = load_saved(self.model_dir)
+        self.model = model.to(self.device).eval()
         self.precision = resolve_precision(self.device, "auto")
 
     @classmethod
