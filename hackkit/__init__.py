@@ -1,39 +1,84 @@
-"""hackkit: the helpers behind the numbered notebooks (explore, fine-tune, evaluate, demo)."""
+"""hackkit: the helpers behind the numbered notebooks (explore, train, evaluate, demo, compare).
 
-from types import ModuleType as _ModuleType
+`import hackkit as hk` is light: each name below loads its module (and torch, transformers ...)
+on first use. Tasks live in hackkit.tasks, training methods in hackkit.methods.
+"""
 
-from hackkit.baseline import fit_baseline
-from hackkit.conll import (detect_scheme, load_tagged, read_conll, read_token_jsonl, scheme_problems,
-                           tag_labels, to_iob2)
-from hackkit.data import (check_classes, deduplicate, load_dataset, load_splits, make_splits,
-                          read_table, save_splits, subsample)
-from hackkit.demo import (DemoApp, Debouncer, highlight_spans_html, probability_bars_html,
-                          result_html)
-from hackkit.doctor import Diagnosis, Problem, data_report, diagnose
-from hackkit.device import environment, resolve_device, resolve_precision
-from hackkit.evaluate import (classification_metrics, compare, confident_mistakes, headline,
-                              per_class_table, plot_confusion_matrix, predict_proba,
-                              predictions_table, write_metrics)
-from hackkit.export import check_onnx, export_onnx, export_run, model_card, write_model_card
-from hackkit.explore import (class_balance, leakage, near_duplicates, plot_class_balance,
-                             plot_lengths, token_lengths)
-from hackkit.leaderboard import (best_run_command, chosen_runs, collect_runs, leaderboard,
-                                 pick_group, plot_learning_curves, plot_metric_vs_params,
-                                 varied_params, view, write_leaderboard)
-from hackkit.models import check_task, load_for_classification, load_tokenizer, resolve_model
-from hackkit.ner import (TagBaseline, align_labels, encode_sentences, entity_confusion,
-                         entity_metrics, predict_entities, predict_tags, worst_sentences)
-from hackkit.paths import (find_input, latest_run_dir, load_env, new_run_dir, read_json,
-                           run_dir_for, runs_root, start_run, write_json)
-from hackkit.predict import Predictor, model_task, score_file, score_table
-from hackkit.runs import load_params, notebook_parameters, resume_run, run_pipeline, run_status
-from hackkit.serve import create_app, serve_model
-from hackkit.sweep import Trial, checked_plan, load_sweep, plan, run_sweep, sweep_dir
-from hackkit.tasks import (baseline_scores, plot_confusion, predict_split, run_task, score_predictions,
-                           worst_errors)
-from hackkit.train import TrainConfig, finetune, plot_learning_curve
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-# Tokens (e.g. HF_TOKEN for gated or private hub models) live in .env, never in notebooks or git.
-load_env()
-__all__ = [n for n, v in globals().items() if not n.startswith("_") and not isinstance(v, _ModuleType)]
+
+# Public name -> the module that defines it. Everything a notebook or a user's script needs.
+_EXPORTS: dict[str, str] = {
+    # tasks, methods and parameters
+    "get_task": "hackkit.tasks", "task_names": "hackkit.tasks",
+    "method_names": "hackkit.methods", "train_model": "hackkit.methods",
+    "DataConfig": "hackkit.params", "TrainConfig": "hackkit.params",
+    "notebook_parameters": "hackkit.params", "load_params": "hackkit.params",
+    # the run folder
+    "Run": "hackkit.runfolder", "start_run": "hackkit.runfolder", "find_run": "hackkit.runfolder",
+    "latest_run": "hackkit.runfolder", "new_run_dir": "hackkit.runfolder",
+    "save_splits": "hackkit.runfolder", "load_splits": "hackkit.runfolder",
+    "read_model_info": "hackkit.runfolder", "run_status": "hackkit.runfolder",
+    "runs_root": "hackkit.paths", "read_json": "hackkit.paths", "write_json": "hackkit.paths",
+    # 01: data
+    "read_table": "hackkit.data", "deduplicate": "hackkit.data", "make_splits": "hackkit.data",
+    "load_data": "hackkit.doctor", "diagnose": "hackkit.doctor", "data_report": "hackkit.doctor",
+    "Diagnosis": "hackkit.doctor",
+    "class_balance": "hackkit.explore", "plot_class_balance": "hackkit.explore",
+    "plot_lengths": "hackkit.explore", "leakage": "hackkit.explore",
+    "near_duplicates": "hackkit.explore",
+    # 02: training
+    "finetune": "hackkit.train", "plot_learning_curve": "hackkit.train",
+    "resolve_model": "hackkit.models", "environment": "hackkit.device",
+    "resolve_device": "hackkit.device",
+    # 03: evaluation
+    "predict_split": "hackkit.evaluate", "baseline_scores": "hackkit.evaluate",
+    "score_predictions": "hackkit.evaluate", "compare_scores": "hackkit.evaluate",
+    "per_class_table": "hackkit.evaluate", "plot_confusion": "hackkit.evaluate",
+    "worst_errors": "hackkit.evaluate", "write_metrics": "hackkit.evaluate",
+    "headline_scores": "hackkit.evaluate",
+    # 04: demo, export, serving
+    "Predictor": "hackkit.predict", "score_table": "hackkit.predict",
+    "score_file": "hackkit.predict", "DemoApp": "hackkit.demo",
+    "model_card": "hackkit.export", "write_model_card": "hackkit.export",
+    "export_run": "hackkit.export", "export_onnx": "hackkit.export",
+    "check_onnx": "hackkit.export", "create_app": "hackkit.serve",
+    "serve_model": "hackkit.serve",
+    # headless runs, sweeps, 05: comparison
+    "run_pipeline": "hackkit.runs", "resume_run": "hackkit.runs",
+    "load_sweep": "hackkit.sweep", "sweep_settings": "hackkit.sweep", "run_sweep": "hackkit.sweep",
+    "sweep_dir": "hackkit.sweep",
+    "leaderboard": "hackkit.leaderboard", "leaderboard_view": "hackkit.leaderboard",
+    "write_leaderboard": "hackkit.leaderboard", "pick_group": "hackkit.leaderboard",
+    "chosen_runs": "hackkit.leaderboard", "varied_params": "hackkit.leaderboard",
+    "plot_metric_vs_params": "hackkit.leaderboard", "plot_learning_curves": "hackkit.leaderboard",
+    "best_run_command": "hackkit.leaderboard",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name's module on first use (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hackkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+def _load_env() -> None:
+    """Tokens (e.g. HF_TOKEN for gated hub models) live in .env, never in notebooks or git."""
+    from hackkit.paths import load_env
+
+    load_env()
+
+
+_load_env()

@@ -5,13 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hackkit.doctor import diagnose
-from hackkit.evaluate import headline
-from hackkit.leaderboard import leaderboard, view, write_leaderboard
-from hackkit.models import check_task
+from hackkit.params import DataConfig, check_params, load_params, notebook_parameters
 from hackkit.paths import read_json
-from hackkit.runs import check_params, load_params, notebook_parameters, resume_run, run_pipeline
-from hackkit.sweep import checked_plan, run_sweep, sweep_dir
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("file", help="sweep YAML: name, fixed, grid, settings and/or search")
     sweep.add_argument("--dry-run", action="store_true", help="check and list the settings; run none")
     board = sub.add_parser("leaderboard", help="rank all runs by a metric; write a CSV")
-    board.add_argument("--metric", default="macro_f1", help="test metric to rank by")
+    board.add_argument("--metric", default="",
+                       help="test metric to rank by (default: each task's main metric)")
     board.add_argument("--csv", default=None, help="where to write it (default runs/leaderboard.csv)")
     board.add_argument("--sweep", default="", help="only the runs of this sweep")
     serve = sub.add_parser("serve", help="serve a run's model over HTTP: POST /predict, GET /health")
@@ -50,11 +46,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _doctor(data: str, pairs: list[tuple[str, str]]) -> int:
     """Print the data doctor's report; exit code 2 when it found blocking problems."""
+    from hackkit.doctor import diagnose
+
     params = check_params(load_params(None, pairs), notebook_parameters(("01_explore.ipynb",)))
-    check_task(params["TASK"])
-    report = diagnose(data, params["TEXT_COLUMN"], params["LABEL_COLUMN"], params["SPLIT_COLUMN"],
-                      params["TEST_SIZE"], params["VAL_SIZE"], params["SEED"], params["MODEL"],
-                      params["MAX_LENGTH"], task=params["TASK"], tag_column=params["TAG_COLUMN"])
+    report = diagnose(DataConfig.from_params({**params, "DATA_PATH": data}))
     print(report.text())
     return 2 if report.errors else 0
 
@@ -76,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, FileNotFoundError, FileExistsError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    from hackkit.runs import resume_run, run_pipeline
+
     try:
         if args.command == "doctor":
             return _doctor(args.data, [tuple(p) for p in args.parameter])
@@ -93,17 +90,21 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a notebook failed: run.json and the executed notebook say why
         print(f"error: run failed: {type(e).__name__}: {str(e).strip()[-1500:]}", file=sys.stderr)
         return 1
-    scores = headline(run_dir)
+    from hackkit.evaluate import headline_scores
+    from hackkit.runfolder import Run
+
     print(f"\nrun finished: {run_dir}")
-    for key, value in scores.items():
+    for key, value in headline_scores(run_dir).items():
         name = key.replace("_f1", "-F1").replace("_", " ")
-        print(f"  {name if name.startswith('baseline') else 'test ' + name:<19}{value:.4f}")
-    print(f"  metrics: {run_dir / 'metrics.json'}; notebooks: {run_dir}/*.ipynb")
+        print(f"  {name if name.startswith('baseline') else 'test ' + name:<24}{value:.4f}")
+    print(f"  metrics: {Run(run_dir).metrics}; notebooks: {run_dir}/*.ipynb")
     return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
     """`sweep FILE`: exit 0 when every setting is done, 1 when some failed, 2 on bad input."""
+    from hackkit.sweep import checked_plan, run_sweep, sweep_dir
+
     try:
         if args.dry_run:
             spec, trials = checked_plan(args.file)
@@ -130,19 +131,21 @@ def _leaderboard(args: argparse.Namespace) -> int:
     """`leaderboard`: print the ranked table per task + data and write it as CSV."""
     import pandas as pd
 
+    from hackkit.leaderboard import leaderboard, leaderboard_view, write_leaderboard
+
     try:
         board = leaderboard(metric=args.metric, sweep=args.sweep)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    table = view(board, args.metric)
+    table = leaderboard_view(board)
     if isinstance(table, str):
         print(table)
         return 0
     with pd.option_context("display.width", 200, "display.max_columns", 40,
                            "display.float_format", "{:.4f}".format):
         for group, part in table.groupby(level="group", sort=False):
-            print(f"\n== {group} (ranked by test {args.metric}) ==")
+            print(f"\n== {group} (ranked by test {part['ranked_by'].iloc[0]}) ==")
             print(part.droplevel("group").to_string())
     print(f"\nwrote {write_leaderboard(board, args.csv)}")
     return 0
@@ -159,9 +162,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     """`export`: model card, and optionally ONNX with its parity check against PyTorch."""
     from hackkit.export import export_run
-    from hackkit.paths import run_dir_for
+    from hackkit.runfolder import find_run
 
-    result = export_run(run_dir_for(args.run, needs="model"), onnx=args.onnx)
+    result = export_run(find_run(args.run, needs="model"), onnx=args.onnx)
     print(f"model card: {result['model_card']}")
     if args.onnx:
         check = result["check"]

@@ -1,38 +1,25 @@
-"""Load any table of labelled texts (or tagged sentences), validate it, de-duplicate it and split it."""
+"""Generic data handling: read any table with clear errors, de-duplicate, split and save splits.
+
+What a row means (a labelled text, a tagged sentence, an image) is the task's business; the task
+modules call these helpers, and `make_splits` asks the task.
+"""
 
 from __future__ import annotations
 
 import difflib
 import io
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from hackkit.paths import atomic_folder, find_input, read_json, repo_root, write_json
+from hackkit.base import SPLIT_ALIASES, SPLITS, Dataset, Task
+from hackkit.paths import find_input, repo_root
 
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
-SPLITS = ("train", "validation", "test")
-SPLIT_ALIASES = {
-    "train": "train", "training": "train",
-    "validation": "validation", "valid": "validation", "val": "validation", "dev": "validation",
-    "test": "test", "testing": "test",
-}
 MIN_PER_CLASS = 3  # one example each for train, validation and test
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-
-
-@dataclass
-class Dataset:
-    """A validated table with columns text, label (NER: text, tokens, tags) and split if given."""
-
-    frame: pd.DataFrame
-    path: Path
-    warnings: list[str] = field(default_factory=list)
-    dropped: dict[str, int] = field(default_factory=dict)
-    info: dict = field(default_factory=dict)  # task-specific findings for the data report
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -126,7 +113,7 @@ def _parse(reader, path: Path):
         ) from e
 
 
-def _check_column(frame: pd.DataFrame, column: str, parameter: str, path: Path) -> None:
+def check_column(frame: pd.DataFrame, column: str, parameter: str, path: Path) -> None:
     """Raise if `column` is not in the table, suggesting the closest names."""
     if column in frame.columns:
         return
@@ -139,7 +126,7 @@ def _check_column(frame: pd.DataFrame, column: str, parameter: str, path: Path) 
     )
 
 
-def _clean_labels(labels: pd.Series) -> pd.Series:
+def clean_labels(labels: pd.Series) -> pd.Series:
     """Turn labels into stripped strings, keeping whole-number floats as integers (1.0 -> '1')."""
     def one(value: object) -> str | None:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -152,27 +139,19 @@ def _clean_labels(labels: pd.Series) -> pd.Series:
     return labels.map(one)
 
 
-def load_dataset(
-    path: str | Path, text_column: str, label_column: str, split_column: str = "",
-    task: str = "text-classification", tag_column: int = -1,
-) -> Dataset:
-    """Load a labelled text table and check it: columns, empty texts, missing labels, splits.
-
-    For TASK token-classification the file is CoNLL (tags in `tag_column`) or JSON Lines whose
-    `text_column` / `label_column` fields hold the token and tag lists.
-    """
-    if task == "token-classification":
-        return _load_tagged(path, text_column, label_column, split_column, tag_column)
+def load_labelled_table(path: str | Path, text_column: str, label_column: str,
+                        split_column: str = "") -> Dataset:
+    """Load a table of inputs and labels and check it: columns, empty inputs, missing labels, splits."""
     raw, read_warnings = _read_table(path)
     p = find_input(path)
-    _check_column(raw, text_column, "TEXT_COLUMN", p)
-    _check_column(raw, label_column, "LABEL_COLUMN", p)
+    check_column(raw, text_column, "TEXT_COLUMN", p)
+    check_column(raw, label_column, "LABEL_COLUMN", p)
     if split_column:
-        _check_column(raw, split_column, "SPLIT_COLUMN", p)
+        check_column(raw, split_column, "SPLIT_COLUMN", p)
 
     frame = pd.DataFrame({
         "text": raw[text_column].map(lambda v: "" if pd.isna(v) else str(v).strip()),
-        "label": _clean_labels(raw[label_column]),
+        "label": clean_labels(raw[label_column]),
     })
     warnings: list[str] = list(read_warnings)
     dropped: dict[str, int] = {}
@@ -225,30 +204,15 @@ def _mixed_labels(labels: pd.Series, label_column: str) -> str:
     )
 
 
-def _load_tagged(path: str | Path, tokens_field: str, tags_field: str, split_field: str,
-                 tag_column: int) -> Dataset:
-    """Tagged sentences from a CoNLL or JSON Lines file (see hackkit.conll)."""
-    from hackkit.conll import load_tagged
-
-    p = find_input(path)
-    if not p.exists():
-        raise FileNotFoundError(
-            f"DATA_PATH: data file {str(path)!r} not found (looked for {p}). Put your CoNLL or "
-            "JSON Lines file (or a folder with train/dev/test files) in data/ and set DATA_PATH."
-        )
-    frame, warnings, info = load_tagged(p, tokens_field, tags_field, split_field, tag_column)
-    return Dataset(frame=frame, path=p, warnings=warnings, info=info)
-
-
 def normalise_text(text: str) -> str:
     """Key used to spot duplicates: lower case, single spaces."""
     return " ".join(text.lower().split())
 
 
-def deduplicate(frame: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
-    """Drop repeated texts (after normalising); return the frame, rows dropped, label conflicts."""
-    key = frame["text"].map(normalise_text)
-    labels = frame["label"] if "label" in frame else frame["tags"].map(" ".join)
+def deduplicate(frame: pd.DataFrame, task: Task) -> tuple[pd.DataFrame, int, int]:
+    """Drop repeated inputs (after normalising); return the frame, rows dropped, label conflicts."""
+    key = task.dedupe_key(frame).map(normalise_text)
+    labels = task.label_key(frame)
     conflicts = int((pd.DataFrame({"key": key, "label": labels}).groupby("key")["label"].nunique() > 1).sum())
     keep = ~key.duplicated()
     return frame[keep].reset_index(drop=True), int((~keep).sum()), conflicts
@@ -285,10 +249,9 @@ def _split_off(frame: pd.DataFrame, fraction: float, seed: int, name: str, value
     return train_test_split(frame, test_size=fraction, stratify=frame["label"], random_state=seed)
 
 
-def make_splits(
-    frame: pd.DataFrame, test_size: float, val_size: float, seed: int
-) -> dict[str, pd.DataFrame]:
-    """Return train/validation/test frames, using a split column if present, else stratified."""
+def make_splits(frame: pd.DataFrame, test_size: float, val_size: float, seed: int,
+                task: Task) -> dict[str, pd.DataFrame]:
+    """Train/validation/test frames as the task splits them, after checking the sizes."""
     for name, value in (("TEST_SIZE", test_size), ("VAL_SIZE", val_size)):
         if not 0 < value < 1:
             raise ValueError(f"{name}={value}: must be a fraction between 0 and 1, e.g. 0.2.")
@@ -297,9 +260,12 @@ def make_splits(
             f"TEST_SIZE + VAL_SIZE = {test_size + val_size:.2f} leaves under 10% for training; "
             "lower them."
         )
-    if "tags" in frame:  # tagged sentences have no single label to stratify on
-        from hackkit.conll import split_sentences
-        return split_sentences(frame, test_size, val_size, seed)
+    return task.split(frame, test_size, val_size, seed)
+
+
+def stratified_splits(frame: pd.DataFrame, test_size: float, val_size: float,
+                      seed: int) -> dict[str, pd.DataFrame]:
+    """Single-label splits: the split column's when present, else stratified by label."""
     given = frame["split"] if "split" in frame else pd.Series("train", index=frame.index)
     rest = frame[given == "train"].drop(columns="split", errors="ignore")
     parts = {s: frame[given == s].drop(columns="split") for s in SPLITS[1:] if (given == s).any()}
@@ -319,12 +285,10 @@ def make_splits(
     return {k: v.reset_index(drop=True) for k, v in splits.items()}
 
 
-def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """Keep a stratified sample of n rows (all rows when n is 0 or not smaller; NER: random)."""
+def stratified_subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """Keep a stratified sample of n rows (all rows when n is 0 or not smaller)."""
     if n <= 0 or n >= len(frame):
         return frame
-    if "label" not in frame:
-        return frame.sample(n=n, random_state=seed).reset_index(drop=True)
     n_classes = frame["label"].nunique()
     if n < n_classes:
         raise ValueError(
@@ -332,54 +296,3 @@ def subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
         )
     kept, _ = train_test_split(frame, train_size=n, stratify=frame["label"], random_state=seed)
     return kept.reset_index(drop=True)
-
-
-def save_splits(splits: dict[str, pd.DataFrame], run_dir: Path) -> list[str]:
-    """Write the splits and label list into the run folder, all or nothing; return the labels."""
-    out = Path(run_dir) / "splits"
-    tagged = "tags" in splits["train"]  # tagged sentences: lists keep their shape in JSON Lines
-    if tagged:
-        from hackkit.conll import tag_labels
-        labels = tag_labels([t for f in splits.values() for t in f["tags"]])
-    else:
-        labels = sorted(splits["train"]["label"].unique())
-    if out.exists():
-        if _same_splits(splits, labels, out):  # a resumed run re-running 01: nothing to do
-            return labels
-        raise FileExistsError(
-            f"{out} already exists with different data: this run folder already has its data. "
-            "Start a new run (RUN_DIR='') instead of overwriting it."
-        )
-    with atomic_folder(out) as tmp:
-        for name, frame in splits.items():
-            if tagged:
-                frame.to_json(tmp / f"{name}.jsonl", orient="records", lines=True, force_ascii=False)
-            else:
-                frame.to_csv(tmp / f"{name}.csv", index=False)
-        write_json(tmp / "labels.json", labels)
-    return labels
-
-
-def _same_splits(splits: dict[str, pd.DataFrame], labels: list[str], folder: Path) -> bool:
-    """Whether `folder` already holds exactly these splits."""
-    try:
-        saved, saved_labels = load_splits(folder.parent)
-    except (OSError, ValueError):
-        return False
-    return saved_labels == labels and all(
-        saved[k].astype(str).equals(splits[k].reset_index(drop=True).astype(str)) for k in SPLITS
-    )
-
-
-def load_splits(run_dir: Path) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Read the splits and the label list written by save_splits."""
-    folder = Path(run_dir) / "splits"
-    if (folder / "train.jsonl").is_file():
-        splits = {s: pd.read_json(folder / f"{s}.jsonl", orient="records", lines=True,
-                                  dtype={"text": str}) for s in SPLITS}
-        return splits, list(read_json(folder / "labels.json"))
-    splits = {
-        s: pd.read_csv(folder / f"{s}.csv", dtype={"label": str}, keep_default_na=False)
-        for s in SPLITS
-    }
-    return splits, list(read_json(folder / "labels.json"))

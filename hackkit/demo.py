@@ -1,69 +1,17 @@
-"""The demo widget: type a message and see the label and probabilities; score a whole file."""
+"""The demo widget: type a message and see the result as its task shows it; score a whole file."""
 
 from __future__ import annotations
 
 import base64
 import html
 import threading
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from hackkit.predict import Predictor, score_file, unique_path
+from hackkit.runfolder import Run
 
-PALETTE = ("#fde68a", "#bfdbfe", "#bbf7d0", "#fecaca", "#ddd6fe", "#fbcfe8", "#c7d2fe", "#fed7aa")
 DOWNLOAD_LIMIT_BYTES = 20_000_000  # bigger results are only saved: a data: link that size stalls the browser
-
-
-def probability_bars_html(probabilities: dict[str, float], top: int = 10) -> str:
-    """A horizontal bar chart of class probabilities, highest first, as HTML."""
-    rows = sorted(probabilities.items(), key=lambda kv: -kv[1])[:top]
-    bars = "".join(
-        f'<div style="display:flex;align-items:center;gap:8px;margin:2px 0">'
-        f'<span style="width:14em;text-align:right">{html.escape(label)}</span>'
-        f'<span style="display:inline-block;height:14px;width:{p * 300:.0f}px;'
-        f'background:#3b82f6"></span><span>{p:.1%}</span></div>'
-        for label, p in rows
-    )
-    return f'<div class="hackkit-bars">{bars}</div>'
-
-
-def _colour(label: str) -> str:
-    """A stable colour per entity label (crc32, because str hashes change per process)."""
-    return PALETTE[zlib.crc32(label.encode()) % len(PALETTE)]
-
-
-def highlight_spans_html(text: str, spans: Sequence[dict]) -> str:
-    """The text as HTML with each entity span {start, end, label[, score]} highlighted."""
-    ordered = sorted(spans, key=lambda s: s["start"])
-    parts, cursor = [], 0
-    for span in ordered:
-        start, end, label = span["start"], span["end"], str(span["label"])
-        if not 0 <= start < end <= len(text):
-            raise ValueError(f"span {span}: offsets must satisfy 0 <= start < end <= "
-                             f"{len(text)} (the text's length).")
-        if start < cursor:
-            raise ValueError(f"span {span} overlaps the span before it; spans must not overlap.")
-        score = f" {span['score']:.0%}" if "score" in span else ""
-        parts.append(html.escape(text[cursor:start]))
-        parts.append(
-            f'<mark class="hackkit-entity" title="{html.escape(label)}{score}" '
-            f'style="background:{_colour(label)};padding:0 2px;border-radius:3px">'
-            f'{html.escape(text[start:end])}<sup style="font-size:70%;margin-left:2px">'
-            f"{html.escape(label)}</sup></mark>"
-        )
-        cursor = end
-    parts.append(html.escape(text[cursor:]))
-    return f'<div class="hackkit-spans" style="line-height:2">{"".join(parts)}</div>'
-
-
-def result_html(result: dict, text: str) -> str:
-    """One prediction as HTML: label and probability bars, or the text with entities marked."""
-    if "entities" in result:
-        return highlight_spans_html(text, result["entities"])
-    return (f'<div style="font-size:130%;margin:6px 0">Predicted: '
-            f'<b class="hackkit-demo-label">{html.escape(result["label"])}</b> '
-            f'({result["score"]:.1%})</div>' + probability_bars_html(result["probabilities"]))
 
 
 def download_link_html(path: Path, limit: int = DOWNLOAD_LIMIT_BYTES) -> str:
@@ -101,7 +49,7 @@ class DemoApp:
         import ipywidgets as w
 
         self.predictor = predictor
-        self.out_dir = Path(out_dir) if out_dir else predictor.model_dir.parent / "scored"
+        self.out_dir = Path(out_dir) if out_dir else Run(predictor.model_dir.parent).scored
         self.text = w.Textarea(value=example, placeholder="Type a message ...",
                                layout=w.Layout(width="40em", height="5em"))
         self.button = w.Button(description="Predict", button_style="primary", icon="play")
@@ -138,7 +86,7 @@ class DemoApp:
             self.result.value = "<i>Type a message to see the prediction.</i>"
             return None
         result = self.predictor.predict([text])[0]
-        self.result.value = result_html(result, text)
+        self.result.value = self.predictor.task.result_html(result, text)
         return result
 
     def on_type(self, change: dict) -> None:

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hackkit.data import Dataset, deduplicate, load_dataset, make_splits
-from hackkit.explore import (NEAR_DUPLICATE, class_balance, label_counts, leakage, near_duplicates,
-                             token_lengths)
+from hackkit.base import Dataset, Task
+from hackkit.data import deduplicate, make_splits
+from hackkit.explore import NEAR_DUPLICATE, class_balance, leakage, near_duplicates
+from hackkit.params import DataConfig
+from hackkit.tasks import get_task
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Diagnosis:
     """Everything the checks found, plus the loaded data and splits when loading got that far."""
 
     data_path: str
+    task: Task | None = None
     problems: list[Problem] = field(default_factory=list)
     dataset: Dataset | None = None
     splits: dict[str, pd.DataFrame] | None = None
@@ -49,6 +52,10 @@ class Diagnosis:
         rows = sorted(self.problems, key=lambda p: p.level != "error")
         return pd.DataFrame([vars(p) for p in rows], columns=["level", "check", "message"])
 
+    def summary(self):
+        """The problems table, or a sentence saying that none were found."""
+        return self.table() if self.problems else f"data doctor: no problems found in {self.data_path}."
+
     def text(self) -> str:
         """A plain-text report for the terminal."""
         head = f"data doctor: {self.data_path}"
@@ -66,24 +73,22 @@ class Diagnosis:
             raise ValueError("the data doctor found blocking problems:\n- " + "\n- ".join(self.errors))
 
 
-def diagnose(
-    data_path: str | Path, text_column: str = "text", label_column: str = "label",
-    split_column: str = "", test_size: float = 0.2, val_size: float = 0.1, seed: int = 42,
-    model: str = "", max_length: int = 128, task: str = "text-classification", tag_column: int = -1,
-) -> Diagnosis:
-    """Run every data check; `model` (optional) adds the count of texts cut at max_length.
+def load_data(data: DataConfig) -> Dataset:
+    """Load and check DATA_PATH the way the task of a DataConfig reads it."""
+    return get_task(data.task).load(data)
 
-    For token classification the file is CoNLL or JSON Lines (see hackkit.conll); its tag-scheme
-    problems are reported as warnings with sentence, line and position.
-    """
-    report = Diagnosis(str(data_path))
+
+def diagnose(data: DataConfig, lengths: bool = True) -> Diagnosis:
+    """Run every data check of the config's task; `lengths` adds the inputs cut at MAX_LENGTH."""
+    data.validate()
+    task = get_task(data.task)
+    report = Diagnosis(str(data.data_path), task=task)
 
     def add(level: str, check: str, message: str) -> None:
         report.problems.append(Problem(level, check, message))
 
     try:
-        report.dataset = load_dataset(data_path, text_column, label_column, split_column,
-                                      task=task, tag_column=tag_column)
+        report.dataset = task.load(data)
     except (FileNotFoundError, ValueError) as e:
         add("error", "load", str(e))
         return report
@@ -91,38 +96,38 @@ def diagnose(
     for message in report.dataset.warnings:
         add("warning", "rows", message)
 
-    clean, report.duplicates, report.label_conflicts = deduplicate(report.dataset.frame)
+    clean, report.duplicates, report.label_conflicts = deduplicate(report.dataset.frame, task)
     if report.duplicates:
-        add("warning", "duplicates", f"{report.duplicates} repeated texts (ignoring case and "
-            "spacing) are dropped before splitting, keeping the first of each; nothing to do "
+        add("warning", "duplicates", f"{report.duplicates} repeated {task.unit} (ignoring case "
+            "and spacing) are dropped before splitting, keeping the first of each; nothing to do "
             "unless the repeats were meant to weigh more.")
     if report.label_conflicts:
-        add("warning", "label-conflicts", f"{report.label_conflicts} texts appear with different "
-            "labels; the first label is kept. Look them up in the file and fix the labels.")
+        add("warning", "label-conflicts", f"{report.label_conflicts} {task.unit} appear with "
+            "different labels; the first label is kept. Look them up in the file and fix the labels.")
 
     try:
-        report.splits = make_splits(clean, test_size, val_size, seed)
+        report.splits = make_splits(clean, data.test_size, data.val_size, data.seed, task)
     except ValueError as e:
         add("error", "split", str(e))
         return report
-    _check_splits(report.splits, split_column, task, add)
-    if model:
-        _check_lengths(report, clean, model, max_length, add)
+    _check_splits(report.splits, data.split_column, task, add)
+    if lengths:
+        _check_lengths(report, clean, data.model, data.max_length, add)
     return report
 
 
-def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, task: str, add) -> None:
+def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, task: Task, add) -> None:
     """Labels the model never trains on, and test texts that nearly repeat training texts."""
-    train_labels = set(label_counts(splits["train"]).index)
+    train_labels = set(task.label_counts(splits["train"]).index)
     for name in ("validation", "test"):
-        counts = label_counts(splits[name])
+        counts = task.label_counts(splits[name])
         unseen = sorted(set(counts.index) - train_labels)
-        if unseen:  # a text classifier has no output for them; a tagger only never learns them
-            level = "error" if task == "text-classification" else "warning"
+        if unseen:  # a classifier has no output for them; a tagger only never learns them
+            level = "error" if task.unseen_labels_block else "warning"
             add(level, "unseen-labels", f"SPLIT_COLUMN={split_column!r}: labels {unseen} "
                 f"({int(counts[unseen].sum())} examples) are in {name} but never in train, so the "
                 f"model cannot learn them. Mark some of their rows 'train', or remove them from {name}.")
-    near = near_duplicates(splits)
+    near = near_duplicates(splits, task)
     for name, rows in near.groupby("split", sort=False):
         example = rows.iloc[0]
         add("warning", "leakage", f"{len(rows)} {name} texts nearly repeat a training text "
@@ -140,39 +145,44 @@ def _check_lengths(report: Diagnosis, clean: pd.DataFrame, model: str, max_lengt
     except (OSError, ValueError) as e:
         add("error", "model", str(e))
         return
-    report.lengths = token_lengths(clean["text"], tokenizer)
+    report.lengths = report.task.lengths(clean, tokenizer)
+    if report.lengths is None:
+        return
     cut = int((report.lengths > max_length).sum())
     if cut:
-        add("warning", "long-texts", f"{cut} of {len(clean)} texts are longer than "
+        add("warning", "long-texts", f"{cut} of {len(clean)} {report.task.unit} are longer than "
             f"MAX_LENGTH={max_length} tokens (the longest has {int(report.lengths.max())}) and "
             "will be truncated. Raise MAX_LENGTH if their endings matter (training gets slower).")
 
 
-def data_report(diagnosis: Diagnosis, max_length: int, params: dict) -> dict:
+def data_report(diagnosis: Diagnosis, data: DataConfig) -> dict:
     """What 01_explore found, as a JSON-ready dict, with the doctor's warnings to act on."""
     dataset, splits, lengths = diagnosis.dataset, diagnosis.splits, diagnosis.lengths
-    if dataset is None or splits is None or lengths is None:
-        raise ValueError("data_report needs a diagnosis that loaded and split the data with a "
-                         "model (diagnose(..., model=MODEL)); fix its errors first.")
-    words = dataset.frame["text"].str.split().str.len()
-    return {
+    if dataset is None or splits is None or diagnosis.task is None:
+        raise ValueError("data_report needs a diagnosis that loaded and split the data; fix "
+                         "its errors first.")
+    task, max_length = diagnosis.task, data.max_length
+    report = {
+        "task": task.name,
         "data_path": str(dataset.path),
-        "params": params,
+        "params": data.as_params(),
         "rows_loaded": int(len(dataset.frame) + sum(dataset.dropped.values())),
         "rows_used": int(sum(len(f) for f in splits.values())),
         "dropped": {**dataset.dropped, "duplicates": diagnosis.duplicates},
         "label_conflicts": diagnosis.label_conflicts,
-        "labels": sorted(label_counts(splits["train"]).index),
+        "labels": sorted(task.label_counts(splits["train"]).index),
         "split_sizes": {name: len(f) for name, f in splits.items()},
-        "class_balance": class_balance(splits).to_dict(orient="index"),
-        "words_per_text": {"min": int(words.min()), "median": float(words.median()),
-                           "max": int(words.max())},
-        "tokens_per_text": {"min": int(lengths.min()), "median": float(np.median(lengths)),
-                            "p95": float(np.percentile(lengths, 95)), "max": int(lengths.max())},
-        "truncated_at_max_length": int((lengths > max_length).sum()),
-        "leakage": leakage(splits),
+        "class_balance": class_balance(splits, task).to_dict(orient="index"),
+        "leakage": leakage(splits, task),
         "near_duplicates": {name: int(n) for name, n in
-                            near_duplicates(splits)["split"].value_counts().items()},
+                            near_duplicates(splits, task)["split"].value_counts().items()},
         "warnings": diagnosis.warnings,
+        **task.describe(dataset.frame),
         **dataset.info,  # NER: tag scheme found, conversions and repairs
     }
+    if lengths is not None:
+        report["tokens_per_input"] = {"min": int(lengths.min()), "median": float(np.median(lengths)),
+                                      "p95": float(np.percentile(lengths, 95)),
+                                      "max": int(lengths.max())}
+        report["truncated_at_max_length"] = int((lengths > max_length).sum())
+    return report

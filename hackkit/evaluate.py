@@ -1,121 +1,83 @@
-"""Score predictions: metrics, per-class report, confusion matrix and the worst mistakes."""
+"""Score a run's model on a split against the task's baseline, and record the result (03)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, classification_report,
-                             confusion_matrix, f1_score)
 
 from hackkit.paths import atomic_file, read_json, write_json
+from hackkit.runfolder import Run, load_splits
 
 
-def predict_proba(
-    model_dir: str | Path, texts: Sequence[str], batch_size: int = 64, device: str = "auto",
-    max_length: int = 128,
-) -> tuple[np.ndarray, list[str]]:
-    """Class probabilities for texts from a saved model folder, and its label names."""
+def predict_split(run_dir: str | Path, split: str = "test", device: str = "auto") -> pd.DataFrame:
+    """The run's model's predictions on one of its splits, one row per example, gold beside."""
     from hackkit.predict import Predictor
 
-    predictor = Predictor(model_dir, device=device, max_length=max_length, batch_size=batch_size)
-    return predictor.predict_proba(list(texts)), predictor.labels
+    run = Run(run_dir)
+    frame = load_splits(run.path)[0][split]
+    predictor = Predictor(run.model_dir, device=device)
+    task = predictor.task
+    return task.predictions_table(frame, predictor.predict(task.inputs_of(frame)))
 
 
-def classification_metrics(
-    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
-) -> dict:
-    """Accuracy, macro-F1, weighted-F1 and the per-class precision/recall/F1/support."""
-    report = classification_report(
-        y_true, y_pred, labels=list(labels), output_dict=True, zero_division=0
-    )
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=list(labels), average="macro",
-                                   zero_division=0)),
-        "weighted_f1": float(f1_score(y_true, y_pred, labels=list(labels), average="weighted",
-                                      zero_division=0)),
-        "per_class": {k: report[k] for k in labels},
-    }
+def baseline_scores(run_dir: str | Path, split: str, seed: int = 42) -> dict:
+    """Fit the run's task baseline on its training split and score it on `split`."""
+    run = Run(run_dir)
+    splits, labels = load_splits(run.path)
+    return run.task().baseline_scores(splits, labels, split, seed)
 
 
-def per_class_table(metrics: dict) -> pd.DataFrame:
-    """The per-class report as a table, one row per label."""
-    return pd.DataFrame(metrics["per_class"]).T.round(3).astype({"support": int})
+def score_predictions(run_dir: str | Path, predictions: pd.DataFrame) -> dict:
+    """The run's task metrics of a predictions table (main metric, others, per class)."""
+    run = Run(run_dir)
+    return run.task().score(predictions, run.labels())
 
 
-def plot_confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]):
-    """Confusion matrix (rows: true label, columns: prediction) as a matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    matrix = confusion_matrix(y_true, y_pred, labels=list(labels))
-    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(labels), 0.8 + 0.7 * len(labels)))
-    ConfusionMatrixDisplay(matrix, display_labels=list(labels)).plot(
-        ax=ax, cmap="Blues", xticks_rotation=45, colorbar=False
-    )
-    ax.set_title("Confusion matrix (test split)")
-    fig.tight_layout()
-    return fig
-
-
-def predictions_table(texts: Sequence[str], y_true: Sequence[str], proba: np.ndarray,
-                      labels: Sequence[str]) -> pd.DataFrame:
-    """One row per text: gold label, predicted label, its probability and correctness."""
-    best = proba.argmax(axis=1)
-    return pd.DataFrame({
-        "text": list(texts),
-        "label": list(y_true),
-        "predicted": [labels[i] for i in best],
-        "confidence": proba[np.arange(len(best)), best].round(4),
-        "correct": [labels[i] == t for i, t in zip(best, y_true)],
-    })
-
-
-def confident_mistakes(predictions: pd.DataFrame, k: int = 10) -> pd.DataFrame:
-    """The k wrong predictions the model was most sure of: label noise or real blind spots."""
-    wrong = predictions[~predictions["correct"]]
-    return wrong.sort_values("confidence", ascending=False).head(k).reset_index(drop=True)
-
-
-def compare(results: dict[str, dict]) -> pd.DataFrame:
-    """Side-by-side headline metrics, one row per model (NER adds entity precision/recall/F1)."""
-    keys = ("accuracy", "precision", "recall", "f1", "macro_f1", "weighted_f1")
+def compare_scores(results: dict[str, dict], task=None) -> pd.DataFrame:
+    """Side-by-side headline metrics, one row per model, in the task's order when given."""
+    keys = list(task.metric_names) if task is not None else sorted(
+        {k for m in results.values() for k, v in m.items() if isinstance(v, float)})
     rows = {name: {k: m[k] for k in keys if k in m} for name, m in results.items()}
     return pd.DataFrame(rows).T.round(4)
 
 
-def write_metrics(run_dir: str | Path, finetuned: dict, baseline: dict,
+def per_class_table(metrics: dict) -> pd.DataFrame:
+    """The per-class (NER: per entity type) report as a table, one row per label."""
+    return pd.DataFrame(metrics["per_class"]).T.round(3).astype({"support": int})
+
+
+def plot_confusion(run_dir: str | Path, predictions: pd.DataFrame):
+    """The task's confusion view of a predictions table."""
+    run = Run(run_dir)
+    return run.task().confusion_figure(predictions, run.labels())
+
+
+def worst_errors(run_dir: str | Path, predictions: pd.DataFrame, k: int = 10) -> pd.DataFrame:
+    """The k mistakes most worth reading, as the task defines them."""
+    return Run(run_dir).task().worst_errors(predictions, k)
+
+
+def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
                   predictions: pd.DataFrame) -> Path:
-    """Write metrics.json and the test predictions into the run folder."""
-    run_dir = Path(run_dir)
-    with atomic_file(run_dir / "predictions_test.csv") as tmp:
+    """Write metrics.json (scores under the task's metric names) and the test predictions."""
+    run = Run(run_dir)
+    task = run.task()
+    with atomic_file(run.predictions) as tmp:
         predictions.to_csv(tmp, index=False)
-    return write_json(run_dir / "metrics.json", {
+    return write_json(run.metrics, {
+        "task": task.name,
+        "main_metric": task.main_metric,
         "test_examples": len(predictions),
-        "finetuned": finetuned,
+        "model": model,
         "baseline": baseline,
-        "beats_baseline": finetuned[_main(finetuned)] > baseline[_main(baseline)],
+        "beats_baseline": model[task.main_metric] > baseline[task.main_metric],
     })
 
 
-def _main(metrics: dict) -> str:
-    """The score a run is judged by: entity micro-F1 for NER, macro-F1 for text classification."""
-    return "f1" if "f1" in metrics else "macro_f1"
-
-
-def headline(run_dir: str | Path) -> dict:
-    """The headline numbers of a finished run from its metrics.json."""
-    metrics = read_json(Path(run_dir) / "metrics.json")
-    if "f1" in metrics["finetuned"]:
-        return {
-            "accuracy": metrics["finetuned"]["accuracy"],
-            "entity_f1": metrics["finetuned"]["f1"],
-            "baseline_entity_f1": metrics["baseline"]["f1"],
-        }
-    return {
-        "accuracy": metrics["finetuned"]["accuracy"],
-        "macro_f1": metrics["finetuned"]["macro_f1"],
-        "baseline_macro_f1": metrics["baseline"]["macro_f1"],
-    }
+def headline_scores(run_dir: str | Path) -> dict:
+    """The main test score of a finished run next to its baseline's, from metrics.json."""
+    metrics = read_json(Run(run_dir).metrics)
+    main = metrics["main_metric"]
+    return {main: metrics["model"][main], f"baseline_{main}": metrics["baseline"][main],
+            **({"accuracy": metrics["model"]["accuracy"]} if main != "accuracy" else {})}

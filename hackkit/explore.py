@@ -1,4 +1,4 @@
-"""Look at the data before training: class balance, lengths, duplicates and leakage."""
+"""Look at the data before training: class balance, lengths, duplicates and leakage (any task)."""
 
 from __future__ import annotations
 
@@ -7,45 +7,33 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from hackkit.base import Task
 from hackkit.data import normalise_text
 
 NEAR_DUPLICATE = 0.95  # cosine of character n-grams; the sample data's closest honest pair is 0.92
 
 
-def label_counts(frame: pd.DataFrame) -> pd.Series:
-    """Examples per label, or entities per type for tagged sentences."""
-    if "tags" in frame:
-        from hackkit.ner import entity_counts
-        return entity_counts(frame)
-    return frame["label"].value_counts()
-
-
-def class_balance(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def class_balance(splits: dict[str, pd.DataFrame], task: Task) -> pd.DataFrame:
     """Examples per label (NER: entities per type) in rows, splits in columns, with a total."""
-    table = pd.DataFrame({name: label_counts(f) for name, f in splits.items()})
+    table = pd.DataFrame({name: task.label_counts(f) for name, f in splits.items()})
     table = table.fillna(0).astype(int)
     table["total"] = table.sum(axis=1)
     return table.sort_values("total", ascending=False)
 
 
-def plot_class_balance(splits: dict[str, pd.DataFrame]):
-    """Stacked bar chart of examples per label and split."""
+def plot_class_balance(splits: dict[str, pd.DataFrame], task: Task, top: int = 40):
+    """Stacked bar chart of examples per label and split (the `top` largest labels)."""
     import matplotlib.pyplot as plt
 
-    table = class_balance(splits).drop(columns="total")
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    table = class_balance(splits, task).drop(columns="total").head(top)
+    fig, ax = plt.subplots(figsize=(max(8, 0.25 * len(table)), 3.5))
     table.plot.bar(stacked=True, ax=ax)
-    tagged = "tags" in splits["train"]
-    ax.set(xlabel="entity type" if tagged else "label", ylabel="entities" if tagged else "examples",
-           title="Entities per type and split" if tagged else "Class balance per split")
+    shown = f" (largest {top} of {len(class_balance(splits, task))})" if len(table) == top else ""
+    ax.set(xlabel=task.label_unit, ylabel="count",
+           title=f"Examples per {task.label_unit} and split{shown}")
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     return fig
-
-
-def token_lengths(texts: Sequence[str], tokenizer) -> np.ndarray:
-    """Number of tokens per text, special tokens included, with no truncation."""
-    return np.array([len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]])
 
 
 def plot_lengths(lengths: np.ndarray, max_length: int):
@@ -55,27 +43,28 @@ def plot_lengths(lengths: np.ndarray, max_length: int):
     fig, ax = plt.subplots(figsize=(8, 3))
     ax.hist(lengths, bins=40, color="tab:blue", alpha=0.8)
     ax.axvline(max_length, color="tab:red", linestyle="--", label=f"MAX_LENGTH = {max_length}")
-    ax.set(xlabel="tokens per text", ylabel="texts", title="Text length")
+    ax.set(xlabel="tokens per input", ylabel="inputs", title="Input length")
     ax.legend()
     fig.tight_layout()
     return fig
 
 
-def leakage(splits: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """How many validation/test texts also appear (normalised) in the training split."""
-    train = set(splits["train"]["text"].map(normalise_text))
+def leakage(splits: dict[str, pd.DataFrame], task: Task) -> dict[str, int]:
+    """How many validation/test inputs also appear (normalised) in the training split."""
+    train = set(task.dedupe_key(splits["train"]).map(normalise_text))
     return {
-        name: int(frame["text"].map(normalise_text).isin(train).sum())
+        name: int(task.dedupe_key(frame).map(normalise_text).isin(train).sum())
         for name, frame in splits.items() if name != "train"
     }
 
 
-def near_duplicates(splits: dict[str, pd.DataFrame], threshold: float = NEAR_DUPLICATE) -> pd.DataFrame:
+def near_duplicates(splits: dict[str, pd.DataFrame], task: Task,
+                    threshold: float = NEAR_DUPLICATE) -> pd.DataFrame:
     """Validation/test texts that nearly repeat a training text (typos, punctuation, case)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.neighbors import NearestNeighbors
 
-    train = splits["train"]["text"].reset_index(drop=True)
+    train = task.dedupe_key(splits["train"]).reset_index(drop=True)
     # Character n-grams see "pasword rest" and "password reset!" as the same message.
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit(train)
     index = NearestNeighbors(n_neighbors=1, metric="cosine").fit(vectorizer.transform(train))
@@ -84,8 +73,9 @@ def near_duplicates(splits: dict[str, pd.DataFrame], threshold: float = NEAR_DUP
     for name, frame in splits.items():
         if name == "train" or frame.empty:
             continue
-        distance, nearest = index.kneighbors(vectorizer.transform(frame["text"]))
-        for text, d, i in zip(frame["text"], distance[:, 0], nearest[:, 0]):
+        texts = task.dedupe_key(frame)
+        distance, nearest = index.kneighbors(vectorizer.transform(texts))
+        for text, d, i in zip(texts, distance[:, 0], nearest[:, 0]):
             if 1 - d >= threshold and normalise_text(text) not in exact:
                 rows.append({"split": name, "text": text, "train_text": train[i],
                              "similarity": round(float(1 - d), 3)})

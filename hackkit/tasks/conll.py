@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hackkit.data import SPLIT_ALIASES
+from hackkit.base import SPLIT_ALIASES
 
 SCHEMES = ("IOB1", "IOB2", "BIOES")
 TAG_PATTERN = re.compile(r"^(?:O|[BIES]-\S+)$")

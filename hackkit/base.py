@@ -1,0 +1,181 @@
+"""The shared vocabulary: split names, the Task interface every task module implements, and the
+pieces a training method receives. A leaf module: it imports nothing else from hackkit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SPLITS = ("train", "validation", "test")
+SPLIT_ALIASES = {
+    "train": "train", "training": "train",
+    "validation": "validation", "valid": "validation", "val": "validation", "dev": "validation",
+    "test": "test", "testing": "test",
+}
+
+
+@dataclass
+class Dataset:
+    """A loaded, validated data set in the task's own columns (e.g. text+label, or tokens+tags)."""
+
+    frame: pd.DataFrame
+    path: Path
+    warnings: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)  # task-specific findings for the data report
+
+
+@dataclass
+class TrainParts:
+    """What a task hands to Trainer: model, encoded splits, collator, metrics; `extra` is recorded."""
+
+    model: Any
+    processor: Any  # tokenizer (or image processor): saved with the model
+    train_ds: Any
+    val_ds: Any
+    collator: Any
+    compute_metrics: Callable
+    extra: dict = field(default_factory=dict)
+
+
+class Task:
+    """Everything that differs between tasks. Generic modules call these; none compares task names.
+
+    A new task subclasses this in one module and adds one line to hackkit.tasks.TASKS.
+    """
+
+    name: str = ""
+    main_metric: str = ""  # the score runs are selected, ranked and judged by (e.g. macro_f1)
+    metric_names: dict[str, str] = {}  # metric key -> readable name, in display order
+    split_suffix: str = ".csv"  # how splits/<name><suffix> files are written
+    unit: str = "examples"  # what one row is, for messages: examples, sentences, images
+    label_unit: str = "label"  # what label_counts counts: label, entity type
+    architecture_suffix: str = ""  # end of config.json's architectures name for this task
+    baseline_name: str = "baseline"
+    unseen_labels_block: bool = True  # labels only in validation/test: error (True) or warning
+    data_hint: str = ""  # shown when a data file does not suit the task
+    onnx_export: bool = False  # whether hackkit.export can export and check this task's models
+
+    # --- data (01, doctor) -------------------------------------------------------------
+    def load(self, data) -> Dataset:
+        """Read and check DATA_PATH (a DataConfig) into the task's columns."""
+        raise NotImplementedError
+
+    def split(self, frame: pd.DataFrame, test_size: float, val_size: float,
+              seed: int) -> dict[str, pd.DataFrame]:
+        """Train/validation/test frames, keeping any split the data came with."""
+        raise NotImplementedError
+
+    def labels(self, splits: dict[str, pd.DataFrame]) -> list[str]:
+        """The label list the model predicts, in a stable order."""
+        raise NotImplementedError
+
+    def label_counts(self, frame: pd.DataFrame) -> pd.Series:
+        """Examples per label (or entities per type) of one split."""
+        return frame["label"].value_counts()
+
+    def dedupe_key(self, frame: pd.DataFrame) -> pd.Series:
+        """The text a duplicate is recognised by."""
+        return frame["text"]
+
+    def label_key(self, frame: pd.DataFrame) -> pd.Series:
+        """One string per row whose disagreement between duplicates is a label conflict."""
+        return frame["label"].astype(str)
+
+    def subsample(self, frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+        """At most n training rows (all when n is 0)."""
+        if n <= 0 or n >= len(frame):
+            return frame
+        return frame.sample(n=n, random_state=seed).reset_index(drop=True)
+
+    def write_split(self, frame: pd.DataFrame, path: Path) -> None:
+        """Write one split file."""
+        frame.to_csv(path, index=False)
+
+    def read_split(self, path: Path) -> pd.DataFrame:
+        """Read one split file written by write_split."""
+        return pd.read_csv(path, dtype={"label": str}, keep_default_na=False)
+
+    def lengths(self, frame: pd.DataFrame, tokenizer) -> Any:
+        """Model input length per row (tokens), or None when length does not apply."""
+        return None
+
+    def describe(self, frame: pd.DataFrame) -> dict:
+        """Task-specific figures for the data report."""
+        return {}
+
+    def plot_examples(self, splits: dict[str, pd.DataFrame]):
+        """A figure of examples or sizes for 01, or None."""
+        return None
+
+    # --- training (02) -----------------------------------------------------------------
+    def load_processor(self, location: str):
+        """The tokenizer (or image processor) of a base model."""
+        raise NotImplementedError
+
+    def new_model(self, location: str, labels: Sequence[str]):
+        """The base model with a fresh head for `labels`."""
+        raise NotImplementedError
+
+    def train_parts(self, train: pd.DataFrame, validation: pd.DataFrame, labels: list[str],
+                    location: str, max_length: int) -> TrainParts:
+        """Model, encoded splits, collator and compute_metrics for Trainer."""
+        raise NotImplementedError
+
+    # --- prediction (03, 04, serve, export) --------------------------------------------
+    def load_trained(self, model_dir: Path):
+        """(processor, model) of a saved model folder: safetensors only, never remote code."""
+        raise NotImplementedError
+
+    def check_inputs(self, inputs: Any) -> list:
+        """One input or a list of them as a list; an error names the bad item."""
+        raise NotImplementedError
+
+    def predict(self, predictor, inputs: list) -> list[dict]:
+        """Per input a JSON-ready result (label and probabilities, or entity spans)."""
+        raise NotImplementedError
+
+    def predict_proba(self, predictor, inputs: list) -> Any:
+        """Class probabilities per input, for tasks with one label per input."""
+        raise NotImplementedError(f"{self.name} has no single label per input; use predict().")
+
+    def inputs_of(self, frame: pd.DataFrame) -> list:
+        """The model inputs of a split frame."""
+        return list(frame["text"])
+
+    def predictions_table(self, frame: pd.DataFrame, results: list[dict]) -> pd.DataFrame:
+        """One row per example of a split: gold, predicted and whether it is right."""
+        raise NotImplementedError
+
+    def result_columns(self, results: list[dict], labels: list[str]) -> dict[str, list]:
+        """Columns appended to a user's table when it is scored."""
+        raise NotImplementedError
+
+    def result_html(self, result: dict, item: Any) -> str:
+        """One prediction as HTML for the demo."""
+        raise NotImplementedError
+
+    # --- evaluation (02, 03) -------------------------------------------------------------
+    def baseline_scores(self, splits: dict[str, pd.DataFrame], labels: list[str], split: str,
+                        seed: int = 42) -> dict:
+        """Fit the task's quick baseline on train and score it on `split`."""
+        raise NotImplementedError
+
+    def score(self, predictions: pd.DataFrame, labels: list[str]) -> dict:
+        """Metrics of a predictions table; includes main_metric and per_class."""
+        raise NotImplementedError
+
+    def confusion_figure(self, predictions: pd.DataFrame, labels: list[str]):
+        """The confusion view of a predictions table."""
+        raise NotImplementedError
+
+    def worst_errors(self, predictions: pd.DataFrame, k: int = 10) -> pd.DataFrame:
+        """The k mistakes most worth reading."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<task {self.name}: judged by {self.main_metric}>"
