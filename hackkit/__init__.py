@@ -7,6 +7,7 @@ on first use. Tasks live in hackkit.tasks, training methods in hackkit.methods.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 __version__ = "0.1.0"
@@ -62,8 +63,10 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    """Load a public name's module on first use (PEP 562)."""
+    """Load a public name's module (or a submodule, e.g. hk.tasks) on first use (PEP 562)."""
     if name not in _EXPORTS:
+        if not name.startswith("_") and importlib.util.find_spec(f"hackkit.{name}") is not None:
+            return importlib.import_module(f"hackkit.{name}")
         raise AttributeError(f"module 'hackkit' has no attribute {name!r}")
     value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,13 +73,23 @@ class Diagnosis:
             raise ValueError("the data doctor found blocking problems:\n- " + "\n- ".join(self.errors))
 
 
-def load_data(data: DataConfig) -> Dataset:
-    """Load and check DATA_PATH the way the task of a DataConfig reads it."""
+def as_data_config(data: DataConfig | str | Path, **fields) -> DataConfig:
+    """A DataConfig, from one or from a data path plus field overrides (text_column=...)."""
+    if isinstance(data, DataConfig):
+        return replace(data, **fields) if fields else data
+    return DataConfig(data_path=str(data), **fields)
+
+
+def load_data(data: DataConfig | str | Path, **fields) -> Dataset:
+    """Load and check DATA_PATH the way its task reads it, e.g. load_data("data/x.csv", text_column="body")."""
+    data = as_data_config(data, **fields)
+    data.validate()
     return get_task(data.task).load(data)
 
 
-def diagnose(data: DataConfig, lengths: bool = True) -> Diagnosis:
-    """Run every data check of the config's task; `lengths` adds the inputs cut at MAX_LENGTH."""
+def diagnose(data: DataConfig | str | Path, lengths: bool = True, **fields) -> Diagnosis:
+    """Run every data check of the task; `lengths` adds the inputs cut at MAX_LENGTH."""
+    data = as_data_config(data, **fields)
     data.validate()
     task = get_task(data.task)
     report = Diagnosis(str(data.data_path), task=task)

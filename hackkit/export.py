@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hackkit.paths import read_json, write_json
+from hackkit.paths import write_json
 from hackkit.runfolder import Run, load_splits, read_model_info
 from hackkit.tasks import get_task
 

@@ -1,15 +1,17 @@
-"""Shared fixtures: small tables written in every supported format, and shipped-data splits."""
+"""Shared fixtures for every tier: small tables, shipped-data splits, tiny models and runs, a runs
+root per test, free ports and servers stopped by their own PID. Session fixtures are never
+modified by a test: tests that write into a run copy it first (`copy_run`)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import MODEL, SAMPLE, TEXT
 
 import hackkit as hk
-
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "support_intents.csv"
 
 
 @pytest.fixture
@@ -40,23 +42,32 @@ def write(tmp_path: Path):
     return _write
 
 
+@pytest.fixture
+def runs_dir(tmp_path: Path, monkeypatch) -> Path:
+    """An empty runs root for this test (kernels and servers it starts inherit the variable)."""
+    monkeypatch.setenv("HACKKIT_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
 @pytest.fixture(scope="session")
 def sample_splits() -> dict[str, pd.DataFrame]:
-    """Stratified splits of the shipped sample data."""
-    dataset = hk.load_dataset(SAMPLE, "text", "label")
-    return hk.make_splits(hk.deduplicate(dataset.frame)[0], 0.2, 0.1, seed=42)
+    """Stratified splits of the shipped sample data (read-only: copy before changing)."""
+    dataset = hk.load_data(SAMPLE)
+    return hk.make_splits(hk.deduplicate(dataset.frame, TEXT)[0], 0.2, 0.1, 42, TEXT)
+
+
+def _small_splits(sample_splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """A stratified slice of the sample splits: 96 train, 40 validation, 40 test."""
+    return {"train": TEXT.subsample(sample_splits["train"], 96, seed=0),
+            "validation": TEXT.subsample(sample_splits["validation"], 40, seed=0),
+            "test": TEXT.subsample(sample_splits["test"], 40, seed=0)}
 
 
 @pytest.fixture
 def run_with_splits(tmp_path: Path, sample_splits) -> Path:
     """A run folder holding a small stratified slice of the sample splits (as 01 writes them)."""
     run_dir = tmp_path / "run"
-    small = {
-        "train": hk.subsample(sample_splits["train"], 96, seed=0),
-        "validation": hk.subsample(sample_splits["validation"], 40, seed=0),
-        "test": hk.subsample(sample_splits["test"], 40, seed=0),
-    }
-    hk.save_splits(small, run_dir)
+    hk.save_splits(_small_splits(sample_splits), run_dir, TEXT)
     return run_dir
 
 
@@ -69,7 +80,7 @@ def tiny_model(tmp_path_factory) -> Path:
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     folder = tmp_path_factory.mktemp("tiny-model")
-    tokenizer = AutoTokenizer.from_pretrained(hk.resolve_model("sentence-transformers/all-MiniLM-L6-v2").location)
+    tokenizer = AutoTokenizer.from_pretrained(hk.resolve_model(MODEL).location)
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
     BertModel(config).save_pretrained(folder, safe_serialization=True)
@@ -81,15 +92,21 @@ def tiny_model(tmp_path_factory) -> Path:
 def tiny_run(tmp_path_factory, tiny_model, sample_splits) -> Path:
     """A run folder (alone under its own runs root) with splits and a model trained from tiny_model.
 
-    Trains in a few seconds; for the predictor, export, API and demo tests.
+    Trains in a few seconds; for the predictor, export, API and demo tests. Read-only.
     """
     run_dir = tmp_path_factory.mktemp("tiny-runs") / "tiny"
-    small = {
-        "train": hk.subsample(sample_splits["train"], 96, seed=0),
-        "validation": hk.subsample(sample_splits["validation"], 40, seed=0),
-        "test": hk.subsample(sample_splits["test"], 40, seed=0),
-    }
-    hk.save_splits(small, run_dir)
+    hk.save_splits(_small_splits(sample_splits), run_dir, TEXT)
     hk.finetune(run_dir, hk.TrainConfig(model=str(tiny_model), epochs=1, batch_size=16,
-                                        learning_rate=1e-3, patience=0, device="cpu"))
+                                        learning_rate=1e-3, patience=0, device="cpu",
+                                        time_budget_minutes=0))
     return run_dir
+
+
+@pytest.fixture
+def copy_run(tmp_path: Path):
+    """Copy a (session) run folder into this test's temp folder, so the test may write into it."""
+    def _copy(run_dir: Path, name: str = "") -> Path:
+        target = tmp_path / (name or run_dir.name)
+        shutil.copytree(run_dir, target)
+        return target
+    return _copy

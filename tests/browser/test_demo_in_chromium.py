@@ -9,15 +9,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
+
+from helpers import free_port, stop_process
 
 import hackkit as hk
 
@@ -40,20 +39,13 @@ CHROMIUM = _find("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "
 DRIVER = _find("/usr/bin/chromedriver", "chromedriver")
 
 
-def _free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def lab(tiny_run, tmp_path):
     """JupyterLab on 127.0.0.1 with a token, serving a copy of 04_demo; stopped by its PID."""
     folder = tmp_path / "lab"
     folder.mkdir()
-    shutil.copy(hk.runs.notebooks_dir() / "04_demo.ipynb", folder)  # the browser saves into the copy
-    port, token = _free_port(), secrets.token_hex(16)
+    shutil.copy(hk.params.notebooks_dir() / "04_demo.ipynb", folder)  # the browser saves into the copy
+    port, token = free_port(), secrets.token_hex(16)
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
@@ -79,12 +71,7 @@ def lab(tiny_run, tmp_path):
             time.sleep(0.5)
         yield url, token
     finally:
-        os.kill(proc.pid, signal.SIGTERM)  # the server shuts its kernels down on the way out
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process(proc, timeout=30)  # SIGTERM: the server shuts its kernels down on the way out
         log.close()
 
 

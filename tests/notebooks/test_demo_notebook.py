@@ -12,7 +12,7 @@ def test_demo_notebook_runs_headless_and_exports_onnx(tiny_run, tmp_path):
     example = "my parcel never arrived"
     out = tmp_path / "04_demo.ipynb"
     papermill.execute_notebook(
-        str(hk.runs.notebooks_dir() / "04_demo.ipynb"), str(out),
+        str(hk.params.notebooks_dir() / "04_demo.ipynb"), str(out),
         parameters={"RUN_DIR": str(tiny_run), "DEVICE": "cpu", "EXAMPLE": example,
                     "EXPORT_ONNX": True},
         kernel_name="python3", progress_bar=False,

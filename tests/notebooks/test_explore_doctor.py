@@ -8,7 +8,7 @@ import pytest
 
 import hackkit as hk
 
-NOTEBOOK = str(hk.runs.notebooks_dir() / "01_explore.ipynb")
+NOTEBOOK = str(hk.params.notebooks_dir() / "01_explore.ipynb")
 
 
 def _messy(tmp_path) -> str:

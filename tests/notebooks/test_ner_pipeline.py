@@ -33,7 +33,7 @@ def run_dir(tmp_path_factory) -> Path:
 def test_run_is_done_with_the_ner_task(run_dir):
     status = hk.run_status(run_dir)
     assert status["status"] == "done" and status["params"]["TASK"] == "token-classification"
-    assert hk.run_task(run_dir) == "token-classification"
+    assert hk.Run(run_dir).task_name() == "token-classification"
 
 
 def test_explore_wrote_tagged_splits_and_entity_counts(run_dir):
@@ -55,18 +55,18 @@ def test_finetune_trained_a_token_classifier(run_dir):
     assert summary["best_validation_entity_f1"] > 0.8
     config = json.loads((run_dir / "model" / "config.json").read_text())
     assert config["architectures"] == ["BertForTokenClassification"]
-    assert hk.model_task(run_dir / "model") == "token-classification"
+    assert hk.read_model_info(hk.Run(run_dir).model_dir).task == "token-classification"
     assert (run_dir / "learning_curve.png").stat().st_size > 10_000
 
 
 def test_evaluate_reports_entity_f1_per_type_and_beats_the_baseline(run_dir):
     metrics = hk.read_json(run_dir / "metrics.json")
-    for model in ("finetuned", "baseline"):
+    for model in ("model", "baseline"):
         assert set(metrics[model]["per_class"]) == TYPES
         assert all(0 <= s["f1-score"] <= 1 for s in metrics[model]["per_class"].values())
-    assert 0.5 < metrics["baseline"]["f1"] < 0.9  # words alone do not solve the sample
+    assert 0.5 < metrics["baseline"]["entity_f1"] < 0.9  # words alone do not solve the sample
     assert metrics["beats_baseline"] is True
-    assert metrics["finetuned"]["f1"] > metrics["baseline"]["f1"] + 0.1
+    assert metrics["model"]["entity_f1"] > metrics["baseline"]["entity_f1"] + 0.1
     predictions = pd.read_csv(run_dir / "predictions_test.csv")
     assert len(predictions) == metrics["test_examples"] == len(hk.load_splits(run_dir)[0]["test"])
     assert {"text", "gold", "predicted", "errors"} <= set(predictions.columns)
@@ -75,17 +75,18 @@ def test_evaluate_reports_entity_f1_per_type_and_beats_the_baseline(run_dir):
 
 def test_the_trained_model_finds_entities_in_raw_text(run_dir):
     text = "Hi, order VC-48213 never arrived in Dublin."
-    found = hk.predict_entities(run_dir / "model", [text], device="cpu")[0]
+    predictor = hk.Predictor.from_run(run_dir, device="cpu")  # what 03, the demo and the API use
+    assert predictor.max_length == hk.read_json(hk.Run(run_dir).train_summary)["config"]["max_length"]
+    found = predictor.predict([text])[0]["entities"]
     assert {"label": "ORDER_ID", "text": "VC-48213", "start": 10, "end": 18} in [
         {k: e[k] for k in ("label", "text", "start", "end")} for e in found]
     assert all(text[e["start"]:e["end"]] == e["text"] and 0 < e["score"] <= 1 for e in found)
-    predictor = hk.Predictor.from_run(run_dir, device="cpu")  # what the demo and the API use
-    assert predictor.predict([text])[0]["entities"] == found
+    assert predictor.predict(text)[0]["entities"] == found
 
 
 def test_the_model_card_reports_entity_scores(run_dir):
     card = (run_dir / "model" / "README.md").read_text()
-    assert "pipeline_tag: token-classification" in card and "| fine-tuned | " in card
+    assert "pipeline_tag: token-classification" in card and "| this model | " in card
     assert "entity micro-F1" in card and "baseline (most frequent tag per word)" in card
     assert "AutoModelForTokenClassification" in card and "| PRODUCT |" in card
 
@@ -93,8 +94,8 @@ def test_the_model_card_reports_entity_scores(run_dir):
 def test_evaluate_runs_alone_and_learns_the_task_from_the_run_folder(run_dir, tmp_path):
     before = hk.read_json(run_dir / "metrics.json")
     papermill.execute_notebook(
-        str(hk.runs.notebooks_dir() / "03_evaluate.ipynb"), str(tmp_path / "03_again.ipynb"),
+        str(hk.params.notebooks_dir() / "03_evaluate.ipynb"), str(tmp_path / "03_again.ipynb"),
         parameters={"RUN_DIR": str(run_dir), "DEVICE": "cpu"}, kernel_name="python3",
         progress_bar=False,
     )
-    assert hk.read_json(run_dir / "metrics.json")["finetuned"] == before["finetuned"]
+    assert hk.read_json(run_dir / "metrics.json")["model"] == before["model"]

@@ -34,7 +34,7 @@ def test_run_is_marked_done_and_keeps_the_executed_notebooks(run_dir):
     status = hk.run_status(run_dir)
     assert status["status"] == "done"
     assert status["params"]["TOP_MISTAKES"] == 5 and status["params"]["DEVICE"] == "cpu"
-    for name in hk.runs.NOTEBOOKS:
+    for name in hk.params.NOTEBOOKS:
         executed = nbformat.read(run_dir / name, as_version=4)
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1 and str(run_dir) in injected[0].source
@@ -48,7 +48,7 @@ def test_explore_wrote_splits_and_a_data_report(run_dir):
     assert report["split_sizes"] == {k: len(v) for k, v in splits.items()}
     assert report["leakage"] == {"validation": 0, "test": 0}
     assert report["params"]["DATA_PATH"] == "data/support_intents.csv"
-    assert report["tokens_per_text"]["max"] >= report["tokens_per_text"]["median"] > 3
+    assert report["tokens_per_input"]["max"] >= report["tokens_per_input"]["median"] > 3
 
 
 def test_finetune_wrote_model_history_and_curve(run_dir):
@@ -65,31 +65,31 @@ def test_evaluate_wrote_metrics_in_range(run_dir):
     metrics = hk.read_json(run_dir / "metrics.json")
     splits, labels = hk.load_splits(run_dir)
     assert metrics["test_examples"] == len(splits["test"])
-    for model in ("finetuned", "baseline"):
+    for model in ("model", "baseline"):
         assert 0.75 < metrics[model]["accuracy"] < 1.0  # learnable, not trivially separable
         assert set(metrics[model]["per_class"]) == set(labels)
     assert metrics["beats_baseline"] is True
-    assert metrics["finetuned"]["macro_f1"] > metrics["baseline"]["macro_f1"]
+    assert metrics["model"]["macro_f1"] > metrics["baseline"]["macro_f1"]
     predictions = pd.read_csv(run_dir / "predictions_test.csv")
     assert len(predictions) == len(splits["test"]) and set(predictions["predicted"]) <= set(labels)
     assert (run_dir / "confusion_matrix.png").is_file()
     card = (run_dir / "model" / "README.md").read_text()  # 03 writes the model card
-    assert f"| fine-tuned | {metrics['finetuned']['accuracy']:.4f} |" in card
+    assert f"| this model | {metrics['model']['accuracy']:.4f} |" in card
 
 
 def test_evaluate_runs_alone_on_an_existing_run_folder(run_dir, tmp_path):
     before = hk.read_json(run_dir / "metrics.json")
     papermill.execute_notebook(
-        str(hk.runs.notebooks_dir() / "03_evaluate.ipynb"), str(tmp_path / "03_again.ipynb"),
+        str(hk.params.notebooks_dir() / "03_evaluate.ipynb"), str(tmp_path / "03_again.ipynb"),
         parameters={"RUN_DIR": str(run_dir), "DEVICE": "cpu"}, kernel_name="python3",
         progress_bar=False,
     )
-    assert hk.read_json(run_dir / "metrics.json")["finetuned"] == before["finetuned"]
+    assert hk.read_json(run_dir / "metrics.json")["model"] == before["model"]
 
 
 def test_finetune_refuses_to_overwrite_the_runs_model(run_dir, tmp_path):
     with pytest.raises(papermill.PapermillExecutionError, match="refusing to overwrite"):
         papermill.execute_notebook(
-            str(hk.runs.notebooks_dir() / "02_finetune.ipynb"), str(tmp_path / "02_again.ipynb"),
+            str(hk.params.notebooks_dir() / "02_finetune.ipynb"), str(tmp_path / "02_again.ipynb"),
             parameters={"RUN_DIR": str(run_dir)}, kernel_name="python3", progress_bar=False,
         )

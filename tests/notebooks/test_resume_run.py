@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import psutil
-import pytest
 
 import hackkit as hk
 
@@ -38,20 +37,14 @@ def _first_checkpoint(runs: Path, proc: subprocess.Popen, timeout: float = 300) 
     raise AssertionError("no checkpoint appeared in time")
 
 
-@pytest.fixture
-def runs(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("HACKKIT_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
-
-
-def test_killed_run_is_marked_interrupted_and_resumes_where_it_stopped(runs, tiny_model):
+def test_killed_run_is_marked_interrupted_and_resumes_where_it_stopped(runs_dir, tiny_model):
     params = ["-p", "MODEL", str(tiny_model), "-p", "EPOCHS", "4", "-p", "MAX_TRAIN_EXAMPLES", "240",
               "-p", "PATIENCE", "0", "-p", "DEVICE", "cpu", "-p", "TIME_BUDGET_MINUTES", "0"]
     proc = subprocess.Popen([sys.executable, "-m", "hackkit", "run", *params, "--name", "killed"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=os.environ.copy())
     try:
-        run_dir = _first_checkpoint(runs, proc)
+        run_dir = _first_checkpoint(runs_dir, proc)
     finally:
         _kill_tree(proc.pid)
         proc.wait(timeout=60)

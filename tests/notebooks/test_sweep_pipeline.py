@@ -107,9 +107,9 @@ def test_compare_notebook_under_papermill(sweep, runs_env, tmp_path, monkeypatch
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # as in Jupyter
     out = tmp_path / "05.ipynb"
     papermill.execute_notebook(
-        str(hk.runs.notebooks_dir() / "05_compare_runs.ipynb"), str(out),
+        str(hk.params.notebooks_dir() / "05_compare_runs.ipynb"), str(out),
         parameters={"SWEEP": "tiny", "TOP": 2}, kernel_name="python3", progress_bar=False,
-        cwd=str(hk.runs.notebooks_dir()),
+        cwd=str(hk.params.notebooks_dir()),
     )
     table = pd.read_csv(runs_env / "leaderboard.csv")
     assert len(table) == 3 and set(table["sweep"]) == {"tiny"}

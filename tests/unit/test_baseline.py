@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hackkit as hk
+from hackkit.tasks.text import classification_metrics, fit_baseline
 
 
 def test_baseline_learns_the_sample_data_but_not_perfectly(sample_splits):
     train, test = sample_splits["train"], sample_splits["test"]
-    model = hk.fit_baseline(train["text"], train["label"])
+    model = fit_baseline(train["text"], train["label"])
     labels = sorted(train["label"].unique())
-    scores = hk.classification_metrics(test["label"], model.predict(test["text"]), labels)
+    scores = classification_metrics(test["label"], model.predict(test["text"]), labels)
     assert 0.5 < scores["accuracy"] < 0.99  # learnable (chance is 1/8), not trivially separable
 

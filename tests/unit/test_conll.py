@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from helpers import NER
+
 import hackkit as hk
-from hackkit.conll import split_sentences
+from hackkit.explore import class_balance
+from hackkit.tasks.conll import detect_scheme, read_conll, scheme_problems, split_sentences, to_iob2
 
 # The exact layout of CoNLL-2003 (word, POS, chunk, NER in IOB1), written for this test.
 CONLL2003 = """-DOCSTART- -X- -X- O
@@ -37,7 +40,7 @@ def conll2003(write):
 
 
 def test_conll2003_layout_is_read_as_iob1_and_converted_to_iob2(conll2003):
-    dataset = hk.load_dataset(conll2003, "text", "label", task="token-classification")
+    dataset = hk.load_data(conll2003, text_column="text", label_column="label", task="token-classification")
     frame = dataset.frame
     assert list(frame["tokens"][0]) == ["EU", "rejects", "German", "call", "."]
     assert list(frame["tags"][0]) == ["B-ORG", "O", "B-MISC", "O", "O"]
@@ -52,31 +55,31 @@ def test_conll2003_layout_is_read_as_iob1_and_converted_to_iob2(conll2003):
 
 def test_wrong_tag_column_names_the_parameter_and_the_column_that_holds_tags(conll2003):
     with pytest.raises(ValueError, match=r"^TAG_COLUMN=1: .*'NNP'.*try TAG_COLUMN=3") as err:
-        hk.read_conll(conll2003, tag_column=1)
+        read_conll(conll2003, tag_column=1)
     assert "sentence 1 (line 3), token 1" in str(err.value)
 
 
 @pytest.mark.parametrize("column", [0, 4, -5])
 def test_tag_column_outside_the_line_is_rejected(conll2003, column):
     with pytest.raises(ValueError, match=rf"^TAG_COLUMN={column}: line 3 of eng.train has 4 columns"):
-        hk.read_conll(conll2003, tag_column=column)
+        read_conll(conll2003, tag_column=column)
 
 
 def test_a_line_with_only_one_column_is_reported_with_its_number(write):
     path = write("bad.conll", "Hello O\nworld\n")
     with pytest.raises(ValueError, match="line 2 has one column"):
-        hk.read_conll(path)
+        read_conll(path)
 
 
 def test_tags_without_a_scheme_prefix_are_rejected(write):
     path = write("io.conll", "Anna PER\nsaid O\n")
     with pytest.raises(ValueError, match=r"1 tags in io.conll are not O or B-/I-/E-/S-.*'PER'"):
-        hk.read_conll(path)
+        read_conll(path)
 
 
 def test_invalid_iob2_sequences_are_reported_with_sentence_line_and_position(write):
     text = "Anna B-PER\nBerg I-PER\n\nin O\nnew I-LOC\nyork I-LOC\nsaid O\nhi I-PER\n\nOslo B-LOC\n\nTom B-PER\n"
-    dataset = hk.load_dataset(write("x.conll", text), "", "", task="token-classification")
+    dataset = hk.load_data(write("x.conll", text), task="token-classification")
     assert dataset.info["tag_scheme"] == "IOB2"
     assert dataset.info["scheme_problems"] == [
         "sentence 2 (line 4), token 2: I-LOC starts an entity after O (IOB2 needs B- first)",
@@ -88,9 +91,9 @@ def test_invalid_iob2_sequences_are_reported_with_sentence_line_and_position(wri
 
 def test_bioes_is_detected_checked_and_converted():
     tags = [["S-PER", "O", "B-LOC", "I-LOC", "E-LOC"], ["B-ORG", "O", "B-LOC"]]
-    assert hk.detect_scheme(tags) == "BIOES"
-    assert hk.to_iob2(tags[0]) == ["B-PER", "O", "B-LOC", "I-LOC", "I-LOC"]
-    problems = [str(p) for p in hk.scheme_problems(tags, "BIOES")]
+    assert detect_scheme(tags) == "BIOES"
+    assert to_iob2(tags[0]) == ["B-PER", "O", "B-LOC", "I-LOC", "I-LOC"]
+    problems = [str(p) for p in scheme_problems(tags, "BIOES")]
     assert problems == [
         "sentence 2, token 2: O follows B-ORG, which is never closed by E-ORG",
         "sentence 2, token 3: B-LOC ends the sentence without E-LOC",
@@ -98,10 +101,10 @@ def test_bioes_is_detected_checked_and_converted():
 
 
 def test_detect_scheme_prefers_the_scheme_with_fewer_violations():
-    assert hk.detect_scheme([["B-PER", "I-PER", "O"]]) == "IOB2"
-    assert hk.detect_scheme([["I-PER", "I-PER", "O", "I-LOC"]]) == "IOB1"
+    assert detect_scheme([["B-PER", "I-PER", "O"]]) == "IOB2"
+    assert detect_scheme([["I-PER", "I-PER", "O", "I-LOC"]]) == "IOB1"
     with pytest.raises(ValueError, match="scheme='IOB3'"):
-        hk.scheme_problems([["O"]], "IOB3")
+        scheme_problems([["O"]], "IOB3")
 
 
 def test_json_lines_with_token_and_tag_lists_and_a_split_field(write):
@@ -109,25 +112,25 @@ def test_json_lines_with_token_and_tag_lists_and_a_split_field(write):
             {"words": ["Hi", "Ann"], "ner": ["O", "B-PER"], "part": "dev"},
             {"words": ["Bye"], "ner": ["O"], "part": "test"}]
     path = write("t.jsonl", "\n".join(json.dumps(r) for r in rows))
-    dataset = hk.load_dataset(path, "words", "ner", "part", task="token-classification")
+    dataset = hk.load_data(path, text_column="words", label_column="ner", split_column="part", task="token-classification")
     assert list(dataset.frame["split"]) == ["train", "validation", "test"]
-    splits = hk.make_splits(dataset.frame, 0.2, 0.1, seed=0)
+    splits = hk.make_splits(dataset.frame, 0.2, 0.1, 0, NER)
     assert [len(f) for f in splits.values()] == [1, 1, 1]
     assert list(splits["validation"]["tokens"][0]) == ["Hi", "Ann"]
 
     with pytest.raises(ValueError, match=r"^LABEL_COLUMN='tags': line 1 of t.jsonl has no such field"):
-        hk.load_dataset(path, "words", "tags", task="token-classification")
+        hk.load_data(path, text_column="words", label_column="tags", task="token-classification")
 
 
 def test_json_lines_with_lists_of_different_length_are_rejected(write):
     path = write("t.jsonl", json.dumps({"tokens": ["a", "b"], "tags": ["O"]}))
     with pytest.raises(ValueError, match="line 1: 'tokens' and 'tags' must be lists of equal length"):
-        hk.load_dataset(path, "tokens", "tags", task="token-classification")
+        hk.load_data(path, text_column="tokens", label_column="tags", task="token-classification")
 
 
 def test_random_sentence_split_is_deterministic_and_sized(write):
     text = "\n\n".join(f"word{i} O\nAnna B-PER" for i in range(50))
-    frame = hk.load_dataset(write("s.conll", text), "", "", task="token-classification").frame
+    frame = hk.load_data(write("s.conll", text), task="token-classification").frame
     splits = split_sentences(frame, 0.2, 0.1, seed=3)
     assert {k: len(v) for k, v in splits.items()} == {"train": 35, "validation": 5, "test": 10}
     again = split_sentences(frame, 0.2, 0.1, seed=3)
@@ -137,14 +140,14 @@ def test_random_sentence_split_is_deterministic_and_sized(write):
 
 
 def test_tagged_splits_round_trip_through_the_run_folder(tmp_path, conll2003):
-    frame = hk.load_dataset(conll2003, "", "", task="token-classification").frame
+    frame = hk.load_data(conll2003, task="token-classification").frame
     splits = {"train": frame.head(1), "validation": frame[1:2], "test": frame[2:]}
-    labels = hk.save_splits(splits, tmp_path)
+    labels = hk.save_splits(splits, tmp_path, NER)
     assert labels == ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
     loaded, loaded_labels = hk.load_splits(tmp_path)
-    assert loaded_labels == labels and hk.run_task(tmp_path) == "token-classification"
+    assert loaded_labels == labels and hk.Run(tmp_path).task_name() == "token-classification"
     assert list(loaded["test"]["tags"][0]) == ["O", "O", "B-LOC", "B-LOC", "O"]
-    table = hk.explore.class_balance(loaded)
+    table = class_balance(loaded, NER)
     assert table.loc["LOC"].to_dict() == {"train": 0, "validation": 0, "test": 2, "total": 2}
 
 
@@ -170,12 +173,12 @@ def test_a_folder_of_conll2003_files_keeps_its_own_splits(tmp_path):
     for name in ("eng.train", "eng.testa", "eng.testb"):
         (folder / name).write_text(CONLL2003)
     (folder / "README").write_text("not a split")
-    dataset = hk.load_dataset(folder, "", "", task="token-classification")
+    dataset = hk.load_data(folder, task="token-classification")
     assert dataset.info["tag_scheme"] == "IOB1"
-    splits = hk.make_splits(dataset.frame, 0.2, 0.1, seed=0)
+    splits = hk.make_splits(dataset.frame, 0.2, 0.1, 0, NER)
     assert {k: len(v) for k, v in splits.items()} == {"train": 3, "validation": 3, "test": 3}
     assert list(splits["test"]["tags"][1]) == ["B-PER", "I-PER"]
 
     (folder / "eng.testb").unlink()
     with pytest.raises(ValueError, match=r"has no file for \['test'\].*eng.testa, eng.testb"):
-        hk.load_dataset(folder, "", "", task="token-classification")
+        hk.load_data(folder, task="token-classification")

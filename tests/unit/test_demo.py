@@ -9,7 +9,12 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
+from helpers import NER, TEXT
+
 import hackkit as hk
+from hackkit.demo import Debouncer
+from hackkit.tasks.ner import highlight_spans_html
+from hackkit.tasks.text import probability_bars_html
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +28,7 @@ def app(predictor, tmp_path) -> hk.DemoApp:
 
 
 def test_probability_bars_are_sorted_and_escaped():
-    page = hk.probability_bars_html({"low": 0.1, "<b>high</b>": 0.7, "mid": 0.2})
+    page = probability_bars_html({"low": 0.1, "<b>high</b>": 0.7, "mid": 0.2})
     assert page.index("&lt;b&gt;high&lt;/b&gt;") < page.index("mid") < page.index("low")
     assert "70.0%" in page and "width:210px" in page and "<b>high" not in page
 
@@ -32,7 +37,7 @@ def test_spans_are_highlighted_in_order_with_the_text_escaped():
     text = "Acme <Corp> hired Jo Smith"
     spans = [{"start": 18, "end": 26, "label": "PER", "score": 0.91},
              {"start": 0, "end": 11, "label": "ORG"}]
-    page = hk.highlight_spans_html(text, spans)
+    page = highlight_spans_html(text, spans)
     assert page.index("Acme &lt;Corp&gt;") < page.index(" hired ") < page.index("Jo Smith")
     assert page.count("<mark") == 2 and 'title="PER 91%"' in page
     assert "<Corp>" not in page
@@ -45,12 +50,16 @@ def test_spans_are_highlighted_in_order_with_the_text_escaped():
 ])
 def test_bad_spans_are_rejected(spans, message):
     with pytest.raises(ValueError, match=message):
-        hk.highlight_spans_html("hello", spans)
+        highlight_spans_html("hello", spans)
 
 
-def test_result_html_shows_spans_for_ner_results():
-    page = hk.result_html({"entities": [{"start": 0, "end": 4, "label": "ORG"}]}, "Acme hires")
+def test_each_task_shows_its_own_result():
+    page = NER.result_html({"text": "Acme hires", "entities": [{"start": 0, "end": 4, "label": "ORG"}]},
+                           "Acme hires")
     assert "<mark" in page and "hackkit-demo-label" not in page
+    page = TEXT.result_html({"label": "refund", "score": 0.9, "probabilities": {"refund": 0.9,
+                                                                              "login": 0.1}}, "x")
+    assert '<b class="hackkit-demo-label">refund</b>' in page and "<mark" not in page
 
 
 def test_predict_button_shows_the_predictors_label(app, predictor):
@@ -72,7 +81,7 @@ def test_example_is_predicted_when_the_app_opens(predictor, tmp_path):
 
 def test_debouncer_runs_once_with_the_last_arguments():
     calls, done = [], threading.Event()
-    debounced = hk.Debouncer(lambda x: (calls.append(x), done.set()), delay=0.1)
+    debounced = Debouncer(lambda x: (calls.append(x), done.set()), delay=0.1)
     for text in ["w", "wh", "whe", "where"]:
         debounced(text)
     assert done.wait(5)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import hackkit as hk
+from hackkit.device import resolve_precision
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU behaviour")
 
@@ -20,15 +21,15 @@ def test_requesting_cuda_without_a_gpu_stops_with_a_fix():
 def test_auto_uses_the_cpu_in_full_precision_when_no_gpu():
     device = hk.resolve_device("auto")
     assert device in ("cpu", "mps")
-    assert hk.resolve_precision(device, "auto") == "fp32"
+    assert resolve_precision(device, "auto") == "fp32"
 
 
 def test_unknown_device_and_cpu_fp16_are_rejected():
     with pytest.raises(ValueError, match="DEVICE='gpu'"):
         hk.resolve_device("gpu")
     with pytest.raises(ValueError, match="PRECISION='fp16' needs a CUDA GPU"):
-        hk.resolve_precision("cpu", "fp16")
-    assert hk.resolve_precision("cpu", "bf16") == "bf16"
+        resolve_precision("cpu", "fp16")
+    assert resolve_precision("cpu", "bf16") == "bf16"
 
 
 def test_environment_reports_versions_and_device():
@@ -47,4 +48,4 @@ def test_auto_picks_a_present_gpu(monkeypatch):
 @pytest.mark.gpu
 def test_auto_on_a_gpu_uses_mixed_precision():
     assert hk.resolve_device("auto") == "cuda"
-    assert hk.resolve_precision("cuda", "auto") in ("bf16", "fp16")
+    assert resolve_precision("cuda", "auto") in ("bf16", "fp16")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from hackkit.doctor import Problem
 import hackkit as hk
 from hackkit.cli import main
 
@@ -21,7 +22,7 @@ def _frame(n: int = 10, labels=("refund", "login", "ship")) -> pd.DataFrame:
     ])
 
 
-def _only(report: hk.Diagnosis, check: str) -> hk.Problem:
+def _only(report: hk.Diagnosis, check: str) -> Problem:
     found = [p for p in report.problems if p.check == check]
     assert len(found) == 1, report.text()
     return found[0]
@@ -70,7 +71,7 @@ def test_semicolon_file_is_read_with_a_warning_naming_the_delimiter(write):
 
 def test_a_real_one_column_csv_is_not_mistaken_for_another_delimiter(write):
     with pytest.raises(ValueError, match="LABEL_COLUMN='label': no such column"):
-        hk.load_dataset(write("one.csv", "text\nhello; there\n"), "text", "label")
+        hk.load_data(write("one.csv", "text\nhello; there\n"), text_column="text", label_column="label")
 
 
 def test_whitespace_texts_and_missing_labels_are_dropped_with_warnings(write):
@@ -141,7 +142,7 @@ def test_texts_longer_than_max_length_are_counted(write):
 def test_clean_sample_data_has_no_problems_and_a_complete_report():
     report = hk.diagnose("data/support_intents.csv", model=MODEL)
     assert report.problems == [] and "no problems found" in report.text()
-    summary = hk.data_report(report, 128, {"SEED": 42})
+    summary = hk.data_report(report, hk.DataConfig(model=MODEL))
     assert summary["rows_used"] == 1860 and summary["near_duplicates"] == {}
     assert summary["split_sizes"] == {"train": 1302, "validation": 186, "test": 372}
 

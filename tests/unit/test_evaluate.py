@@ -5,13 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import TEXT
+
 import hackkit as hk
+from hackkit.tasks.text import (classification_metrics, confident_mistakes, plot_confusion_matrix,
+                                predictions_table)
 
 LABELS = ["a", "b", "c"]
 
 
 def test_classification_metrics_match_hand_computed_values():
-    m = hk.classification_metrics(["a", "a", "b", "c"], ["a", "b", "b", "c"], LABELS)
+    m = classification_metrics(["a", "a", "b", "c"], ["a", "b", "b", "c"], LABELS)
     assert m["accuracy"] == 0.75
     # F1 per class: a = 2/3, b = 2/3, c = 1
     assert m["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 1) / 3)
@@ -22,33 +26,37 @@ def test_classification_metrics_match_hand_computed_values():
 
 def test_predictions_table_and_confident_mistakes():
     proba = np.array([[0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.6, 0.3, 0.1]])
-    table = hk.predictions_table(["t1", "t2", "t3", "t4"], ["a", "a", "c", "b"], proba, LABELS)
+    table = predictions_table(["t1", "t2", "t3", "t4"], ["a", "a", "c", "b"], proba, LABELS)
     assert list(table["predicted"]) == ["a", "b", "c", "a"]
     assert list(table["correct"]) == [True, False, True, False]
-    worst = hk.confident_mistakes(table, k=5)
+    worst = confident_mistakes(table, k=5)
     assert list(worst["text"]) == ["t2", "t4"]  # most confident mistake first
     assert list(worst["confidence"]) == [0.7, 0.6]
 
 
 def test_confusion_matrix_plot_has_every_label():
-    fig = hk.plot_confusion_matrix(["a", "b", "c"], ["a", "c", "c"], LABELS)
+    fig = plot_confusion_matrix(["a", "b", "c"], ["a", "c", "c"], LABELS)
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert ticks == LABELS
 
 
 def test_compare_and_metrics_file_round_trip(tmp_path):
-    good = hk.classification_metrics(["a", "b"], ["a", "b"], ["a", "b"])
-    poor = hk.classification_metrics(["a", "b"], ["a", "a"], ["a", "b"])
-    table = hk.compare({"baseline": poor, "fine-tuned": good})
+    good = classification_metrics(["a", "b"], ["a", "b"], ["a", "b"])
+    poor = classification_metrics(["a", "b"], ["a", "a"], ["a", "b"])
+    table = hk.compare_scores({"baseline": poor, "fine-tuned": good}, TEXT)
+    assert list(table.columns) == ["accuracy", "macro_f1", "weighted_f1"]  # the task's order
     assert table.loc["fine-tuned", "accuracy"] == 1.0 and table.loc["baseline", "accuracy"] == 0.5
-    predictions = hk.predictions_table(["x", "y"], ["a", "b"], np.eye(2), ["a", "b"])
+    predictions = predictions_table(["x", "y"], ["a", "b"], np.eye(2), ["a", "b"])
+    hk.write_json(hk.Run(tmp_path).data_report, {"task": "text-classification"})
     hk.write_metrics(tmp_path, good, poor, predictions)
-    assert hk.headline(tmp_path) == {"accuracy": 1.0, "macro_f1": 1.0,
-                                     "baseline_macro_f1": poor["macro_f1"]}
-    assert hk.read_json(tmp_path / "metrics.json")["beats_baseline"] is True
-    assert (tmp_path / "predictions_test.csv").read_text().startswith("text,label,predicted")
+    assert hk.headline_scores(tmp_path) == {"macro_f1": 1.0, "baseline_macro_f1": poor["macro_f1"],
+                                            "accuracy": 1.0}
+    metrics = hk.read_json(hk.Run(tmp_path).metrics)
+    assert metrics["beats_baseline"] is True and metrics["main_metric"] == "macro_f1"
+    assert metrics["model"]["accuracy"] == 1.0
+    assert hk.Run(tmp_path).predictions.read_text().startswith("text,label,predicted")
 
 
-def test_predict_proba_needs_a_saved_model(tmp_path):
+def test_predicting_needs_a_saved_model(tmp_path):
     with pytest.raises(FileNotFoundError, match="run 02_finetune first"):
-        hk.predict_proba(tmp_path, ["hello"])
+        hk.Predictor(tmp_path).predict(["hello"])

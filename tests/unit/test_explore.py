@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from helpers import TEXT
+
 import hackkit as hk
+from hackkit.models import load_tokenizer
+from hackkit.tasks.text import token_lengths
 
 
 def _splits() -> dict[str, pd.DataFrame]:
@@ -16,18 +20,18 @@ def _splits() -> dict[str, pd.DataFrame]:
 
 
 def test_class_balance_counts_per_split():
-    table = hk.class_balance(_splits())
+    table = hk.class_balance(_splits(), TEXT)
     assert table.loc["y"].to_dict() == {"train": 2, "validation": 1, "test": 1, "total": 4}
     assert table.loc["z", "train"] == 0
 
 
 def test_leakage_counts_normalised_repeats_of_train_texts():
-    assert hk.leakage(_splits()) == {"validation": 1, "test": 0}
+    assert hk.leakage(_splits(), TEXT) == {"validation": 1, "test": 0}
 
 
 def test_token_lengths_use_the_tokenizer():
-    tokenizer = hk.load_tokenizer("sentence-transformers/all-MiniLM-L6-v2")
-    lengths = hk.token_lengths(["hello", "hello world again"], tokenizer)
+    tokenizer = load_tokenizer("sentence-transformers/all-MiniLM-L6-v2")
+    lengths = token_lengths(["hello", "hello world again"], tokenizer)
     assert list(lengths) == [3, 5]  # [CLS] ... [SEP]
 
 
@@ -41,7 +45,7 @@ def test_near_duplicates_pair_typo_variants_but_not_exact_repeats_or_related_tex
                                        "please refund the first charge"],  # related, not near
                               "label": ["a", "b", "c"]}),
     }
-    near = hk.near_duplicates(splits)
+    near = hk.near_duplicates(splits, TEXT)
     assert list(near["text"]) == ["My password reset link never arrives!!"]
     assert near["train_text"][0] == train[0] and 0.95 <= near["similarity"][0] < 1
-    assert hk.leakage(splits) == {"test": 1}
+    assert hk.leakage(splits, TEXT) == {"test": 1}

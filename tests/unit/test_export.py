@@ -8,24 +8,21 @@ import hackkit as hk
 from hackkit.export import ONNX_TOLERANCE
 
 
-@pytest.fixture(scope="module")
-def evaluated_run(tiny_run):
-    """The tiny run with a data report and the metrics 03_evaluate writes."""
-    splits, labels = hk.load_splits(tiny_run)
-    if not (tiny_run / "metrics.json").is_file():
-        test = splits["test"]
-        proba, _ = hk.predict_proba(tiny_run / "model", list(test["text"]), device="cpu")
-        predictions = hk.predictions_table(test["text"], test["label"], proba, labels)
-        finetuned = hk.classification_metrics(test["label"], predictions["predicted"], labels)
-        baseline_model = hk.fit_baseline(splits["train"]["text"], splits["train"]["label"])
-        baseline = hk.classification_metrics(test["label"], baseline_model.predict(test["text"]), labels)
-        hk.write_metrics(tiny_run, finetuned, baseline, predictions)
-        hk.write_json(tiny_run / "data_report.json", {
-            "data_path": "data/support_intents.csv", "params": {"TEXT_COLUMN": "text", "LABEL_COLUMN": "label"},
-            "rows_used": 176, "rows_loaded": 180, "dropped": {"duplicates": 4},
-            "split_sizes": {k: len(v) for k, v in splits.items()}, "warnings": ["a warning to act on"],
-        })
-    return tiny_run
+@pytest.fixture
+def evaluated_run(tiny_run, copy_run):
+    """A copy of the tiny run with a data report and the metrics 03_evaluate writes."""
+    run = copy_run(tiny_run)
+    predictions = hk.predict_split(run, "test", device="cpu")
+    hk.write_metrics(run, hk.score_predictions(run, predictions), hk.baseline_scores(run, "test"),
+                     predictions)
+    splits = hk.load_splits(run)[0]
+    hk.write_json(hk.Run(run).data_report, {
+        "task": "text-classification", "data_path": "data/support_intents.csv",
+        "params": {"TEXT_COLUMN": "text", "LABEL_COLUMN": "label"},
+        "rows_used": 176, "rows_loaded": 180, "dropped": {"duplicates": 4},
+        "split_sizes": {k: len(v) for k, v in splits.items()}, "warnings": ["a warning to act on"],
+    })
+    return run
 
 
 def test_model_card_holds_data_parameters_metrics_and_usage(evaluated_run):
@@ -38,21 +35,21 @@ def test_model_card_holds_data_parameters_metrics_and_usage(evaluated_run):
     assert "support_intents.csv" in card and "| train split | 96 |" in card
     assert "- a warning to act on" in card
     assert "| learning_rate | 0.001 |" in card and "| epochs | 1 |" in card
-    assert f"| fine-tuned | {metrics['finetuned']['accuracy']:.4f} |" in card
-    assert f"On {metrics['test_examples']} held-out test examples" in card
+    assert f"| this model | {metrics['model']['accuracy']:.4f} |" in card
+    assert f"On {metrics['test_examples']} held-out test texts" in card
     assert all(f"| {label} |" in card for label in labels)
     assert f'hk.Predictor.from_run("{evaluated_run}")' in card
     model_files = {p.name for p in (evaluated_run / "model").iterdir()}
-    assert {"model.safetensors", "config.json", "tokenizer.json", "labels.json", "README.md"} <= model_files
+    assert {"model.safetensors", "config.json", "tokenizer.json", "hackkit.json", "README.md"} <= model_files
 
 
 def test_model_card_before_evaluation_says_what_is_missing(tiny_run, tmp_path):
     run = tmp_path / "run"
     (run / "model").mkdir(parents=True)
-    for name in ("config.json",):
+    for name in ("config.json", "hackkit.json"):
         (run / "model" / name).write_bytes((tiny_run / "model" / name).read_bytes())
     card = hk.model_card(run)
-    assert "Not evaluated yet: run 03_evaluate" in card and "No train_summary.json" in card
+    assert "Not evaluated yet: run 03_evaluate" in card and "No train_summary.json in the run folder" in card
     assert hk.model_card(run, front_matter=False).startswith("# run: text-classification\n")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import hackkit as hk
 from hackkit.cli import main
-from hackkit.runs import check_params, notebook_parameters
+from hackkit.params import check_params, notebook_parameters
 
 DATA_A, DATA_B = "data/support_intents.csv", "data/other.csv"
 
@@ -26,7 +26,7 @@ def runs_dir(tmp_path, monkeypatch):
         if scores:
             hk.write_json(folder / "metrics.json", {
                 "test_examples": 100, "beats_baseline": True,
-                "finetuned": {**scores, "per_class": {"a": {"f1-score": 1.0}}},
+                "model": {**scores, "per_class": {"a": {"f1-score": 1.0}}},
                 "baseline": {k: 0.5 for k in scores}})
             hk.write_json(folder / "train_summary.json", {"model": params["MODEL"], "train_seconds": seconds})
         if history:
@@ -44,12 +44,15 @@ def runs_dir(tmp_path, monkeypatch):
     run("r4-other-data", {**base, "DATA_PATH": DATA_B, "LEARNING_RATE": 1e-4},
         {"accuracy": 0.99, "macro_f1": 0.99})
     run("r5-ner", {**base, "TASK": "token-classification", "DATA_PATH": "data/ner.conll",
-                   "LEARNING_RATE": 1e-4}, {"micro_f1": 0.7, "macro_f1": 0.6})
+                   "LEARNING_RATE": 1e-4}, {"entity_f1": 0.7, "entity_macro_f1": 0.6, "accuracy": 0.9})
+    run("r7-ner-better-macro", {**base, "TASK": "token-classification", "DATA_PATH": "data/ner.conll",
+                                "LEARNING_RATE": 3e-4},
+        {"entity_f1": 0.65, "entity_macro_f1": 0.8, "accuracy": 0.9})
     lab = root / "r6-lab"  # run from JupyterLab: no run.json
     hk.write_json(lab / "data_report.json", {"params": {"TASK": "text-classification", "DATA_PATH": DATA_A}})
     hk.write_json(lab / "train_summary.json", {"model": "m", "train_seconds": 5.0,
                                                "config": {"learning_rate": 2e-4, "batch_size": 8}})
-    hk.write_json(lab / "metrics.json", {"finetuned": {"accuracy": 0.80, "macro_f1": 0.70},
+    hk.write_json(lab / "metrics.json", {"model": {"accuracy": 0.80, "macro_f1": 0.70},
                                          "baseline": {"accuracy": 0.5, "macro_f1": 0.5}})
     hk.write_json(root / "sweeps" / "lr" / "state.json", {"name": "lr", "trials": {
         "k1": {"attempts": [str(root / "r1-low")]}, "k2": {"attempts": [str(root / "r2-high")]}}})
@@ -57,8 +60,8 @@ def runs_dir(tmp_path, monkeypatch):
 
 
 def test_every_run_is_listed_with_its_settings_status_and_scores(runs_dir):
-    board = hk.leaderboard(metric="macro_f1")
-    assert len(board) == 6 and "sweeps" not in set(board["run"])
+    board = hk.leaderboard()
+    assert len(board) == 7 and "sweeps" not in set(board["run"])
     row = board.set_index("run").loc["r2-high"]
     assert (row["status"], row["sweep"], row["task"], row["data"], row["model"]) == \
         ("done", "lr", "text-classification", DATA_A, "m")
@@ -66,23 +69,26 @@ def test_every_run_is_listed_with_its_settings_status_and_scores(runs_dir):
         (3e-4, 0.85, 0.5, 20.0)
     lab = board.set_index("run").loc["r6-lab"]
     assert (lab["status"], lab["LEARNING_RATE"], lab["macro_f1"]) == ("done", 2e-4, 0.70)
-    assert board.set_index("run").loc["r5-ner", "micro_f1"] == 0.7  # scores are read generically
+    assert board.set_index("run").loc["r5-ner", "entity_f1"] == 0.7  # scores are read generically
 
 
 def test_runs_are_ranked_best_first_within_each_task_and_data_only(runs_dir):
-    board = hk.leaderboard(metric="macro_f1")
+    board = hk.leaderboard()  # each task by its own main metric
     groups = {g: list(zip(part["run"], part["rank"])) for g, part in board.groupby("group", sort=False)}
     assert groups[f"text-classification on {DATA_A}"] == \
         [("r2-high", 1), ("r1-low", 2), ("r6-lab", 3), ("r3-failed", pd.NA)]
     assert groups[f"text-classification on {DATA_B}"] == [("r4-other-data", 1)]  # 0.99, yet not first
-    assert groups["token-classification on data/ner.conll"] == [("r5-ner", 1)]
+    # NER is ranked by entity micro-F1, the score training selects by, not by entity macro-F1
+    assert groups["token-classification on data/ner.conll"] == [("r5-ner", 1), ("r7-ner-better-macro", 2)]
+    assert set(board.loc[board["task"] == "token-classification", "ranked_by"]) == {"entity_f1"}
+    assert set(board.loc[board["task"] == "text-classification", "ranked_by"]) == {"macro_f1"}
     by_accuracy = hk.pick_group(hk.leaderboard(metric="accuracy"), f"text-classification on {DATA_A}")
     assert list(by_accuracy["run"][:3]) == ["r1-low", "r2-high", "r6-lab"]
 
 
 def test_unknown_metric_sweep_group_or_run_names_the_choices(runs_dir):
     with pytest.raises(ValueError, match=r"metric='f1': no run has it; metrics found: \['accuracy', "
-                                         r"'macro_f1', 'micro_f1'\]"):
+                                         r"'macro_f1', 'entity_f1', 'entity_macro_f1'\]"):
         hk.leaderboard(metric="f1")
     with pytest.raises(ValueError, match=r"sweep='nope': no runs of that sweep; sweeps with runs: \['lr'\]"):
         hk.leaderboard(sweep="nope")
@@ -121,9 +127,9 @@ def test_csv_holds_every_parameter_and_cli_prints_each_group(runs_dir, capsys, t
     assert main(["leaderboard", "--csv", str(tmp_path / "board.csv")]) == 0
     out = capsys.readouterr().out
     assert f"== text-classification on {DATA_A} (ranked by test macro_f1) ==" in out
-    assert "token-classification on data/ner.conll" in out and "r3-failed" in out
+    assert "token-classification on data/ner.conll (ranked by test entity_f1)" in out and "r3-failed" in out
     table = pd.read_csv(tmp_path / "board.csv")
-    assert len(table) == 6 and {"EPOCHS", "BATCH_SIZE", "LEARNING_RATE", "run_dir"} <= set(table.columns)
+    assert len(table) == 7 and {"EPOCHS", "BATCH_SIZE", "LEARNING_RATE", "run_dir"} <= set(table.columns)
     assert main(["leaderboard"]) == 0 and (runs_dir / "leaderboard.csv").is_file()
     assert main(["leaderboard", "--metric", "f1"]) == 2
     assert "metric='f1'" in capsys.readouterr().err
@@ -132,7 +138,7 @@ def test_csv_holds_every_parameter_and_cli_prints_each_group(runs_dir, capsys, t
 def test_no_runs_gives_a_message_not_an_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HACKKIT_RUNS_DIR", str(tmp_path / "empty"))
     board = hk.leaderboard()
-    assert board.empty and "No runs yet" in hk.view(board)
+    assert board.empty and "No runs yet" in hk.leaderboard_view(board)
     assert hk.pick_group(board).empty and hk.chosen_runs(board) == []
     assert "No finished run yet" in hk.best_run_command(board)
     assert main(["leaderboard"]) == 0 and "No runs yet" in capsys.readouterr().out
@@ -140,10 +146,10 @@ def test_no_runs_gives_a_message_not_an_error(tmp_path, monkeypatch, capsys):
 
 def test_plots_show_each_swept_parameter_and_each_runs_curve(runs_dir):
     group = hk.pick_group(hk.leaderboard())
-    fig = hk.plot_metric_vs_params(group, "macro_f1")
+    fig = hk.plot_metric_vs_params(group)
     (ax,) = fig.axes
     assert ax.get_xlabel() == "LEARNING_RATE" and len(ax.collections[0].get_offsets()) == 3
-    curves = hk.plot_learning_curves(hk.chosen_runs(group, top=2), "macro_f1")
+    curves = hk.plot_learning_curves(hk.chosen_runs(group, top=2))
     assert [len(a.lines) for a in curves.axes] == [4, 2]  # validation and training loss; score
-    one = hk.plot_metric_vs_params(group[group["run"] == "r1-low"], "macro_f1")
+    one = hk.plot_metric_vs_params(group[group["run"] == "r1-low"])
     assert "nothing to compare yet" in one.axes[0].texts[0].get_text()

@@ -7,6 +7,7 @@ import time
 import pytest
 
 import hackkit as hk
+from hackkit.models import load_for_classification, load_tokenizer
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -45,14 +46,14 @@ def test_invalid_model_id_is_rejected():
 
 
 def test_unknown_task_is_rejected():
-    hk.check_task("text-classification")
+    assert hk.get_task("text-classification").main_metric == "macro_f1"
     with pytest.raises(ValueError, match=r"TASK='summarization'.*text-classification"):
-        hk.check_task("summarization")
+        hk.get_task("summarization")
 
 
 def test_classifier_carries_the_label_names():
-    model = hk.load_for_classification(MINILM, ["billing", "refund", "tech"])
+    model = load_for_classification(MINILM, ["billing", "refund", "tech"])
     assert model.config.id2label == {0: "billing", 1: "refund", 2: "tech"}
     assert model.config.label2id["tech"] == 2
     assert model.classifier.out_features == 3
-    assert hk.load_tokenizer(MINILM)("hello")["input_ids"][0] == 101  # [CLS]
+    assert load_tokenizer(MINILM)("hello")["input_ids"][0] == 101  # [CLS]

@@ -7,8 +7,13 @@ import json
 import pandas as pd
 import pytest
 
+from helpers import NER
+
 import hackkit as hk
-from hackkit.ner import IGNORE
+from hackkit.models import load_tokenizer
+from hackkit.runfolder import read_model_info
+from hackkit.tasks import ner
+from hackkit.tasks.ner import IGNORE
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
@@ -16,17 +21,17 @@ LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return hk.load_tokenizer(MINILM)
+    return load_tokenizer(MINILM)
 
 
 def test_align_labels_puts_the_tag_on_the_first_sub_token_only():
-    assert hk.align_labels([None, 0, 0, 0, 1, None], [3, 1]) == [IGNORE, 3, IGNORE, IGNORE, 1, IGNORE]
+    assert ner.align_labels([None, 0, 0, 0, 1, None], [3, 1]) == [IGNORE, 3, IGNORE, IGNORE, 1, IGNORE]
 
 
 def test_multi_sub_token_words_get_one_label_each(tokenizer):
     words = ["Okonkwo", "flew", "to", "Thandiwe"]
     assert len(tokenizer.tokenize("Okonkwo")) > 1 and len(tokenizer.tokenize("Thandiwe")) > 1
-    ds, truncated = hk.encode_sentences([words], [["B-PER", "O", "O", "B-LOC"]], tokenizer, LABELS, 64)
+    ds, truncated = ner.encode_sentences([words], [["B-PER", "O", "O", "B-LOC"]], tokenizer, LABELS, 64)
     labels, ids = ds[0]["labels"], ds[0]["input_ids"]
     assert truncated == 0 and len(labels) == len(ids)
     kept = [(tokenizer.convert_ids_to_tokens(i), label) for i, label in zip(ids, labels) if label != IGNORE]
@@ -39,17 +44,17 @@ def test_truncated_sentences_are_counted_in_a_warning(tokenizer):
     sentences = [long, ["short"], long]
     tags = [["O"] * len(s) for s in sentences]
     with pytest.warns(UserWarning, match=r"2 of 3 sentences are longer than MAX_LENGTH=16 .*Raise MAX_LENGTH"):
-        ds, truncated = hk.encode_sentences(sentences, tags, tokenizer, LABELS, 16)
+        ds, truncated = ner.encode_sentences(sentences, tags, tokenizer, LABELS, 16)
     assert truncated == 2 and max(len(r) for r in ds["input_ids"]) == 16
 
 
 def test_unknown_tags_are_rejected(tokenizer):
     with pytest.raises(ValueError, match=r"tags \['B-ORG'\] are not in the label list"):
-        hk.encode_sentences([["EU"]], [["B-ORG"]], tokenizer, LABELS, 16)
+        ner.encode_sentences([["EU"]], [["B-ORG"]], tokenizer, LABELS, 16)
 
 
 def test_tag_baseline_uses_the_most_frequent_tag_of_each_lower_cased_word():
-    baseline = hk.TagBaseline(
+    baseline = ner.TagBaseline(
         [["May", "called"], ["may", "I"], ["may", "we"], ["Paris", "is", "nice"]],
         [["B-PER", "O"], ["O", "O"], ["O", "O"], ["B-LOC", "O", "O"]],
     )
@@ -59,11 +64,11 @@ def test_tag_baseline_uses_the_most_frequent_tag_of_each_lower_cased_word():
 def test_entity_metrics_per_type_and_overall():
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-LOC", "O"]]
     pred = [["B-PER", "I-PER", "O", "O"], ["B-PER", "O"]]
-    m = hk.entity_metrics(gold, pred, LABELS)
+    m = ner.entity_metrics(gold, pred, LABELS)
     assert m["per_class"]["PER"] == {"precision": 0.5, "recall": 1.0, "f1-score": pytest.approx(2 / 3), "support": 1}
     assert m["per_class"]["LOC"]["recall"] == 0.0 and m["per_class"]["LOC"]["support"] == 2
-    assert (m["precision"], m["recall"]) == (0.5, pytest.approx(1 / 3))
-    assert m["f1"] == pytest.approx(0.4) and m["accuracy"] == pytest.approx(4 / 6)
+    assert (m["entity_precision"], m["entity_recall"]) == (0.5, pytest.approx(1 / 3))
+    assert m["entity_f1"] == pytest.approx(0.4) and m["accuracy"] == pytest.approx(4 / 6)
     assert m["entities"] == 3
     json.dumps(m)  # plain Python numbers, ready for metrics.json
 
@@ -71,7 +76,7 @@ def test_entity_metrics_per_type_and_overall():
 def test_entity_confusion_counts_wrong_types_misses_and_spurious_spans():
     gold = [["B-PER", "I-PER", "O", "B-LOC", "O"], ["O", "B-LOC"]]
     pred = [["B-PER", "O", "O", "B-PER", "B-LOC"], ["O", "B-LOC"]]
-    table = hk.entity_confusion(gold, pred)
+    table = ner.entity_confusion(gold, pred)
     assert table.loc["PER", "PER"] == 1  # overlapping span, boundary wrong
     assert table.loc["LOC", "PER"] == 1 and table.loc["LOC", "LOC"] == 1
     assert table.loc["O", "LOC"] == 1  # predicted where there is none
@@ -81,20 +86,20 @@ def test_entity_confusion_counts_wrong_types_misses_and_spurious_spans():
 def test_worst_sentences_come_first():
     frame = pd.DataFrame({"text": ["a b", "c d"], "tokens": [["a", "b"], ["c", "d"]],
                           "tags": [["B-PER", "O"], ["B-LOC", "B-PER"]]})
-    table = hk.ner.predictions_table(frame, [["B-PER", "O"], ["O", "O"]])
+    table = ner.predictions_table(frame, [["B-PER", "O"], ["O", "O"]])
     assert list(table["errors"]) == [0, 2]
-    worst = hk.worst_sentences(table, 5)
+    worst = ner.worst_sentences(table, 5)
     assert worst.to_dict("records") == [{"text": "c d", "gold": "LOC: c | PER: d", "predicted": "", "errors": 2}]
 
 
-def test_predict_entities_gives_character_offsets_into_the_raw_text(monkeypatch):
-    def fake(model_dir, tokens, **kwargs):
-        assert tokens == [["Hi", "Ann", "Lee", ",", "order", "#VC-12", "ships", "to", "St", ".", "Ives"]]
-        return [["O", "B-PER", "I-PER", "O", "O", "B-ORDER_ID", "O", "O", "B-LOC", "I-LOC", "I-LOC"]], \
-            [[0.9, 0.8, 0.6, 0.9, 0.9, 0.7, 0.9, 0.9, 0.5, 0.5, 0.5]]
-    monkeypatch.setattr("hackkit.ner.predict_tags", fake)
+def test_entity_spans_give_character_offsets_into_the_raw_text():
     text = "Hi Ann  Lee, order #VC-12 ships to St. Ives"
-    entities = hk.predict_entities("unused", [text])[0]
+    words = ner.words_of(text)
+    assert [m.group() for m in words] == ["Hi", "Ann", "Lee", ",", "order", "#VC-12", "ships", "to",
+                                           "St", ".", "Ives"]
+    tags = ["O", "B-PER", "I-PER", "O", "O", "B-ORDER_ID", "O", "O", "B-LOC", "I-LOC", "I-LOC"]
+    scores = [0.9, 0.8, 0.6, 0.9, 0.9, 0.7, 0.9, 0.9, 0.5, 0.5, 0.5]
+    entities = ner.entity_spans(text, words, tags, scores)
     assert [(e["label"], e["text"], e["score"]) for e in entities] == [
         ("PER", "Ann  Lee", 0.7), ("ORDER_ID", "#VC-12", 0.7), ("LOC", "St. Ives", 0.5)]
     assert all(text[e["start"]:e["end"]] == e["text"] for e in entities)
@@ -107,10 +112,10 @@ def ner_run(tmp_path, write):
     tags = [["O", "O", "B-ORDER_ID", "O", "B-LOC", "O"], ["B-PER", "I-PER", "O", "O", "O", "B-ORDER_ID", "O"],
             ["O", "O", "O", "B-LOC", "O"], ["B-PER", "O", "O", "B-LOC", "I-LOC", "O"]]
     text = "\n\n".join("\n".join(f"{w} {t}" for w, t in zip(r.split(), tg)) for r, tg in zip(rows * 6, tags * 6))
-    dataset = hk.load_dataset(write("s.conll", text), "", "", task="token-classification")
+    dataset = hk.load_data(write("s.conll", text), task="token-classification")
     frame = dataset.frame.assign(text=[f"{t} {i}" for i, t in enumerate(dataset.frame["text"])])
     run_dir = tmp_path / "run"
-    hk.save_splits(hk.make_splits(frame, 0.25, 0.25, seed=0), run_dir)
+    hk.save_splits(hk.make_splits(frame, 0.25, 0.25, 0, NER), run_dir, NER)
     return run_dir
 
 
@@ -124,16 +129,16 @@ def test_finetune_token_classification_saves_a_token_model(ner_run, tiny_model):
     assert [saved["id2label"][str(i)] for i in range(len(labels))] == labels
     assert summary["task"] == "token-classification" and 0 <= summary["best_validation_entity_f1"] <= 1
     assert summary["truncated_sentences"] == {"train": 0, "validation": 0}
-    history = hk.read_json(ner_run / "training_history.json")
-    assert hk.plot_learning_curve(history).axes[1].lines
+    assert hk.plot_learning_curve(ner_run).axes[1].lines
 
     predictions = hk.predict_split(ner_run, "test", device="cpu")
     assert len(predictions) == 6 and all(len(p) == len(t) for p, t in zip(predictions["predicted_tags"], predictions["tokens"]))
-    assert set(hk.score_predictions(predictions, labels)["per_class"]) == {"LOC", "ORDER_ID", "PER"}
-    assert hk.model_task(ner_run / "model") == "token-classification"
-    entities = hk.predict_entities(ner_run / "model", ["Anna Berg ships order 12 to Oslo.", ""], device="cpu")
-    assert len(entities) == 2 and entities[1] == []
-    assert all({"start", "end", "label", "text", "score"} == set(e) for e in entities[0])
+    assert set(hk.score_predictions(ner_run, predictions)["per_class"]) == {"LOC", "ORDER_ID", "PER"}
+    assert read_model_info(ner_run / "model").task == "token-classification"
+    predictor = hk.Predictor(ner_run / "model", device="cpu")
+    found = predictor.predict(["Anna Berg ships order 12 to Oslo.", ""])
+    assert len(found) == 2 and found[1]["entities"] == []
+    assert all({"start", "end", "label", "text", "score"} == set(e) for e in found[0]["entities"])
 
 
 def test_token_task_is_validated():
@@ -141,10 +146,13 @@ def test_token_task_is_validated():
         hk.TrainConfig(task="ner").validate()
 
 
-def test_model_task_reads_the_architecture_of_a_saved_model(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["BertForSequenceClassification"]}))
-    assert hk.model_task(tmp_path) == "text-classification"
-    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["DebertaV2ForTokenClassification"]}))
-    assert hk.model_task(tmp_path) == "token-classification"
+def test_a_model_folder_without_hackkit_json_is_read_from_its_architecture(tmp_path):
+    config = {"architectures": ["BertForSequenceClassification"], "id2label": {"0": "a", "1": "b"}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert read_model_info(tmp_path).task == "text-classification"
+    assert read_model_info(tmp_path).labels == ["a", "b"]
+    config["architectures"] = ["DebertaV2ForTokenClassification"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert read_model_info(tmp_path).task == "token-classification"
     with pytest.raises(FileNotFoundError, match="holds no saved model"):
-        hk.model_task(tmp_path / "nothing")
+        read_model_info(tmp_path / "nothing")

@@ -18,10 +18,28 @@ def predictor(tiny_run) -> hk.Predictor:
 
 
 def test_predictor_loads_the_runs_model_and_labels(predictor, tiny_run):
-    assert predictor.task == "text-classification"
+    assert predictor.task.name == "text-classification"
     assert predictor.model_dir == (tiny_run / "model").resolve()
     assert predictor.labels == hk.load_splits(tiny_run)[1]
-    assert predictor.max_length == 128  # from train_summary.json
+    assert predictor.max_length == 128  # from the model folder's hackkit.json
+
+
+def test_a_model_trained_with_another_max_length_is_predicted_with_it(run_with_splits, tiny_model,
+                                                                      monkeypatch):
+    hk.finetune(run_with_splits, hk.TrainConfig(model=str(tiny_model), epochs=1, max_length=16,
+                                                batch_size=16, patience=0, device="cpu"))
+    predictor = hk.Predictor(run_with_splits / "model", device="cpu")  # the model folder alone
+    assert predictor.max_length == 16
+    seen = []
+    original = predictor.processor.__class__.__call__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("max_length"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(predictor.processor.__class__, "__call__", spy)
+    predictor.predict(["word " * 100])
+    assert seen == [16]
 
 
 def test_batched_probabilities_match_one_by_one_and_sum_to_one(predictor, tiny_run):
@@ -43,11 +61,11 @@ def test_predict_returns_label_score_and_probabilities(predictor):
     assert predictor.predict("one text")[0]["label"] in predictor.labels  # a bare string works
 
 
-def test_evaluate_predict_proba_gives_the_same_as_the_predictor(predictor, tiny_run):
-    texts = ["refund please", "my password does not work"]
-    proba, labels = hk.predict_proba(tiny_run / "model", texts, device="cpu")
-    assert labels == predictor.labels
-    np.testing.assert_allclose(proba, predictor.predict_proba(texts), atol=1e-6)
+def test_predict_split_uses_the_same_predictor(predictor, tiny_run):
+    predictions = hk.predict_split(tiny_run, "test", device="cpu")
+    texts = list(predictions["text"][:5])
+    expected = [predictor.labels[i] for i in predictor.predict_proba(texts).argmax(axis=1)]
+    assert list(predictions["predicted"][:5]) == expected
 
 
 def test_non_string_texts_are_rejected_with_the_position(predictor):
@@ -61,17 +79,18 @@ def test_latest_run_is_the_default(tiny_run, monkeypatch):
 
 
 def test_a_folder_without_a_model_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist. Run the notebook"):
+    with pytest.raises(FileNotFoundError, match="has no model yet. Run 02_finetune"):
         hk.Predictor.from_run(tmp_path, device="cpu")
     with pytest.raises(FileNotFoundError, match="holds no saved model"):
         hk.Predictor(tmp_path, device="cpu")
 
 
 def test_task_is_read_from_the_architectures(tmp_path, tiny_model):
-    with pytest.raises(ValueError, match=r"\['BertModel'\] is neither .*ForSequenceClassification"):
-        hk.model_task(tiny_model)  # a bare encoder has no classification head
-    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["BertForTokenClassification"]}))
-    assert hk.model_task(tmp_path) == "token-classification"
+    with pytest.raises(ValueError, match=r"\['BertModel'\] names none of the heads"):
+        hk.read_model_info(tiny_model)  # a bare encoder has no classification head
+    config = {"architectures": ["BertForTokenClassification"], "id2label": {"0": "O"}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert hk.read_model_info(tmp_path).task == "token-classification"
 
 
 @pytest.fixture
@@ -87,14 +106,17 @@ def ner_folder(tmp_path, tiny_model):
 
 def test_a_token_classification_model_returns_character_spans(ner_folder):
     predictor = hk.Predictor(ner_folder, device="cpu")
-    assert predictor.task == "token-classification" and predictor.labels == ["O", "B-ORG", "I-ORG"]
+    assert predictor.task.name == "token-classification"
+    assert predictor.labels == ["O", "B-ORG", "I-ORG"]
     texts = ["Acme hires, Globex fires.", "nothing here"]
     results = predictor.predict(texts)
     assert [r["text"] for r in results] == texts
-    direct = hk.predict_entities(ner_folder, texts, device="cpu", max_length=128)
-    assert [r["entities"] for r in results] == direct  # loaded once, same answers
+    one_by_one = [predictor.predict([t])[0]["entities"] for t in texts]
+    assert [r["entities"] for r in results] == one_by_one  # batching changes nothing
     scored = hk.score_table(predictor, pd.DataFrame({"id": [1, 2], "text": texts}))
-    assert scored["entities"].tolist() == direct and scored["id"].tolist() == [1, 2]
+    assert scored["entities"].tolist() == one_by_one and scored["id"].tolist() == [1, 2]
+    with pytest.raises(ValueError, match="use predict"):
+        predictor.predict_proba(texts)
     for text, r in zip(texts, results):
         for span in r["entities"]:
             assert text[span["start"]:span["end"]] == span["text"] and span["label"] == "ORG"

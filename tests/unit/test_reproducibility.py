@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 
 import hackkit as hk
+from hackkit.tasks.text import classification_metrics
 
 TIMING = ("runtime", "per_second", "train_loss")  # wall-clock figures; train_loss is averaged over time
 
@@ -17,10 +18,11 @@ def _train_and_score(run_dir, tiny_model, seed):
                             seed=seed, device="cpu", patience=0)
     hk.finetune(run_dir, config)
     test = hk.load_splits(run_dir)[0]["test"]
-    proba, labels = hk.predict_proba(run_dir / "model", list(test["text"]), device="cpu", max_length=32)
+    predictor = hk.Predictor(run_dir / "model", device="cpu")
+    proba, labels = predictor.predict_proba(list(test["text"])), predictor.labels
     history = [{k: v for k, v in h.items() if not any(t in k for t in TIMING)}
                for h in hk.read_json(run_dir / "training_history.json")]
-    return history, proba, hk.classification_metrics(test["label"], [labels[i] for i in proba.argmax(1)], labels)
+    return history, proba, classification_metrics(test["label"], [labels[i] for i in proba.argmax(1)], labels)
 
 
 def test_same_parameters_and_seed_give_the_same_metrics(run_with_splits, tiny_model, tmp_path):

@@ -55,8 +55,8 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(run_with_split
     assert summary["resumed_from"] == "checkpoint-6" and summary["epochs_completed"] == 3.0
     assert len(_evals(broken)) == 9 and _evals(broken) == pytest.approx(_evals(run_with_splits), rel=1e-6)
     test = hk.load_splits(broken)[0]["test"]["text"].tolist()
-    resumed, _ = hk.predict_proba(broken / "model", test, device="cpu")
-    unbroken, _ = hk.predict_proba(run_with_splits / "model", test, device="cpu")
+    resumed = hk.Predictor(broken / "model", device="cpu").predict_proba(test)
+    unbroken = hk.Predictor(run_with_splits / "model", device="cpu").predict_proba(test)
     assert resumed == pytest.approx(unbroken, abs=1e-5)
     assert not (broken / "checkpoints").exists()
 

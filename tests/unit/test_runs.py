@@ -11,14 +11,7 @@ from papermill.exceptions import PapermillExecutionError
 
 import hackkit as hk
 from hackkit.cli import main
-from hackkit.runs import check_params, parse_value
-
-
-@pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    """An empty runs root for this test (kernels inherit the variable)."""
-    monkeypatch.setenv("HACKKIT_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
+from hackkit.params import check_params, parse_value
 
 
 def test_parse_value_reads_literals_like_papermill():
@@ -64,8 +57,8 @@ def test_unknown_names_wrong_types_and_run_dir_are_rejected():
 @pytest.mark.parametrize("args, message", [
     (["-p", "TEXT_COLUMN", "txt"], "TEXT_COLUMN='txt': no such column in support_intents.csv"),
     (["-p", "DATA_PATH", "data/missing.csv"], "DATA_PATH: data file 'data/missing.csv' not found"),
-    (["-p", "EPOCHS", "-1"], "EPOCHS=-1 is out of range"),
-    (["-p", "LEARNING_RATE", "0"], "LEARNING_RATE=0 is out of range: use e.g. 5e-5 to 2e-4"),
+    (["-p", "EPOCHS", "-1"], "EPOCHS=-1.0 is out of range"),
+    (["-p", "LEARNING_RATE", "0"], "LEARNING_RATE=0.0 is out of range: use e.g. 5e-5 to 2e-4"),
     (["-p", "BATCH_SIZE", "8.5"], "BATCH_SIZE=8.5 has type float; expected int like the default 8"),
     (["-p", "EPOCH", "3"], "unknown parameter(s) ['EPOCH']. Valid names:"),
     (["-p", "MODEL", "nobody/nothing"], "MODEL='nobody/nothing' is not a local folder"),

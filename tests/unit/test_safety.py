@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import hackkit as hk
+from hackkit.models import load_for_classification
+from hackkit.paths import load_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
@@ -41,7 +42,7 @@ def test_pickled_weights_are_refused_with_the_conversion_step(tiny_model, tmp_pa
     torch.save(load_file(tiny_model / "model.safetensors"), folder / "pytorch_model.bin")
     with pytest.raises(ValueError, match=r"only as pickle files \(pytorch_model.bin\).*"
                                          r"save_pretrained\(folder\) writes model.safetensors"):
-        hk.load_for_classification(str(folder), ["a", "b"])
+        load_for_classification(str(folder), ["a", "b"])
 
 
 def test_code_shipped_with_a_model_is_never_run(tiny_model, tmp_path):
@@ -53,7 +54,7 @@ def test_code_shipped_with_a_model_is_never_run(tiny_model, tmp_path):
         "AutoConfig": "evil.Config", "AutoModelForSequenceClassification": "evil.Model"})
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="contains custom code"):
-        hk.load_for_classification(str(folder), ["a", "b"])
+        load_for_classification(str(folder), ["a", "b"])
     assert not marker.exists()
 
 
@@ -89,7 +90,7 @@ def test_tokens_go_in_a_git_ignored_env_file(tmp_path, monkeypatch):
     env.write_text("HACKKIT_TEST_TOKEN=from-file\nHACKKIT_TEST_SET=from-file\n")
     monkeypatch.setenv("HACKKIT_TEST_SET", "from-shell")
     monkeypatch.delenv("HACKKIT_TEST_TOKEN", raising=False)
-    assert hk.load_env(env)
+    assert load_env(env)
     assert os.environ["HACKKIT_TEST_TOKEN"] == "from-file"
     assert os.environ["HACKKIT_TEST_SET"] == "from-shell"  # the shell wins
     monkeypatch.delenv("HACKKIT_TEST_TOKEN")

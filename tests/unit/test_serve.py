@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,20 +9,15 @@ import time
 import httpx
 import pytest
 
+from helpers import free_port, stop_process
+
 import hackkit as hk
-
-
-def _free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def api(tiny_run):
     """The server in its own process on a free port; stopped by its PID afterwards."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "hackkit", "serve", str(tiny_run), "--port", str(port),
          "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -46,8 +38,7 @@ def api(tiny_run):
             time.sleep(0.3)
         yield url
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        stop_process(proc, timeout=30)
 
 
 def test_health_names_the_run_and_labels(api, tiny_run):
@@ -81,7 +72,7 @@ def test_predict_one_text_as_a_string(api):
     ({"texts": ["x"] * 65}, 413, "65 texts in one request; the limit is 64"),
     ({"texts": ["ok", "y" * 5001]}, 413, "text 1 has 5001 characters; the limit is 5000"),
     ({"texts": 42}, 422, '"texts" must be a string or a list of strings, not int'),
-    ({"texts": ["ok", 7]}, 422, '"texts" item 1 is int'),
+    ({"texts": ["ok", 7]}, 422, '"texts": texts: item 1 is int'),
     ({"message": "hi"}, 422, 'missing "texts"'),
     (["a", "list"], 422, "invalid request"),
 ])
@@ -107,4 +98,4 @@ def test_serve_without_a_model_is_a_clear_error(tmp_path, capsys):
     from hackkit.cli import main
 
     assert main(["serve", str(tmp_path)]) == 2
-    assert "does not exist. Run the notebook" in capsys.readouterr().err
+    assert "has no model yet. Run 02_finetune" in capsys.readouterr().err

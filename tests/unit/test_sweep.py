@@ -11,16 +11,10 @@ from pathlib import Path
 import pytest
 
 import hackkit as hk
-from hackkit.runs import notebook_parameters
+from hackkit.params import notebook_parameters
+from hackkit.sweep import Trial
 
 DEFAULTS = {k: v["default"] for nb in notebook_parameters().values() for k, v in nb.items()}
-
-
-@pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    """An empty runs root for this test."""
-    monkeypatch.setenv("HACKKIT_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
 
 
 @pytest.fixture
@@ -50,7 +44,7 @@ class FakePipeline:
             hk.write_json(run_dir / "run.json", {**record, "status": "failed"})
             raise RuntimeError("boom\nValueError: planted failure")
         hk.write_json(run_dir / "run.json", {**record, "status": "done"})
-        hk.write_json(run_dir / "metrics.json", {"finetuned": {"macro_f1": params["LEARNING_RATE"]}})
+        hk.write_json(run_dir / "metrics.json", {"model": {"macro_f1": params["LEARNING_RATE"]}})
         return run_dir
 
 
@@ -91,7 +85,7 @@ grid: {LEARNING_RATE: [1e-4, 3.0e-4], BATCH_SIZE: [8, 16]}
 settings:
   - {name: long, EPOCHS: 3}
 """, name="my-sweep.yaml"))
-    trials = hk.plan(spec, DEFAULTS)
+    trials = hk.sweep_settings(spec, DEFAULTS)
     assert spec.name == "my-sweep"
     assert [t.label for t in trials] == ["long", "grid-1", "grid-2", "grid-3", "grid-4"]
     assert trials[0].params == {"EPOCHS": 3.0, "MAX_TRAIN_EXAMPLES": 64}
@@ -102,11 +96,11 @@ settings:
 
 
 def test_keys_are_stable_across_order_and_duplicates_are_rejected(sweep_file):
-    a = hk.Trial("a", {"EPOCHS": 1.0, "SEED": 3})
-    assert a.key == hk.Trial("b", {"SEED": 3, "EPOCHS": 1.0}).key
+    a = Trial("a", {"EPOCHS": 1.0, "SEED": 3})
+    assert a.key == Trial("b", {"SEED": 3, "EPOCHS": 1.0}).key
     spec = hk.load_sweep(sweep_file("settings:\n  - {name: x, SEED: 1}\n  - {name: y, SEED: 1}"))
     with pytest.raises(ValueError, match="settings 'x' and 'y' have the same parameters"):
-        hk.plan(spec, DEFAULTS)
+        hk.sweep_settings(spec, DEFAULTS)
 
 
 def test_random_search_draws_the_bounded_number_of_settings_within_the_space(sweep_file):
@@ -120,7 +114,7 @@ search:
     WARMUP: {{low: 0.0, high: 0.2}}
     PRECISION: [auto, fp32]
 """
-    trials = hk.plan(hk.load_sweep(sweep_file(text.format(seed=0))), DEFAULTS)
+    trials = hk.sweep_settings(hk.load_sweep(sweep_file(text.format(seed=0))), DEFAULTS)
     assert len(trials) == 12 and trials[0].label == "trial-01"
     for t in trials:
         assert 1e-5 <= t.params["LEARNING_RATE"] <= 1e-3
@@ -128,8 +122,8 @@ search:
         assert 0.0 <= t.params["WARMUP"] <= 0.2 and t.params["PRECISION"] in ("auto", "fp32")
     rates = sorted(t.params["LEARNING_RATE"] for t in trials)
     assert rates[0] < 1e-4 < rates[-1]  # log-uniform reaches both decades
-    again = hk.plan(hk.load_sweep(sweep_file(text.format(seed=0))), DEFAULTS)
-    other = hk.plan(hk.load_sweep(sweep_file(text.format(seed=1))), DEFAULTS)
+    again = hk.sweep_settings(hk.load_sweep(sweep_file(text.format(seed=0))), DEFAULTS)
+    other = hk.sweep_settings(hk.load_sweep(sweep_file(text.format(seed=1))), DEFAULTS)
     assert [t.key for t in again] == [t.key for t in trials]  # resumable: same draws
     assert [t.key for t in other] != [t.key for t in trials]
 
@@ -177,7 +171,7 @@ def test_failures_do_not_stop_the_sweep_and_a_rerun_retries_only_what_is_not_don
     assert sorted(p["LEARNING_RATE"] for p in second.calls) == [2e-4, 3e-4]  # 1e-4 was skipped
     assert any("grid-1 LEARNING_RATE=0.0001: done before, skipped" in line for line in lines)
     assert state["summary"] == {"done": 3, "failed": 0, "pending": 0}
-    retried = state["trials"][hk.Trial("", killed["params"]).key]
+    retried = state["trials"][Trial("", killed["params"]).key]
     old, new = retried["attempts"]
     assert old != new and retried["run_dir"] == new and Path(old).is_dir()  # old run kept
     assert hk.run_status(old)["status"] == "failed" and "interrupted" in hk.run_status(old)["error"]

@@ -8,7 +8,8 @@ import pytest
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
 import hackkit as hk
-from hackkit.train import TimeBudgetCallback, compute_metrics
+from hackkit.tasks.text import compute_metrics
+from hackkit.train import TimeBudgetCallback
 
 TINY = dict(epochs=1.0, max_length=32, batch_size=16, device="cpu", patience=0)
 
@@ -53,8 +54,11 @@ def test_finetune_saves_a_self_contained_model(run_with_splits):
     assert (model_dir / "model.safetensors").is_file()
     assert not list(model_dir.glob("*.bin"))  # no pickled weights
     config = json.loads((model_dir / "config.json").read_text())
-    labels = hk.read_json(run_with_splits / "splits" / "labels.json")
+    labels = hk.Run(run_with_splits).labels()
     assert [config["id2label"][str(i)] for i in range(len(labels))] == labels
+    info = hk.read_model_info(model_dir)  # the folder describes itself
+    assert (info.task, info.labels, info.max_length, info.method) == (
+        "text-classification", labels, TINY["max_length"], "finetune")
     assert (model_dir / "tokenizer.json").is_file()
     assert not (run_with_splits / "checkpoints").exists()
     assert summary["train_examples"] == 96 and summary["epochs_completed"] == 1.0
@@ -62,7 +66,7 @@ def test_finetune_saves_a_self_contained_model(run_with_splits):
     assert 0 <= summary["best_validation_macro_f1"] <= 1
     history = hk.read_json(run_with_splits / "training_history.json")
     assert any("eval_macro_f1" in h for h in history)
-    fig = hk.plot_learning_curve(history)
+    fig = hk.plot_learning_curve(run_with_splits)
     assert fig.axes[1].lines  # validation scores were plotted
 
     with pytest.raises(FileExistsError, match="refusing to overwrite a trained model"):
@@ -88,5 +92,19 @@ def test_bad_model_stops_before_training(run_with_splits):
 def test_finetune_on_gpu_uses_mixed_precision(run_with_splits):
     summary = hk.finetune(run_with_splits, hk.TrainConfig(**{**TINY, "device": "cuda"}))
     assert summary["device"] == "cuda" and summary["precision"] in ("bf16", "fp16")
-    proba, labels = hk.predict_proba(run_with_splits / "model", ["where is my parcel"], device="cuda")
-    assert proba.shape == (1, len(labels)) and abs(proba.sum() - 1) < 1e-3
+    predictor = hk.Predictor(run_with_splits / "model", device="cuda")
+    proba = predictor.predict_proba(["where is my parcel"])
+    assert proba.shape == (1, len(predictor.labels)) and abs(proba.sum() - 1) < 1e-3
+
+
+def test_02_refuses_a_task_other_than_the_one_01_wrote(run_with_splits):
+    config = hk.TrainConfig(**{**TINY, "task": "token-classification"})
+    with pytest.raises(ValueError, match=r"TASK='token-classification', but .* holds "
+                                         r"text-classification data .* Set TASK = 'text-classification'"):
+        hk.finetune(run_with_splits, config)
+    assert not (run_with_splits / "model").exists()
+
+
+def test_unknown_method_names_the_parameter():
+    with pytest.raises(ValueError, match=r"^METHOD='lora' is out of range: use one of \('finetune',"):
+        hk.TrainConfig(method="lora").validate()
