@@ -31,9 +31,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked gpu when no CUDA device is usable."""
+    """Mark tests by cost (notebooks: papermill tests and nbval cells); skip gpu tests without CUDA."""
     import torch
 
+    for item in items:
+        path = str(item.path)
+        if "/tests/notebooks/" in path or path.endswith(".ipynb"):
+            item.add_marker(pytest.mark.notebooks)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU; none is available")

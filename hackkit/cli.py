@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     export = sub.add_parser("export", help="write the model card; with --onnx also an ONNX copy")
     export.add_argument("run", nargs="?", default="", help="run folder (default: latest with a model)")
-    export.add_argument("--onnx", action="store_true", help="export model.onnx and check it")
+    export.add_argument("--onnx", action="store_true", help="also export the model to ONNX and check it against PyTorch")
     return parser
 
 

@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from hackkit.base import SPLIT_ALIASES, SPLITS, Dataset, Task
 from hackkit.paths import find_input, repo_root
@@ -246,6 +245,8 @@ def _split_off(frame: pd.DataFrame, fraction: float, seed: int, name: str, value
             f"least one row per class ({n_classes} classes) on each side. Adjust {name} "
             "or add data."
         )
+    from sklearn.model_selection import train_test_split
+
     return train_test_split(frame, test_size=fraction, stratify=frame["label"], random_state=seed)
 
 
@@ -294,5 +295,7 @@ def stratified_subsample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame
         raise ValueError(
             f"MAX_TRAIN_EXAMPLES={n}: fewer than the {n_classes} classes; use 0 (all) or more."
         )
+    from sklearn.model_selection import train_test_split
+
     kept, _ = train_test_split(frame, train_size=n, stratify=frame["label"], random_state=seed)
     return kept.reset_index(drop=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from hackkit.paths import write_json
-from hackkit.runfolder import Run, load_splits, read_model_info
+from hackkit.runfolder import MODEL_INFO, Run, load_splits, read_model_info
 from hackkit.tasks import get_task
 
 ONNX_TOLERANCE = 1e-4  # max |logit difference| accepted between ONNX Runtime and PyTorch (fp32)
@@ -90,7 +90,7 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
         "```", "",
         f"Or over HTTP: `python -m hackkit serve {run.path}`, then POST `{{\"texts\": [...]}}` "
         "to `/predict`. The folder is self-contained: `model.safetensors`, `config.json` "
-        "(with the label names), the tokenizer files and `hackkit.json` (task, labels, "
+        f"(with the label names), the tokenizer files and `{MODEL_INFO}` (task, labels, "
         "MAX_LENGTH); plain transformers loads it with "
         f"`AutoModel{task.architecture_suffix}.from_pretrained(folder)`.", "",
     ]

@@ -15,7 +15,7 @@ from hackkit.models import resolve_model
 from hackkit.params import (NOTEBOOKS, DataConfig, TrainConfig, check_params, notebook_parameters,
                             notebooks_dir)
 from hackkit.paths import read_json, write_json
-from hackkit.runfolder import Run, new_run_dir
+from hackkit.runfolder import RUN_RECORD, Run, new_run_dir
 
 
 def preflight(params: dict[str, Any]) -> None:
@@ -56,7 +56,7 @@ def resume_run(run_dir: str | Path, log: Callable[[str], None] = print) -> Path:
     """Finish an interrupted or failed run in its own folder, skipping the notebooks that are done."""
     run_dir = Path(run_dir).expanduser().resolve()
     if not Run(run_dir).record.is_file():
-        raise FileNotFoundError(f"{run_dir} has no run.json: give the folder of a run made by "
+        raise FileNotFoundError(f"{run_dir} has no {RUN_RECORD}: give the folder of a run made by "
                                 "`python -m hackkit run` (see runs/).")
     record = read_json(Run(run_dir).record)
     status = Run(run_dir).status()["status"]
