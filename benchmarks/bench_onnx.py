@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 import hackkit as hk
+from hackkit.models import load_for_classification, load_tokenizer
 from hackkit.export import _onnx_inputs
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "support_intents.csv"
@@ -27,9 +28,9 @@ SAMPLE = Path(__file__).resolve().parent.parent / "data" / "support_intents.csv"
 def fresh_model(folder: Path) -> Path:
     """all-MiniLM-L6-v2 with an untrained head for the sample data's labels, saved to folder."""
     labels = sorted(hk.read_table(SAMPLE)["label"].unique())
-    model = hk.load_for_classification("sentence-transformers/all-MiniLM-L6-v2", labels)
+    model = load_for_classification("sentence-transformers/all-MiniLM-L6-v2", labels)
     model.save_pretrained(folder, safe_serialization=True)
-    hk.load_tokenizer("sentence-transformers/all-MiniLM-L6-v2").save_pretrained(folder)
+    load_tokenizer("sentence-transformers/all-MiniLM-L6-v2").save_pretrained(folder)
     return folder
 
 
@@ -49,7 +50,7 @@ def compare(tmp: Path, args: argparse.Namespace) -> None:
     import onnxruntime as ort
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model_dir = fresh_model(tmp / "model") if args.fresh else hk.run_dir_for(args.run, "model") / "model"
+    model_dir = fresh_model(tmp / "model") if args.fresh else hk.Run(hk.find_run(args.run, "model")).model_dir
     onnx_path = hk.export_onnx(model_dir, tmp / "model.onnx")
     texts = list(hk.read_table(SAMPLE)["text"][: args.texts])
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

@@ -29,8 +29,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    splits = hk.make_splits(hk.deduplicate(hk.load_dataset(SAMPLE, "text", "label").frame)[0],
-                            0.2, 0.1, 42)
+    task = hk.get_task("text-classification")
+    splits = hk.make_splits(hk.deduplicate(hk.load_data(SAMPLE).frame, task)[0], 0.2, 0.1, 42, task)
     with_tb = hackkit.train.tensorboard_callback
     speeds: dict[str, list[float]] = {"with TensorBoard": [], "without": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -39,12 +39,12 @@ def main() -> None:
                 hackkit.train.tensorboard_callback = \
                     with_tb if arm == "with TensorBoard" else (lambda _: TrainerCallback())
                 run_dir = Path(tmp) / f"{arm}-{i}".replace(" ", "_")
-                hk.save_splits(splits, run_dir)
+                hk.save_splits(splits, run_dir, task)
                 summary = hk.finetune(run_dir, hk.TrainConfig(
                     epochs=args.epochs, max_train_examples=args.examples, device="cpu", patience=0))
                 speeds[arm].append(summary["train_examples_per_second"])
                 print(f"round {i + 1} {arm:<17} {summary['train_examples_per_second']:7.2f} examples/s, "
-                      f"tensorboard files: {len(list(run_dir.glob('tensorboard/*')))}")
+                      f"tensorboard files: {len(list(hk.Run(run_dir).tensorboard.glob('*')))}")
     hackkit.train.tensorboard_callback = with_tb
     med = {arm: statistics.median(v) for arm, v in speeds.items()}
     for arm, value in med.items():

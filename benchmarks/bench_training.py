@@ -17,16 +17,19 @@ from pathlib import Path
 import torch
 
 import hackkit as hk
+from hackkit.models import load_for_classification, load_tokenizer
+from hackkit.tasks.text import classification_metrics
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def prepare(data: str, examples: int, seed: int):
     """The run-folder splits 01 would write, with train cut to `examples`."""
-    dataset = hk.load_dataset(data, "text", "label")
-    splits = hk.make_splits(hk.deduplicate(dataset.frame)[0], 0.2, 0.1, seed)
-    labels = sorted(splits["train"]["label"].unique())
-    return splits, hk.subsample(splits["train"], examples, seed), labels
+    task = hk.get_task("text-classification")
+    dataset = hk.load_data(data)
+    splits = hk.make_splits(hk.deduplicate(dataset.frame, task)[0], 0.2, 0.1, seed, task)
+    labels = task.labels(splits)
+    return splits, task.subsample(splits["train"], examples, seed), labels
 
 
 def score(model, tokenizer, test, labels) -> dict:
@@ -38,7 +41,7 @@ def score(model, tokenizer, test, labels) -> dict:
             batch = tokenizer(list(test["text"][start:start + 64]), truncation=True, max_length=128,
                               padding=True, return_tensors="pt")
             preds += model(**batch).logits.argmax(-1).tolist()
-    return hk.classification_metrics(test["label"], [labels[i] for i in preds], labels)
+    return classification_metrics(test["label"], [labels[i] for i in preds], labels)
 
 
 def padded_loop(train, test, labels, epochs: float, lr: float, batch_size: int, seed: int):
@@ -46,8 +49,8 @@ def padded_loop(train, test, labels, epochs: float, lr: float, batch_size: int, 
     from transformers import get_linear_schedule_with_warmup, set_seed
 
     set_seed(seed)
-    tokenizer = hk.load_tokenizer(MODEL)
-    model = hk.load_for_classification(MODEL, labels)
+    tokenizer = load_tokenizer(MODEL)
+    model = load_for_classification(MODEL, labels)
     enc = tokenizer(list(train["text"]), padding="max_length", truncation=True, max_length=128,
                     return_tensors="pt")
     y = torch.tensor([labels.index(x) for x in train["label"]])
@@ -78,8 +81,8 @@ def plain_trainer(train, test, labels, epochs: float, seed: int):
     from transformers import Trainer, TrainingArguments, set_seed
 
     set_seed(seed)
-    tokenizer = hk.load_tokenizer(MODEL)
-    model = hk.load_for_classification(MODEL, labels)
+    tokenizer = load_tokenizer(MODEL)
+    model = load_for_classification(MODEL, labels)
     ds = Dataset.from_dict({"text": list(train["text"]),
                             "label": [labels.index(x) for x in train["label"]]})
     ds = ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=128), batched=True)
@@ -97,13 +100,14 @@ def hackkit_train(splits, examples: int, epochs: float, seed: int):
     """(c) hackkit.finetune as 02_finetune runs it (committed defaults except size and epochs)."""
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
-        hk.save_splits(splits, run_dir)
+        hk.save_splits(splits, run_dir, hk.get_task("text-classification"))
         config = hk.TrainConfig(max_train_examples=examples, epochs=epochs, seed=seed,
                                 time_budget_minutes=0, patience=0)
         summary = hk.finetune(run_dir, config)
         test = splits["test"]
-        proba, labels = hk.predict_proba(run_dir / "model", list(test["text"]))
-        scores = hk.classification_metrics(test["label"], [labels[i] for i in proba.argmax(1)], labels)
+        predictor = hk.Predictor(hk.Run(run_dir).model_dir)
+        proba, labels = predictor.predict_proba(list(test["text"])), predictor.labels
+        scores = classification_metrics(test["label"], [labels[i] for i in proba.argmax(1)], labels)
     return summary["train_seconds"], scores, config
 
 
