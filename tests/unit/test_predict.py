@@ -147,3 +147,12 @@ def test_predictor_on_a_gpu_uses_mixed_precision_and_agrees_with_the_cpu(tiny_ru
     gpu = hk.Predictor.from_run(tiny_run, device="cuda")
     assert gpu.device == "cuda" and gpu.precision in ("bf16", "fp16")
     np.testing.assert_allclose(gpu.predict_proba(texts), cpu, atol=2e-2)
+
+
+@pytest.mark.gpu
+def test_a_token_model_on_a_gpu_takes_the_same_mixed_precision_path(ner_folder):
+    texts = ["Acme hires, Globex fires.", "Initech and Umbrella merge"]
+    cpu = hk.Predictor(ner_folder, device="cpu").predict(texts)
+    gpu = hk.Predictor(ner_folder, device="cuda")
+    assert gpu.device == "cuda" and gpu.precision in ("bf16", "fp16")
+    assert [r["tokens"] for r in gpu.predict(texts)] == [r["tokens"] for r in cpu]
