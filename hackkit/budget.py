@@ -108,31 +108,41 @@ def plan_training(
     eps = float(examples_per_second)
     eval_seconds_each = validation_examples / (eps * EVAL_SPEEDUP) if eps else 0.0
 
-    def evals_for(steps: int) -> int:
-        """At least every epoch and at least min_evals times in all."""
-        return max(min_evals, math.ceil(steps / steps_per_epoch))
+    def cadence(steps: int) -> tuple[int, int]:
+        """Evaluation interval and count: at least every epoch and at least min_evals times."""
+        wanted = max(min_evals, math.ceil(steps / steps_per_epoch))
+        every = max(1, min(steps_per_epoch, steps // wanted))  # floor: `wanted` or more
+        return every, math.ceil(steps / every)  # Trainer also evaluates at the last step
 
     if budget_minutes <= 0:
-        max_steps, capped_by = epoch_steps, "none"
+        max_steps, capped_by, needed = epoch_steps, "none", 0.0
     else:
         budget_seconds = budget_minutes * 60
-        train_seconds = budget_seconds * (1 - safety_fraction - eval_overhead_fraction)
-        budget_steps = math.floor(train_seconds * eps / batch_size)
-        needed = evals_for(min(max(budget_steps, 1), epoch_steps)) * eval_seconds_each
-        if needed > budget_seconds * eval_overhead_fraction:  # evaluations cost more than reserved
-            train_seconds = budget_seconds * (1 - safety_fraction) - needed
-            budget_steps = math.floor(train_seconds * eps / batch_size)
+        reserve = budget_seconds * eval_overhead_fraction
+        usable = budget_seconds * (1 - safety_fraction)
+        budget_steps = math.floor((usable - reserve) * eps / batch_size)
+        needed = 0.0
+        for _ in range(10):  # the evaluation count depends on the steps: shrink until both fit
+            needed = cadence(min(max(budget_steps, 1), epoch_steps))[1] * eval_seconds_each
+            over = budget_steps * batch_size / eps + max(reserve, needed) - usable
+            if over <= 0 or budget_steps < 1:
+                break
+            budget_steps -= math.ceil(over * eps / batch_size)
         if budget_steps < 1:
-            minimum = (batch_size / eps + needed) / (1 - safety_fraction - eval_overhead_fraction) / 60
+            step = batch_size / eps  # the smallest useful plan: min_evals steps, each evaluated
+            minimum = max(min_evals * step / (1 - safety_fraction - eval_overhead_fraction),
+                          min_evals * (step + eval_seconds_each) / (1 - safety_fraction)) / 60
             raise ValueError(
-                f"TIME_BUDGET_MINUTES={budget_minutes:g} leaves no time for a single training step "
-                f"at {eps:.1f} examples/s with batches of {batch_size} (plus evaluation): give at "
-                f"least {max(minimum, 0.1):.1f} minutes, or 0 for no budget."
+                f"TIME_BUDGET_MINUTES={budget_minutes:g} is too short to train and evaluate at "
+                f"{eps:.1f} examples/s with batches of {batch_size}: give at least "
+                f"{max(minimum, 0.1):.1f} minutes, or 0 for no budget."
+                + (f" Each evaluation of the {validation_examples} validation texts takes ≈ "
+                   f"{eval_seconds_each:.0f} s: a smaller validation split leaves more time."
+                   if eval_seconds_each > reserve / min_evals else "")
             )
         max_steps = min(budget_steps, epoch_steps)
         capped_by = "budget" if budget_steps < epoch_steps else "epochs"
-    n_evals = evals_for(max_steps)
-    eval_steps = max(1, min(steps_per_epoch, math.ceil(max_steps / n_evals)))
+    eval_steps, n_evals = cadence(max_steps)
     seconds_per_epoch = train_examples / eps if eps else 0.0
     return TrainPlan(
         train_examples=train_examples, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
@@ -141,7 +151,7 @@ def plan_training(
         eval_steps=eval_steps, save_steps=eval_steps, examples_per_second=round(eps, 2),
         seconds_per_epoch=round(seconds_per_epoch, 1), budget_minutes=float(budget_minutes),
         planned_train_seconds=round(max_steps * batch_size / eps, 1) if eps else 0.0,
-        planned_eval_seconds=round(math.ceil(max_steps / eval_steps) * eval_seconds_each, 1),
+        planned_eval_seconds=round(n_evals * eval_seconds_each, 1),
         max_epochs=float(max_epochs), capped_by=capped_by,
     )
 
