@@ -111,7 +111,9 @@ def plan_training(
     def cadence(steps: int) -> tuple[int, int]:
         """Evaluation interval and count: at least every epoch and at least min_evals times."""
         wanted = max(min_evals, math.ceil(steps / steps_per_epoch))
-        every = max(1, min(steps_per_epoch, steps // wanted))  # floor: `wanted` or more
+        # Rounded, not floored: the count stays near `wanted` (a floor can double it for few steps,
+        # and then reserving time for evaluations would eat the training steps).
+        every = max(1, min(steps_per_epoch, round(steps / wanted)))
         return every, math.ceil(steps / every)  # Trainer also evaluates at the last step
 
     if budget_minutes <= 0:

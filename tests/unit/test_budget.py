@@ -56,6 +56,14 @@ def test_eval_cadence_is_at_least_every_epoch_and_at_least_min_evals(examples, e
     evaluations = math.ceil(plan.max_steps / plan.eval_steps)
     assert evaluations >= min(5, plan.max_steps)
     assert evaluations >= math.floor(plan.expected_epochs)
+    assert evaluations <= max(5, math.ceil(plan.expected_epochs)) + 1 or plan.eval_steps == 1
+
+
+def test_expensive_evaluations_do_not_collapse_the_plan():
+    # Measured under load: 7.5 examples/s, 416 validation texts ≈ 18 s per evaluation, 3 minutes.
+    plan = plan_training(3_900, 32, 7.5, 3, 4, validation_examples=416)
+    assert plan.max_steps >= 15  # 5 evaluations (~92 s) still take half of it: honest, not 1 step
+    assert plan.planned_train_seconds + plan.planned_eval_seconds <= 180 * 0.95
 
 
 def test_slow_evaluation_takes_its_time_from_training():
