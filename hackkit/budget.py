@@ -17,6 +17,12 @@ EVAL_SPEEDUP = 3.0
 # every class is learned (800 examples x 2 epochs / batch 8 = 200 steps for 77 classes gave 0.42
 # accuracy; ~4,000 steps gave 0.92).
 MIN_STEPS_PER_CLASS = 10
+# Under a budget, evaluations take at most this share of the usable time (fewer of them when each
+# is expensive), down to one in the middle of the run and the final one ...
+EVAL_SHARE = 0.25
+MIN_EVALS_UNDER_BUDGET = 2
+# ... and if even those two would take more than this share, the budget is too short for the data.
+MAX_EVAL_SHARE = 0.5
 
 
 @dataclass
@@ -108,32 +114,42 @@ def plan_training(
     eps = float(examples_per_second)
     eval_seconds_each = validation_examples / (eps * EVAL_SPEEDUP) if eps else 0.0
 
-    def cadence(steps: int) -> tuple[int, int]:
-        """Evaluation interval and count: at least every epoch and at least min_evals times."""
+    def cadence(steps: int, most: int | None = None) -> tuple[int, int]:
+        """Evaluation interval and count: at least every epoch and min_evals times, at most `most`."""
         wanted = max(min_evals, math.ceil(steps / steps_per_epoch))
+        if most is not None:  # expensive evaluations: fewer of them, never fewer training steps
+            wanted = min(wanted, most)
         # Rounded, not floored: the count stays near `wanted` (a floor can double it for few steps,
         # and then reserving time for evaluations would eat the training steps).
-        every = max(1, min(steps_per_epoch, round(steps / wanted)))
+        every = max(1, round(steps / wanted))
+        if most is not None and wanted == most:  # a ceiling: never more than `most` evaluations
+            every = max(1, math.ceil(steps / most))
+        if most is None or wanted >= math.ceil(steps / steps_per_epoch):
+            every = min(every, steps_per_epoch)
         return every, math.ceil(steps / every)  # Trainer also evaluates at the last step
 
+    most_evals = None
     if budget_minutes <= 0:
-        max_steps, capped_by, needed = epoch_steps, "none", 0.0
+        max_steps, capped_by = epoch_steps, "none"
     else:
         budget_seconds = budget_minutes * 60
         reserve = budget_seconds * eval_overhead_fraction
         usable = budget_seconds * (1 - safety_fraction)
-        budget_steps = math.floor((usable - reserve) * eps / batch_size)
-        needed = 0.0
-        for _ in range(10):  # the evaluation count depends on the steps: shrink until both fit
-            needed = cadence(min(max(budget_steps, 1), epoch_steps))[1] * eval_seconds_each
-            over = budget_steps * batch_size / eps + max(reserve, needed) - usable
-            if over <= 0 or budget_steps < 1:
-                break
-            budget_steps -= math.ceil(over * eps / batch_size)
+        if eval_seconds_each > 0:
+            # Evaluations get at most EVAL_SHARE of the usable time: when min_evals of them cost
+            # more, evaluate less often (down to MIN_EVALS_UNDER_BUDGET: one mid-run + the final).
+            most_evals = max(MIN_EVALS_UNDER_BUDGET,
+                             math.floor(EVAL_SHARE * usable / eval_seconds_each))
+        eval_cost = (min(min_evals, most_evals) if most_evals else min_evals) * eval_seconds_each
+        train_seconds = usable - max(reserve, eval_cost)
+        if eval_cost > MAX_EVAL_SHARE * usable or train_seconds <= 0:
+            train_seconds = 0.0  # even the fewest evaluations would crowd out training
+        budget_steps = math.floor(train_seconds * eps / batch_size)
         if budget_steps < 1:
-            step = batch_size / eps  # the smallest useful plan: min_evals steps, each evaluated
+            step = batch_size / eps  # the smallest useful plan: min_evals steps, and 2 evaluations
             minimum = max(min_evals * step / (1 - safety_fraction - eval_overhead_fraction),
-                          min_evals * (step + eval_seconds_each) / (1 - safety_fraction)) / 60
+                          MIN_EVALS_UNDER_BUDGET * eval_seconds_each / MAX_EVAL_SHARE
+                          / (1 - safety_fraction)) / 60
             raise ValueError(
                 f"TIME_BUDGET_MINUTES={budget_minutes:g} is too short to train and evaluate at "
                 f"{eps:.1f} examples/s with batches of {batch_size}: give at least "
@@ -144,7 +160,7 @@ def plan_training(
             )
         max_steps = min(budget_steps, epoch_steps)
         capped_by = "budget" if budget_steps < epoch_steps else "epochs"
-    eval_steps, n_evals = cadence(max_steps)
+    eval_steps, n_evals = cadence(max_steps, most_evals)
     seconds_per_epoch = train_examples / eps if eps else 0.0
     return TrainPlan(
         train_examples=train_examples, batch_size=batch_size, steps_per_epoch=steps_per_epoch,

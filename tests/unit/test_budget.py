@@ -71,7 +71,7 @@ def test_slow_evaluation_takes_its_time_from_training():
     # 5 evaluations of 5k texts at 3 x 40/s ≈ 208 s: more than the 60 s reserved for them
     heavy = plan_training(10_000, 32, 40.0, 10, 4, validation_examples=5_000)
     # one evaluation of 20k texts ≈ 167 s; 5 of them (≈ 833 s) are more than the whole budget
-    with pytest.raises(ValueError, match="give at least 14.7 minutes.*evaluation of the 20000 valid"):
+    with pytest.raises(ValueError, match="give at least 11.7 minutes.*evaluation of the 20000 valid"):
         plan_training(10_000, 32, 40.0, 10, 4, validation_examples=20_000)
     assert heavy.max_steps < light.max_steps
     assert heavy.planned_train_seconds + heavy.planned_eval_seconds <= 600 * 0.95 + 1
@@ -259,3 +259,19 @@ def test_unknown_metric_is_named():
     with pytest.raises(ValueError, match="metric='f1' is not among"):
         explain_result({"accuracy": 0.9}, BASE, [], metric="f1", num_classes=2, train_examples=10,
                        steps=10, epochs_completed=1, learning_rate=1e-4, stopped_by_budget=False)
+
+
+def test_expensive_evaluations_are_made_rarer_not_paid_for_with_training_steps():
+    # 2,000 validation texts at 3 x 20/s ≈ 33 s each: 5 evaluations (167 s) would be 29% of the
+    # usable 570 s; evaluations are capped at 25% (4 of them), training keeps the rest.
+    plan = plan_training(10_000, 32, 20.0, 10, 4, validation_examples=2_000, min_evals=5)
+    usable = 600 * 0.95
+    evaluations = math.ceil(plan.max_steps / plan.eval_steps)
+    assert evaluations == 4 and plan.planned_eval_seconds <= 0.25 * usable
+    assert plan.planned_train_seconds == pytest.approx(usable - plan.planned_eval_seconds, abs=2)
+    # Very expensive ones (≈ 100 s each): one in the middle of the run and the final one.
+    rare = plan_training(10_000, 32, 20.0, 10, 4, validation_examples=6_000, min_evals=5)
+    assert math.ceil(rare.max_steps / rare.eval_steps) == 2
+    assert rare.eval_steps == math.ceil(rare.max_steps / 2)  # the first one half-way
+    assert rare.planned_train_seconds == pytest.approx(usable - rare.planned_eval_seconds, abs=2)
+    assert rare.planned_train_seconds >= 0.6 * usable
