@@ -196,14 +196,17 @@ def sample_batches(dataset: Any, collator: Callable, batch_size: int, count: int
 
 
 def measure_throughput(trainer_or_model: Any, sample_batches: Sequence[dict],
-                       warmup_batches: int = 1) -> float:
-    """Training examples/s (forward + backward, no weight update) over batches after a warm-up."""
+                       warmup_batches: int = 1, dtype: Any = None) -> float:
+    """Training examples/s (forward + backward, no weight update) over batches after a warm-up.
+
+    A bare model is measured where it is, under autocast to `dtype` if given (e.g. torch.bfloat16).
+    """
     import contextlib
 
     import torch
 
     if isinstance(trainer_or_model, torch.nn.Module):
-        model, dtype = trainer_or_model, None
+        model = trainer_or_model
         device = next(model.parameters()).device
     else:  # a Trainer: its model, device and mixed precision
         model, args = trainer_or_model.model, trainer_or_model.args
