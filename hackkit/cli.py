@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         name = key.replace("_f1", "-F1").replace("_", " ")
         print(f"  {name if name.startswith('baseline') else 'test ' + name:<24}{value:.4f}")
     print(f"  metrics: {Run(run_dir).metrics}; notebooks: {run_dir}/*.ipynb")
+    verdict = read_json(Run(run_dir).metrics).get("verdict")
+    if verdict:  # prominent: a model that loses to the baseline must not go unnoticed
+        flag = "" if verdict["beats_baseline"] and not verdict["problems"] else "!! "
+        print(f"\n{flag}{verdict['message']}")
     return 0
 
 

@@ -182,3 +182,14 @@ def test_a_folder_of_conll2003_files_keeps_its_own_splits(tmp_path):
     (folder / "eng.testb").unlink()
     with pytest.raises(ValueError, match=r"has no file for \['test'\].*eng.testa, eng.testb"):
         hk.load_data(folder, task="token-classification")
+
+
+def test_tags_that_are_all_o_give_a_warning_and_a_plot_that_says_so(write):
+    sentences = [f"word{i} O\nother{i % 7} O\nthing{i % 5} O\n" for i in range(40)]
+    report = hk.diagnose(write("all_o.conll", "\n".join(sentences)), task="token-classification",
+                         lengths=False)
+    assert not report.errors
+    [warning] = [p for p in report.problems if p.check == "no-labels"]
+    assert "hold no entity types at all (tagged data: every tag is O)" in warning.message
+    fig = hk.plot_class_balance(report.splits, report.task)  # was an IndexError
+    assert fig.axes[0].texts[0].get_text() == "no entity types in the data: nothing to plot"
