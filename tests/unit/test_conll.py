@@ -153,7 +153,9 @@ def test_tagged_splits_round_trip_through_the_run_folder(tmp_path, conll2003):
 
 @pytest.mark.parametrize("args, message", [
     (["-p", "TAG_COLUMN", "3"], "TAG_COLUMN=3: line 1 of support_entities.conll has 2 columns"),
-    (["-p", "DATA_PATH", "data/support_intents.csv"], "support_intents.csv line 1 has one column ('text,label')"),
+    (["-p", "DATA_PATH", "data/support_intents.csv"],
+     "support_intents.csv is a .csv file, which TASK='token-classification' does not read; it looks "
+     "like data for TASK='text-classification'"),
     (["-p", "TEST_SIZE", "0.85"], "TEST_SIZE + VAL_SIZE = 0.95 leaves under 10% for training"),
 ])
 def test_bad_ner_input_stops_the_run_command_before_any_run_folder(tmp_path, monkeypatch, capsys,

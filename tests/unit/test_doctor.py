@@ -142,7 +142,9 @@ def test_the_datas_own_test_split_is_scored_whole_duplicates_leave_train(write):
 
     report = hk.diagnose(path, split_column="split")
     assert len(report.splits["test"]) == in_file == 10  # every test row is scored, as given
-    assert report.duplicates == 3 and len(report.splits["train"]) == len(train)
+    assert report.duplicates == 3  # the 2 train copies and the validation copy
+    # the validation copy was the only validation row: validation is carved from the 30 train rows
+    assert len(report.splits["train"]) + len(report.splits["validation"]) == len(train)
     assert not set(report.splits["train"]["text"]) & set(report.splits["test"]["text"])
     message = _only(report, "duplicates").message
     assert "taken out of train and validation only" in message and "kept whole" in message

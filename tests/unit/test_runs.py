@@ -146,7 +146,7 @@ def test_dry_run_prints_each_notebooks_plan_and_writes_no_run(runs_dir, tiny_mod
     out = capsys.readouterr().out
     assert "nothing trained, no run folder written" in out
     assert "01_explore.ipynb: reads " in out and "splits train 1,302 / validation 186 / test 372" in out
-    assert "02_finetune.ipynb: METHOD=finetune on 1,302 training examples: about " in out
+    assert "02_finetune.ipynb: METHOD=finetune on 1,302 training texts: about " in out
     assert "examples/s here; one epoch ≈ " in out and " in 2 min (" in out
-    assert "03_evaluate.ipynb: scores the model on the 372 test examples by macro_f1" in out
+    assert "03_evaluate.ipynb: scores the model on the 372 test texts by macro_f1" in out
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
