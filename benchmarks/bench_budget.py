@@ -21,21 +21,10 @@ from hackkit.budget import (BudgetCallback, explain_result, measure_throughput, 
 from hackkit.progress import ProgressCallback, ProgressWatcher
 
 
-def tokenized(frame, tokenizer, labels: list[str], max_length: int):
-    """A datasets.Dataset of token ids and label ids (padding left to the collator)."""
-    from datasets import Dataset
-
-    ds = Dataset.from_dict({"text": list(frame["text"]),
-                            "label": [labels.index(x) for x in frame["label"]]})
-    return ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=max_length),
-                  batched=True, remove_columns=["text"])
-
-
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark; print and return its figures."""
-    import numpy as np
     import torch
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+    from transformers import Trainer, TrainingArguments, set_seed
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data")
@@ -54,15 +43,18 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(a.out or tempfile.mkdtemp(prefix="bench-budget-"))
     out.mkdir(parents=True, exist_ok=True)
 
-    dataset = hk.load_dataset(a.data, a.text_column, a.label_column, a.split_column)
-    splits = hk.make_splits(hk.deduplicate(dataset.frame)[0], 0.2, 0.1, a.seed)
-    labels = sorted(splits["train"]["label"].unique())
-    tokenizer = hk.load_tokenizer(a.model)
-    train_ds, val_ds, test_ds = (tokenized(splits[s], tokenizer, labels, a.max_length)
-                                 for s in ("train", "validation", "test"))
-    collator = DataCollatorWithPadding(tokenizer)
+    from hackkit.tasks.text import classification_metrics, tokenized
+
+    task = hk.get_task("text-classification")
+    dataset = hk.load_data(a.data, text_column=a.text_column, label_column=a.label_column,
+                           split_column=a.split_column)
+    splits = hk.make_splits(hk.deduplicate(dataset.frame, task)[0], 0.2, 0.1, a.seed, task)
+    labels = task.labels(splits)
     set_seed(a.seed)
-    model = hk.load_for_classification(a.model, labels)
+    parts = task.train_parts(splits["train"], splits["validation"], labels,
+                             hk.resolve_model(a.model).location, a.max_length)
+    model, collator, train_ds, val_ds = parts.model, parts.collator, parts.train_ds, parts.val_ds
+    test_ds = tokenized(splits["test"], parts.processor, labels, a.max_length)
     cuda = torch.cuda.is_available()
     if cuda:
         model.to("cuda")
@@ -86,12 +78,8 @@ def main(argv: list[str] | None = None) -> dict:
     progress_file = out / "progress.jsonl"
     progress_file.unlink(missing_ok=True)
 
-    def metrics(eval_pred) -> dict[str, float]:
-        logits, y = eval_pred
-        return {"accuracy": float((np.argmax(logits, -1) == y).mean())}
-
     trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-                      data_collator=collator, compute_metrics=metrics, callbacks=[
+                      data_collator=collator, compute_metrics=parts.compute_metrics, callbacks=[
                           budget, ProgressCallback(progress_file, notebook="bench",
                                                    budget_seconds=a.minutes * 60, bar=False)])
     with ProgressWatcher(progress_file, sys.stderr, interval=5):
@@ -99,12 +87,10 @@ def main(argv: list[str] | None = None) -> dict:
     realised = budget.result()
 
     logits = trainer.predict(test_ds).predictions
-    model_scores = hk.classification_metrics(list(splits["test"]["label"]),
-                                             [labels[i] for i in logits.argmax(-1)], labels)
+    model_scores = classification_metrics(list(splits["test"]["label"]),
+                                          [labels[i] for i in logits.argmax(-1)], labels)
     t0 = time.monotonic()
-    baseline = hk.fit_baseline(splits["train"]["text"], splits["train"]["label"], seed=a.seed)
-    base_scores = hk.classification_metrics(list(splits["test"]["label"]),
-                                            list(baseline.predict(list(splits["test"]["text"]))), labels)
+    base_scores = task.baseline_scores(splits, labels, "test", a.seed)
     baseline_seconds = time.monotonic() - t0
     verdict = explain_result(
         model_scores, {"TF-IDF": base_scores}, trainer.state.log_history, num_classes=len(labels),

@@ -1,11 +1,10 @@
-"""Fine-tuning: settings checks, the time budget, and a real (tiny) training run."""
+"""Fine-tuning: settings checks, the budget plan, progress, and a real (tiny) training run."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from transformers import TrainerControl, TrainerState, TrainingArguments
 
 import hackkit as hk
 from hackkit.tasks.text import compute_metrics
