@@ -41,7 +41,7 @@ _EXPORTS: dict[str, str] = {
     "score_predictions": "hackkit.evaluate", "compare_scores": "hackkit.evaluate",
     "per_class_table": "hackkit.evaluate", "plot_confusion": "hackkit.evaluate",
     "worst_errors": "hackkit.evaluate", "write_metrics": "hackkit.evaluate",
-    "headline_scores": "hackkit.evaluate",
+    "headline_scores": "hackkit.evaluate", "explain_run": "hackkit.evaluate",
     # 04: demo, export, serving
     "Predictor": "hackkit.predict", "score_table": "hackkit.predict",
     "score_file": "hackkit.predict", "DemoApp": "hackkit.demo",

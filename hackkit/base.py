@@ -58,6 +58,7 @@ class Task:
     baseline_name: str = "baseline"
     unseen_labels_block: bool = True  # labels only in validation/test: error (True) or warning
     data_hint: str = ""  # shown when a data file does not suit the task
+    file_suffixes: tuple[str, ...] = ()  # data file types the task reads (empty: not checked)
     onnx_export: bool = False  # whether hackkit.export can export and check this task's models
 
     # --- data (01, doctor) -------------------------------------------------------------

@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--name", default="", help="label appended to the run folder's name")
     run.add_argument("--resume", metavar="RUN_DIR", default="",
                      help="finish an interrupted or failed run in its folder, with its parameters")
+    run.add_argument("--dry-run", action="store_true",
+                     help="check everything and print what each notebook would do, with the "
+                          "training plan measured on a few batches; train nothing, write no run")
     sub.add_parser("params", help="list the notebook parameters, their defaults and meaning")
     doctor = sub.add_parser("doctor", help="check a data file and print a fix for each problem")
     doctor.add_argument("data", help="the data file, e.g. data/support_intents.csv")
@@ -71,11 +74,16 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, FileNotFoundError, FileExistsError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-    from hackkit.runs import resume_run, run_pipeline
+    from hackkit.runs import dry_run, resume_run, run_pipeline
 
     try:
         if args.command == "doctor":
             return _doctor(args.data, [tuple(p) for p in args.parameter])
+        if args.command == "run" and args.dry_run:
+            if args.resume:
+                raise ValueError("--dry-run checks a new run; drop --resume.")
+            dry_run(load_params(args.parameters_file, [tuple(p) for p in args.parameter]))
+            return 0
         if args.resume:
             if args.parameter or args.parameters_file or args.name:
                 raise ValueError("--resume reuses the run's own parameters and name; drop -p, -f "
@@ -98,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         name = key.replace("_f1", "-F1").replace("_", " ")
         print(f"  {name if name.startswith('baseline') else 'test ' + name:<24}{value:.4f}")
     print(f"  metrics: {Run(run_dir).metrics}; notebooks: {run_dir}/*.ipynb")
+    verdict = read_json(Run(run_dir).metrics).get("verdict")
+    if verdict:  # prominent: a model that loses to the baseline must not go unnoticed
+        flag = "" if verdict["beats_baseline"] and not verdict["problems"] else "!! "
+        print(f"\n{flag}{verdict['message']}")
     return 0
 
 

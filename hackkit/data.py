@@ -138,11 +138,53 @@ def clean_labels(labels: pd.Series) -> pd.Series:
     return labels.map(one)
 
 
+FOLDER_SPLIT = "_split_file"  # the split column of a table read from a folder of split files
+
+
+def read_split_folder(folder: Path) -> tuple[pd.DataFrame, list[str]]:
+    """A folder holding train.csv and test.csv (optionally validation.csv; any supported type)
+    as one table whose FOLDER_SPLIT column says which file each row came from."""
+    found: dict[str, Path] = {}
+    for file in sorted(folder.iterdir()):
+        split = SPLIT_ALIASES.get(file.stem.lower())
+        if file.is_file() and file.suffix.lower() in SUFFIXES and split:
+            if split in found:
+                raise ValueError(f"DATA_PATH: {folder} has two {split} files, {found[split].name} "
+                                 f"and {file.name}; keep one.")
+            found[split] = file
+    missing = [s for s in ("train", "test") if s not in found]
+    if missing:
+        names = sorted(f.name for f in folder.iterdir())
+        raise ValueError(
+            f"DATA_PATH: the folder {folder} has no {' and no '.join(missing)} file (it holds "
+            f"{names or 'nothing'}). A folder of split files needs train.csv and test.csv, "
+            f"optionally validation.csv (or dev/valid; any of {', '.join(SUFFIXES)}); or point "
+            "DATA_PATH at one file."
+        )
+    parts, warnings = [], []
+    for split, file in found.items():
+        frame, read_warnings = _read_table(file)
+        parts.append(frame.assign(**{FOLDER_SPLIT: split}))
+        warnings += read_warnings
+    return pd.concat(parts, ignore_index=True), warnings
+
+
 def load_labelled_table(path: str | Path, text_column: str, label_column: str,
                         split_column: str = "") -> Dataset:
-    """Load a table of inputs and labels and check it: columns, empty inputs, missing labels, splits."""
-    raw, read_warnings = _read_table(path)
+    """Load a table of inputs and labels and check it: columns, empty inputs, missing labels, splits.
+
+    `path` may be a folder of split files (train.csv, test.csv, optional validation.csv).
+    """
     p = find_input(path)
+    if p.is_dir():
+        if split_column:
+            raise ValueError(f"SPLIT_COLUMN={split_column!r}: DATA_PATH {p} is a folder whose "
+                             "files are the splits; set SPLIT_COLUMN='' (or point DATA_PATH at "
+                             "one file that has the split column).")
+        raw, read_warnings = read_split_folder(p)
+        split_column = FOLDER_SPLIT
+    else:
+        raw, read_warnings = _read_table(path)
     check_column(raw, text_column, "TEXT_COLUMN", p)
     check_column(raw, label_column, "LABEL_COLUMN", p)
     if split_column:
@@ -209,11 +251,21 @@ def normalise_text(text: str) -> str:
 
 
 def deduplicate(frame: pd.DataFrame, task: Task) -> tuple[pd.DataFrame, int, int]:
-    """Drop repeated inputs (after normalising); return the frame, rows dropped, label conflicts."""
+    """Drop repeated inputs (after normalising); return the frame, rows dropped, label conflicts.
+
+    When the data comes with its own split, its test rows are all kept (they are scored whole, so
+    scores compare with published ones): a repeat is dropped from train or validation instead.
+    """
     key = task.dedupe_key(frame).map(normalise_text)
     labels = task.label_key(frame)
     conflicts = int((pd.DataFrame({"key": key, "label": labels}).groupby("key")["label"].nunique() > 1).sum())
-    keep = ~key.duplicated()
+    if "split" in frame:
+        # The first copy wins, so look at test rows first, then validation, then train.
+        rank = frame["split"].map({"test": 0, "validation": 1}).fillna(2)
+        order = rank.sort_values(kind="stable").index
+        keep = (~key.loc[order].duplicated()).reindex(frame.index) | (frame["split"] == "test")
+    else:
+        keep = ~key.duplicated()
     return frame[keep].reset_index(drop=True), int((~keep).sum()), conflicts
 
 

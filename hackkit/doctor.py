@@ -12,7 +12,7 @@ from hackkit.base import Dataset, Task
 from hackkit.data import deduplicate, make_splits
 from hackkit.explore import NEAR_DUPLICATE, class_balance, leakage, near_duplicates
 from hackkit.params import DataConfig
-from hackkit.tasks import get_task
+from hackkit.tasks import check_file_type, get_task
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,9 @@ def load_data(data: DataConfig | str | Path, **fields) -> Dataset:
     """Load and check DATA_PATH the way its task reads it, e.g. load_data("data/x.csv", text_column="body")."""
     data = as_data_config(data, **fields)
     data.validate()
-    return get_task(data.task).load(data)
+    task = get_task(data.task)
+    check_file_type(task, data.data_path)
+    return task.load(data)
 
 
 def diagnose(data: DataConfig | str | Path, lengths: bool = True, **fields) -> Diagnosis:
@@ -98,6 +100,7 @@ def diagnose(data: DataConfig | str | Path, lengths: bool = True, **fields) -> D
         report.problems.append(Problem(level, check, message))
 
     try:
+        check_file_type(task, data.data_path)
         report.dataset = task.load(data)
     except (FileNotFoundError, ValueError) as e:
         add("error", "load", str(e))
@@ -107,10 +110,13 @@ def diagnose(data: DataConfig | str | Path, lengths: bool = True, **fields) -> D
         add("warning", "rows", message)
 
     clean, report.duplicates, report.label_conflicts = deduplicate(report.dataset.frame, task)
+    given_test = "split" in report.dataset.frame and (report.dataset.frame["split"] == "test").any()
     if report.duplicates:
+        kept = ("taken out of train and validation only (the data's own test split is kept whole, "
+                "so its scores compare with published ones)" if given_test else
+                "dropped before splitting, keeping the first of each")
         add("warning", "duplicates", f"{report.duplicates} repeated {task.unit} (ignoring case "
-            "and spacing) are dropped before splitting, keeping the first of each; nothing to do "
-            "unless the repeats were meant to weigh more.")
+            f"and spacing) are {kept}; nothing to do unless the repeats were meant to weigh more.")
     if report.label_conflicts:
         add("warning", "label-conflicts", f"{report.label_conflicts} {task.unit} appear with "
             "different labels; the first label is kept. Look them up in the file and fix the labels.")
@@ -120,13 +126,18 @@ def diagnose(data: DataConfig | str | Path, lengths: bool = True, **fields) -> D
     except ValueError as e:
         add("error", "split", str(e))
         return report
-    _check_splits(report.splits, data.split_column, task, add)
+    if task.label_counts(report.splits["train"]).empty:
+        add("warning", "no-labels", f"the training {task.unit} hold no {task.label_unit}s at all "
+            "(tagged data: every tag is O), so the model has nothing to learn. Check that "
+            "TAG_COLUMN (or LABEL_COLUMN) names the column with the tags, or tag the data.")
+    _check_splits(report.splits, data.split_column, task, add, given_test)
     if lengths:
         _check_lengths(report, clean, data.model, data.max_length, add)
     return report
 
 
-def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, task: Task, add) -> None:
+def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, task: Task, add,
+                  given_test: bool = False) -> None:
     """Labels the model never trains on, and test texts that nearly repeat training texts."""
     train_labels = set(task.label_counts(splits["train"]).index)
     for name in ("validation", "test"):
@@ -143,7 +154,8 @@ def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, task: Task
         add("warning", "leakage", f"{len(rows)} {name} texts nearly repeat a training text "
             f"(similarity >= {NEAR_DUPLICATE}), e.g. {example['text']!r} ~ "
             f"{example['train_text']!r}. Scores on {name} will look better than they are: "
-            f"drop these rows from {name} or from train.")
+            + ("drop the training rows they repeat (the data's own test split is scored whole)."
+               if given_test and name == "test" else f"drop these rows from {name} or from train."))
 
 
 def _check_lengths(report: Diagnosis, clean: pd.DataFrame, model: str, max_length: int, add) -> None:

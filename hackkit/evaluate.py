@@ -58,11 +58,48 @@ def worst_errors(run_dir: str | Path, predictions: pd.DataFrame, k: int = 10) ->
     return Run(run_dir).task().worst_errors(predictions, k)
 
 
-def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
-                  predictions: pd.DataFrame) -> Path:
-    """Write metrics.json (scores under the task's metric names) and the test predictions."""
+def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict | None = None,
+                split: str = "test", seed: int = 42) -> dict:
+    """Does the model beat the baseline on `split`; if not, or if the budget cut it short, why and
+    the fix, from what happened in training (train_summary.json, the history).
+
+    Without `scores`, the best validation score of training is judged (split must be validation);
+    without `baseline`, the task's baseline is fitted on train and scored on `split`.
+    """
+    from hackkit.budget import explain_result
+
     run = Run(run_dir)
     task = run.task()
+    metric = task.main_metric
+    summary = read_json(run.train_summary)
+    if scores is None:
+        if split != "validation":
+            raise ValueError(f"explain_run: pass the model's {split} scores, or split='validation'.")
+        scores = {metric: summary[f"best_validation_{metric}"]}
+    if baseline is None:
+        baseline = baseline_scores(run_dir, split, seed)
+    plan, config = summary.get("plan", {}), summary.get("config", {})
+    return explain_result(
+        scores, {task.baseline_name: baseline}, read_json(run.history) if run.history.is_file() else [],
+        num_classes=len(run.labels()), train_examples=summary["train_examples"],
+        steps=summary["steps"], epochs_completed=summary["epochs_completed"],
+        learning_rate=config.get("learning_rate", 0.0),
+        # The budget decided when the plan was cut by it, or when the safety net stopped training.
+        stopped_by_budget=bool(summary.get("stopped_by_time_budget")
+                               or plan.get("capped_by") == "budget"),
+        metric=metric, available_train_examples=summary.get("available_train_examples"),
+        batch_size=config.get("batch_size"), seconds_per_epoch=plan.get("seconds_per_epoch"),
+        split=split,
+    )
+
+
+def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
+                  predictions: pd.DataFrame, verdict: dict | None = None) -> Path:
+    """Write metrics.json (scores, and the verdict of explain_run) and the test predictions."""
+    run = Run(run_dir)
+    task = run.task()
+    if verdict is None and run.train_summary.is_file():
+        verdict = explain_run(run_dir, model, baseline, "test")
     with atomic_file(run.predictions) as tmp:
         predictions.to_csv(tmp, index=False)
     return write_json(run.metrics, {
@@ -72,6 +109,7 @@ def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
         "model": model,
         "baseline": baseline,
         "beats_baseline": model[task.main_metric] > baseline[task.main_metric],
+        "verdict": verdict,  # explain_run: message, problems with their causes and fixes
     })
 
 

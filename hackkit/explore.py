@@ -25,6 +25,11 @@ def plot_class_balance(splits: dict[str, pd.DataFrame], task: Task, top: int = 4
 
     table = class_balance(splits, task).drop(columns="total").head(top)
     fig, ax = plt.subplots(figsize=(max(8, 0.25 * len(table)), 3.5))
+    if table.empty:  # e.g. tagged data whose tags are all O: say so instead of an empty plot
+        ax.text(0.5, 0.5, f"no {task.label_unit}s in the data: nothing to plot",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set(title=f"Examples per {task.label_unit} and split", xticks=[], yticks=[])
+        return fig
     table.plot.bar(stacked=True, ax=ax)
     shown = f" (largest {top} of {len(class_balance(splits, task))})" if len(table) == top else ""
     ax.set(xlabel=task.label_unit, ylabel="count",

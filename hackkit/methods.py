@@ -14,6 +14,12 @@ METHODS: dict[str, str] = {
     "finetune": "hackkit.train:finetune",  # full fine-tuning of every layer with Trainer
 }
 
+# METHOD value -> "module:function(splits, labels, config) -> plan with .describe()": what the
+# method would do on this data, for `hackkit run --dry-run` (measured, without training).
+PLANS: dict[str, str] = {
+    "finetune": "hackkit.train:estimate_plan",
+}
+
 
 def method_names() -> tuple[str, ...]:
     """The valid METHOD values."""
@@ -25,3 +31,12 @@ def train_model(run_dir: str | Path, config) -> dict:
     config.validate()
     module, function = METHODS[config.method].split(":")
     return getattr(importlib.import_module(module), function)(run_dir, config)
+
+
+def plan_method(splits: dict, labels: list[str], config):
+    """What config.method would do on these splits (an object with .describe()), or None."""
+    config.validate()
+    if config.method not in PLANS:
+        return None
+    module, function = PLANS[config.method].split(":")
+    return getattr(importlib.import_module(module), function)(splits, labels, config)

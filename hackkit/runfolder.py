@@ -33,6 +33,7 @@ HISTORY = "training_history.json"  # 02: Trainer's log history
 LEARNING_CURVE = "learning_curve.png"  # 02
 CHECKPOINTS = "checkpoints"  # 02 while training; removed when done
 CHECKPOINT_CONFIG = "hackkit_config.json"  # inside checkpoints/: the settings to resume with
+CHECKPOINT_PLAN = "hackkit_plan.json"  # inside checkpoints/: the training plan a resume keeps
 TENSORBOARD = "tensorboard"  # 02
 METRICS = "metrics.json"  # 03
 PREDICTIONS = "predictions_test.csv"  # 03
@@ -112,6 +113,7 @@ class Run:
     learning_curve = property(lambda self: self.path / LEARNING_CURVE)
     checkpoints = property(lambda self: self.path / CHECKPOINTS)
     checkpoint_config = property(lambda self: self.path / CHECKPOINTS / CHECKPOINT_CONFIG)
+    checkpoint_plan = property(lambda self: self.path / CHECKPOINTS / CHECKPOINT_PLAN)
     tensorboard = property(lambda self: self.path / TENSORBOARD)
     metrics = property(lambda self: self.path / METRICS)
     predictions = property(lambda self: self.path / PREDICTIONS)

@@ -15,6 +15,7 @@ from hackkit.models import resolve_model
 from hackkit.params import (NOTEBOOKS, DataConfig, TrainConfig, check_params, notebook_parameters,
                             notebooks_dir)
 from hackkit.paths import read_json, write_json
+from hackkit.progress import ProgressWatcher, quiet_kernel_options
 from hackkit.runfolder import RUN_RECORD, Run, new_run_dir
 
 
@@ -30,6 +31,47 @@ def preflight(params: dict[str, Any]) -> None:
         from hackkit.device import resolve_device
 
         resolve_device(train.device)  # DEVICE='cuda' without a GPU fails here, not inside 02
+
+
+def dry_run(params: dict[str, Any], notebooks: tuple[str, ...] = NOTEBOOKS,
+            source: Path | None = None, log: Callable[[str], None] = print) -> dict[str, str]:
+    """Check everything as a run would, then say per notebook what it would do; train nothing.
+
+    The training plan is measured on a few batches of the real data (model loaded, no steps
+    taken); no run folder is created. Returns {notebook: what it would do}.
+    """
+    from hackkit.methods import plan_method
+
+    declared = notebook_parameters(notebooks, source or notebooks_dir())
+    merged = check_params(params, declared)
+    preflight(merged)
+    data, train = DataConfig.from_params(merged), TrainConfig.from_params(merged)
+    diagnosis = diagnose(data, lengths=False)
+    diagnosis.raise_for_errors()
+    task, splits = diagnosis.task, diagnosis.splits
+    labels = task.labels(splits)
+    sizes = " / ".join(f"{name} {len(frame):,}" for name, frame in splits.items())
+    kept = task.subsample(splits["train"], train.max_train_examples, train.seed)
+    said = {
+        "01_explore.ipynb": (
+            f"reads {diagnosis.data_path} ({sum(len(f) for f in splits.values()):,} {task.unit} "
+            f"after {diagnosis.duplicates} duplicates), {len(labels)} {task.label_unit}s; splits "
+            f"{sizes}; {len(diagnosis.warnings)} data-doctor warning(s)"),
+        "03_evaluate.ipynb": (
+            f"scores the model on the {len(splits['test']):,} test {task.unit} by "
+            f"{task.main_metric}, next to the {task.baseline_name}"),
+    }
+    if "02_finetune.ipynb" in notebooks:
+        log(f"measuring the training speed of {train.model} on a few batches ...")
+        plan = plan_method(splits, labels, train)
+        said["02_finetune.ipynb"] = (
+            f"METHOD={train.method} on {len(kept):,} training {task.unit}: "
+            + (plan.describe() if plan is not None else "no estimate for this method"))
+    out = {nb: said.get(nb, "runs with the parameters above") for nb in notebooks}
+    log("dry run: checks passed; nothing trained, no run folder written")
+    for notebook, text in out.items():
+        log(f"{notebook}: {text}")
+    return out
 
 
 def run_pipeline(
@@ -95,11 +137,14 @@ def _execute(run_dir: Path, record: dict, declared: dict, log: Callable[[str], N
         write_json(Run(run_dir).record, record)
         log(f"running {notebook} ...")
         try:
-            papermill.execute_notebook(
-                str(source / notebook), str(output),
-                parameters={**own, "RUN_DIR": str(run_dir)}, kernel_name="python3",
-                cwd=str(source), progress_bar=False,
-            )
+            # Live training progress from the kernel's progress file (refreshing line on a TTY,
+            # one line per evaluation in a log); kernels over IPC, without the TCP warning.
+            with ProgressWatcher(Run(run_dir).progress):
+                papermill.execute_notebook(
+                    str(source / notebook), str(output),
+                    parameters={**own, "RUN_DIR": str(run_dir)}, kernel_name="python3",
+                    cwd=str(source), progress_bar=False, **quiet_kernel_options(),
+                )
         except BaseException as e:
             record["notebooks"][notebook] = "failed"
             record.update(status="failed", failed_notebook=notebook,

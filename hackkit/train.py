@@ -1,12 +1,14 @@
 """The `finetune` method: every layer of a pretrained model trained with transformers' Trainer.
 
-The task supplies the head, the encoded splits, the collator and the metrics; this module sets up
-Trainer (time budget, early stopping on the task's main metric, best checkpoint, resume) and
-saves a self-describing model/ folder.
+The task supplies the head, the encoded splits, the collator and the metrics; this module measures
+the speed on a few batches, plans the steps so the learning-rate schedule ends with the time budget
+(hackkit.budget), sets up Trainer (early stopping on the task's main metric, best checkpoint,
+resume, live progress) and saves a self-describing model/ folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import asdict
@@ -15,38 +17,12 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from hackkit.base import Task, TrainParts
+from hackkit.budget import TrainPlan, measure_throughput, plan_training, sample_batches
 from hackkit.device import resolve_device, resolve_precision
 from hackkit.models import resolve_model
 from hackkit.params import TrainConfig
 from hackkit.paths import atomic_folder, read_json, write_json
 from hackkit.runfolder import ModelInfo, Run, load_splits, write_model_info
-
-
-class TimeBudgetCallback(TrainerCallback):
-    """Stop training cleanly once the time budget is spent, evaluating and saving first."""
-
-    def __init__(self, minutes: float) -> None:
-        self.seconds = minutes * 60
-        self.start = 0.0
-        self.stopped = False
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.start = time.monotonic()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.seconds and time.monotonic() - self.start > self.seconds:
-            self.stopped = True
-            # Evaluate and save now so the best-checkpoint logic sees this last state.
-            control.should_training_stop = True
-            control.should_evaluate = True
-            control.should_save = True
-        return control
-
-    def on_epoch_end(self, args, state, control, **kwargs):
-        if self.stopped:  # already evaluated and saved at the stopping step
-            control.should_evaluate = False
-            control.should_save = False
-        return control
 
 
 def tensorboard_callback(log_dir: Path) -> TrainerCallback:
@@ -109,44 +85,83 @@ def check_run(run: Run, config: TrainConfig) -> Task:
     return get_task(config.task)
 
 
-def training_arguments(run: Run, config: TrainConfig, task: Task, train_size: int,
+# Batches measured before planning: one warm-up, then these many timed.
+MEASURED_BATCHES = 4
+
+
+def measure_speed(parts: TrainParts, config: TrainConfig, device: str, precision: str) -> float:
+    """Training examples/s on this machine, from a few length-grouped batches of the real data."""
+    import torch
+
+    batches = sample_batches(parts.train_ds, parts.collator, config.batch_size,
+                             count=MEASURED_BATCHES + 1, seed=config.seed, grouped=True)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return measure_throughput(parts.model.to(device), batches, dtype=dtype)
+
+
+def plan_for(parts: TrainParts, config: TrainConfig, speed: float) -> TrainPlan:
+    """Steps, warm-up and evaluation cadence that fit TIME_BUDGET_MINUTES, EPOCHS as a cap."""
+    return plan_training(
+        len(parts.train_ds), config.batch_size, examples_per_second=speed,
+        budget_minutes=config.time_budget_minutes, max_epochs=config.epochs,
+        warmup_ratio=config.warmup, validation_examples=len(parts.val_ds),
+    )
+
+
+def estimate_plan(splits: dict, labels: list[str], config: TrainConfig) -> TrainPlan:
+    """The plan 02 would follow on these splits, measured on a few batches: no training, no files."""
+    from hackkit.tasks import get_task
+
+    config.validate()
+    task = get_task(config.task)
+    device = resolve_device(config.device)
+    precision = resolve_precision(device, config.precision)
+    resolved = resolve_model(config.model)
+    train_frame = task.subsample(splits["train"], config.max_train_examples, config.seed)
+    parts = task.train_parts(train_frame, splits["validation"], labels, resolved.location,
+                             config.max_length)
+    return plan_for(parts, config, measure_speed(parts, config, device, precision))
+
+
+def training_arguments(run: Run, config: TrainConfig, task: Task, plan: TrainPlan,
                        device: str, precision: str):
-    """Trainer's arguments: per-epoch evaluation, best checkpoint by the task's main metric."""
+    """Trainer's arguments from the plan: its steps and cadence, best checkpoint by the main metric."""
     from transformers import TrainingArguments
 
-    steps_per_epoch = max(1, -(-train_size // config.batch_size))
     return TrainingArguments(
         output_dir=str(run.checkpoints),
-        num_train_epochs=config.epochs,
         learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=max(32, config.batch_size),
         weight_decay=config.weight_decay,
-        warmup_steps=config.warmup,  # a ratio in [0, 1) in transformers 5
-        eval_strategy="epoch",
-        save_strategy="epoch",
+        train_sampling_strategy="group_by_length",  # little padding: the speed the plan measured
         save_total_limit=1,
         load_best_model_at_end=True,
         metric_for_best_model=task.main_metric,
         greater_is_better=True,
-        logging_strategy="steps",
-        logging_steps=max(1, steps_per_epoch // 5),
         seed=config.seed,
         use_cpu=device == "cpu",
         fp16=precision == "fp16",
         bf16=precision == "bf16",
         dataloader_pin_memory=device == "cuda",
         report_to="none",  # TensorBoard is added by callbacks() with its folder inside the run
+        **plan.training_arguments(),  # max_steps, warm-up, linear decay, eval/save every N steps
     )
 
 
-def callbacks(run: Run, config: TrainConfig) -> list[TrainerCallback]:
-    """Time budget, TensorBoard and (with PATIENCE) early stopping."""
+def callbacks(run: Run, config: TrainConfig, plan: TrainPlan, task: Task) -> list[TrainerCallback]:
+    """Budget safety net, live progress, TensorBoard and (with PATIENCE) early stopping."""
     from transformers import EarlyStoppingCallback
 
-    found: list[TrainerCallback] = [TimeBudgetCallback(config.time_budget_minutes),
-                                    tensorboard_callback(run.tensorboard)]
-    if config.patience:
+    from hackkit.budget import BudgetCallback
+    from hackkit.progress import ProgressCallback
+
+    found: list[TrainerCallback] = [
+        BudgetCallback(plan),
+        ProgressCallback(run.progress, budget_seconds=plan.budget_minutes * 60,
+                         metric=task.main_metric),
+        tensorboard_callback(run.tensorboard),
+    ]
+    if config.patience:  # counts evaluations without a better main metric
         found.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     return found
 
@@ -179,10 +194,15 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     set_seed(config.seed)  # before loading: the new head is randomly initialised
     parts: TrainParts = task.train_parts(train_frame, splits["validation"], labels,
                                          resolved.location, config.max_length)
-    budget, *others = callbacks(run, config)
+    if resume and run.checkpoint_plan.is_file():  # the schedule the checkpoint was made on
+        plan = TrainPlan(**read_json(run.checkpoint_plan))
+        plan = dataclasses.replace(plan, budget_minutes=float(config.time_budget_minutes))
+    else:
+        plan = plan_for(parts, config, measure_speed(parts, config, device, precision))
+    print(plan.describe(), flush=True)
+    budget, *others = callbacks(run, config, plan, task)
     trainer = Trainer(
-        model=parts.model, args=training_arguments(run, config, task, len(parts.train_ds),
-                                                   device, precision),
+        model=parts.model, args=training_arguments(run, config, task, plan, device, precision),
         train_dataset=parts.train_ds, eval_dataset=parts.val_ds, processing_class=parts.processor,
         data_collator=parts.collator, compute_metrics=parts.compute_metrics,
         callbacks=[budget, *others],
@@ -193,6 +213,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     else:
         shutil.rmtree(run.checkpoints, ignore_errors=True)  # incomplete leftovers only
         write_json(run.checkpoint_config, asdict(config))
+        write_json(run.checkpoint_plan, plan.to_dict())
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.monotonic() - started
@@ -208,16 +229,19 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         "device": device,
         "precision": precision,
         "train_examples": len(parts.train_ds),
+        "available_train_examples": len(splits["train"]),
         "validation_examples": len(parts.val_ds),
         "epochs_completed": round(float(state.epoch or 0), 3),
         "steps": state.global_step,
         "train_seconds": round(seconds, 2),  # this attempt only, when resumed
         "train_examples_per_second": round(
             (float(state.epoch or 0) - start_epoch) * len(parts.train_ds) / seconds, 2),
-        "stopped_by_time_budget": budget.stopped,
+        "stopped_by_time_budget": budget.stopped_by_budget,
         "resumed_from": resume.name if resume else None,
         f"best_validation_{task.main_metric}": state.best_metric,
         "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
+        "plan": plan.to_dict(),  # steps, epochs expected, measured examples/s
+        "budget": budget.result(),  # planned vs realised
         **parts.extra,
         "config": asdict(config),
     }

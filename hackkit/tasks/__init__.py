@@ -59,3 +59,20 @@ def task_for_architectures(architectures: list[str], source: str | Path = "confi
     raise ValueError(f"{source}: architectures {architectures} names none of the heads hackkit "
                      f"trains ({', '.join('...' + k for k in known if k)}), so it is not a "
                      "fine-tuned model of a known task. Use the model/ folder that 02_finetune wrote.")
+
+
+def check_file_type(task: Task, path) -> None:
+    """Stop with the TASK to set when DATA_PATH is a file type another task reads, not this one."""
+    from hackkit.paths import find_input
+
+    file = find_input(path)
+    suffix = file.suffix.lower()
+    if not task.file_suffixes or not file.is_file() or suffix in task.file_suffixes:
+        return
+    others = [name for name in TASKS if name != task.name and suffix in get_task(name).file_suffixes]
+    if others:
+        raise ValueError(
+            f"DATA_PATH: {file.name} is a {suffix} file, which TASK={task.name!r} does not read; "
+            f"it looks like data for TASK={others[0]!r} ({get_task(others[0]).data_hint}). Set "
+            f"TASK = {others[0]!r} in 01_explore and 02_finetune (or -p TASK {others[0]})."
+        )

@@ -320,6 +320,7 @@ class TokenClassification(Task):
     unseen_labels_block = False  # a tagger only never learns a type it never saw
     data_hint = ("a CoNLL file (a word and its tag per line, a blank line between sentences), "
                  "JSON Lines with token and tag lists, or a folder of such files per split")
+    file_suffixes = (".conll", ".txt", ".iob", ".iob2", ".bio", ".tsv", ".jsonl", ".json")
 
     def load(self, data) -> Dataset:
         """CoNLL (tags in TAG_COLUMN) or JSON Lines (TEXT_COLUMN/LABEL_COLUMN hold the lists)."""

@@ -209,6 +209,7 @@ class TextClassification(LabelTask):
     unit = "texts"
     baseline_name = "baseline (TF-IDF + logistic regression)"
     data_hint = "a CSV, TSV, JSON Lines or Parquet table with a text and a label column"
+    file_suffixes = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
     onnx_export = True
 
     def load(self, data) -> Dataset:

@@ -55,6 +55,17 @@ def test_killed_run_is_marked_interrupted_and_resumes_where_it_stopped(runs_dir,
     resumed = subprocess.run([sys.executable, "-m", "hackkit", "run", "--resume", str(run_dir)],
                              capture_output=True, text=True, timeout=600, env=os.environ.copy())
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # Live progress reached the terminal (not a TTY here: one line per evaluation, then the end),
+    # and papermill's kernel noise did not.
+    terminal = resumed.stdout + resumed.stderr
+    assert "running 02_finetune.ipynb" in terminal
+    assert "training started: 120 steps" in terminal
+    assert "evaluation at step 120/120 (100%), epoch 4.00: " in terminal
+    assert "training ended at step 120/120" in terminal and "ex/s" in terminal
+    assert "Kernel is running over TCP" not in terminal
+    # ... and so did the verdict on the test split, whatever it is
+    verdict = hk.read_json(run_dir / "metrics.json")["verdict"]
+    assert verdict["message"] in resumed.stdout
     status = hk.run_status(run_dir)
     assert status["status"] == "done" and status["attempts"] == 2
     summary = hk.read_json(run_dir / "train_summary.json")

@@ -153,7 +153,9 @@ def test_tagged_splits_round_trip_through_the_run_folder(tmp_path, conll2003):
 
 @pytest.mark.parametrize("args, message", [
     (["-p", "TAG_COLUMN", "3"], "TAG_COLUMN=3: line 1 of support_entities.conll has 2 columns"),
-    (["-p", "DATA_PATH", "data/support_intents.csv"], "support_intents.csv line 1 has one column ('text,label')"),
+    (["-p", "DATA_PATH", "data/support_intents.csv"],
+     "support_intents.csv is a .csv file, which TASK='token-classification' does not read; it looks "
+     "like data for TASK='text-classification'"),
     (["-p", "TEST_SIZE", "0.85"], "TEST_SIZE + VAL_SIZE = 0.95 leaves under 10% for training"),
 ])
 def test_bad_ner_input_stops_the_run_command_before_any_run_folder(tmp_path, monkeypatch, capsys,
@@ -182,3 +184,14 @@ def test_a_folder_of_conll2003_files_keeps_its_own_splits(tmp_path):
     (folder / "eng.testb").unlink()
     with pytest.raises(ValueError, match=r"has no file for \['test'\].*eng.testa, eng.testb"):
         hk.load_data(folder, task="token-classification")
+
+
+def test_tags_that_are_all_o_give_a_warning_and_a_plot_that_says_so(write):
+    sentences = [f"word{i} O\nother{i % 7} O\nthing{i % 5} O\n" for i in range(40)]
+    report = hk.diagnose(write("all_o.conll", "\n".join(sentences)), task="token-classification",
+                         lengths=False)
+    assert not report.errors
+    [warning] = [p for p in report.problems if p.check == "no-labels"]
+    assert "hold no entity types at all (tagged data: every tag is O)" in warning.message
+    fig = hk.plot_class_balance(report.splits, report.task)  # was an IndexError
+    assert fig.axes[0].texts[0].get_text() == "no entity types in the data: nothing to plot"

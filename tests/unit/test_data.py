@@ -171,3 +171,30 @@ def test_ambiguous_split_name_eval_is_not_guessed(write, small_frame):
     frame = small_frame.assign(split=["train", "eval", "test"] * 10)
     with pytest.raises(ValueError, match=r"unknown split values \['eval'\].*train / validation / test"):
         hk.load_data(write("s.csv", frame), text_column="text", label_column="label", split_column="split")
+
+
+def test_a_folder_of_split_files_is_read_with_its_splits(tmp_path, small_frame):
+    folder = tmp_path / "intents"
+    folder.mkdir()
+    small_frame.iloc[::2].to_csv(folder / "train.csv", index=False)
+    small_frame.iloc[1::4].to_parquet(folder / "test.parquet")  # any supported type
+    small_frame.iloc[3::4].to_json(folder / "dev.jsonl", orient="records", lines=True)
+    (folder / "README.md").write_text("not a split")
+    dataset = hk.load_data(folder)
+    assert dataset.frame["split"].value_counts().to_dict() == {
+        "train": len(small_frame.iloc[::2]), "test": len(small_frame.iloc[1::4]),
+        "validation": len(small_frame.iloc[3::4])}
+    splits = hk.make_splits(dataset.frame, 0.2, 0.1, 42, TEXT)
+    assert list(splits["test"]["text"]) == list(small_frame.iloc[1::4]["text"])
+
+
+def test_a_folder_without_train_and_test_files_says_what_it_needs(tmp_path, small_frame):
+    folder = tmp_path / "half"
+    folder.mkdir()
+    small_frame.to_csv(folder / "train.csv", index=False)
+    (folder / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"DATA_PATH: the folder .*half has no test file \(it holds "
+                                         r"\['notes.txt', 'train.csv'\]\).*needs train.csv and test.csv"):
+        hk.load_data(folder)
+    with pytest.raises(ValueError, match="SPLIT_COLUMN='split': DATA_PATH .* is a folder"):
+        hk.load_data(folder, split_column="split")

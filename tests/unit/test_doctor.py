@@ -126,8 +126,31 @@ def test_exact_duplicates_are_dropped_and_near_duplicates_across_splits_flagged(
                          split_column="split")
     assert "1 repeated texts" in _only(report, "duplicates").message
     leak = _only(report, "leakage").message
-    assert "1 test texts nearly repeat a training text" in leak and "drop these rows" in leak
+    assert "1 test texts nearly repeat a training text" in leak
+    assert "drop the training rows they repeat (the data's own test split is scored whole)" in leak
     assert leak.count("!!") == 1
+
+
+def test_the_datas_own_test_split_is_scored_whole_duplicates_leave_train(write):
+    train = _frame().assign(split="train")
+    test = _frame(3).assign(text=lambda f: "other wording " + f["text"], split="test")
+    copied = test.iloc[[0, 4]].assign(split="train")  # test texts repeated in train ...
+    again = test.iloc[[1]].assign(split="validation")  # ... and in validation
+    twice = test.iloc[[2]]  # and a test text given twice
+    path = write("own_split.csv", pd.concat([train, copied, test, again, twice]))
+    in_file = (pd.read_csv(path)["split"] == "test").sum()
+
+    report = hk.diagnose(path, split_column="split")
+    assert len(report.splits["test"]) == in_file == 10  # every test row is scored, as given
+    assert report.duplicates == 3  # the 2 train copies and the validation copy
+    # the validation copy was the only validation row: validation is carved from the 30 train rows
+    assert len(report.splits["train"]) + len(report.splits["validation"]) == len(train)
+    assert not set(report.splits["train"]["text"]) & set(report.splits["test"]["text"])
+    message = _only(report, "duplicates").message
+    assert "taken out of train and validation only" in message and "kept whole" in message
+    # without a split of its own, the kit's split still drops repeats before splitting
+    plain = hk.diagnose(write("plain.csv", pd.concat([train, train.iloc[[0]]]).drop(columns="split")))
+    assert plain.duplicates == 1 and "dropped before splitting" in plain.text()
 
 
 def test_texts_longer_than_max_length_are_counted(write):

@@ -60,3 +60,27 @@ def test_compare_and_metrics_file_round_trip(tmp_path):
 def test_predicting_needs_a_saved_model(tmp_path):
     with pytest.raises(FileNotFoundError, match="run 02_finetune first"):
         hk.Predictor(tmp_path).predict(["hello"])
+
+
+def test_a_run_that_loses_to_the_baseline_says_so_with_the_cause_and_fix(run_with_splits, tiny_model):
+    # A random 2-layer model barely moved (6 steps at 1e-6) cannot beat TF-IDF on 96 texts.
+    config = hk.TrainConfig(model=str(tiny_model), epochs=1.0, batch_size=16, learning_rate=1e-6,
+                            patience=0, device="cpu", time_budget_minutes=0.0)
+    hk.finetune(run_with_splits, config)
+    predictions = hk.predict_split(run_with_splits, "test", device="cpu")
+    scores = hk.score_predictions(run_with_splits, predictions)
+    baseline = hk.baseline_scores(run_with_splits, "test")
+    hk.write_metrics(run_with_splits, scores, baseline, predictions)
+
+    verdict = hk.read_json(hk.Run(run_with_splits).metrics)["verdict"]
+    labels = len(hk.Run(run_with_splits).labels())
+    assert verdict["beats_baseline"] is False and verdict["metric"] == "macro_f1"
+    assert verdict["baseline_score"] == pytest.approx(baseline["macro_f1"])
+    assert "does NOT beat the baseline: test macro_f1" in verdict["message"]
+    causes = " ".join(p["cause"] for p in verdict["problems"])
+    fixes = " ".join(p["fix"] for p in verdict["problems"])
+    assert f"too few training steps for {labels} classes: 6 steps" in causes
+    assert "LEARNING_RATE=1e-06 may be too low: try 4e-06" in fixes
+    # 02 judges the best validation score the same way
+    on_validation = hk.explain_run(run_with_splits, split="validation")
+    assert not on_validation["beats_baseline"] and "validation macro_f1" in on_validation["message"]

@@ -21,7 +21,7 @@ KILLER = textwrap.dedent("""
     def die(self, args, state, control, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
 
-    hk.train.TimeBudgetCallback.on_save = die
+    hk.budget.BudgetCallback.on_save = die
     hk.finetune(sys.argv[1], hk.TrainConfig(**eval(sys.argv[2])))
 """)
 
@@ -37,7 +37,7 @@ def _copy(run: Path, name: str) -> Path:
 
 
 def _evals(run: Path) -> list[float]:
-    """Validation loss, accuracy and macro-F1 of every epoch."""
+    """Validation loss, accuracy and macro-F1 of every evaluation."""
     return [h[k] for h in hk.read_json(run / "training_history.json") if "eval_loss" in h
             for k in ("eval_loss", "eval_accuracy", "eval_macro_f1")]
 
@@ -49,11 +49,15 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(run_with_split
     killed = subprocess.run([sys.executable, "-c", KILLER, str(broken), repr(_config(tiny_model))],
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-2000:]
-    assert not (broken / "model").exists() and hk.train.last_checkpoint(broken).name == "checkpoint-6"
+    # 3 epochs of 6 steps, evaluated and saved every 4 steps (at least 5 evaluations) and at the end
+    plan = hk.read_json(hk.Run(broken).checkpoint_plan)
+    assert (plan["max_steps"], plan["eval_steps"]) == (18, 4)
+    assert not (broken / "model").exists() and hk.train.last_checkpoint(broken).name == "checkpoint-4"
 
     summary = hk.finetune(broken, hk.TrainConfig(**_config(tiny_model)))
-    assert summary["resumed_from"] == "checkpoint-6" and summary["epochs_completed"] == 3.0
-    assert len(_evals(broken)) == 9 and _evals(broken) == pytest.approx(_evals(run_with_splits), rel=1e-6)
+    assert summary["resumed_from"] == "checkpoint-4" and summary["epochs_completed"] == 3.0
+    assert summary["plan"] == plan  # the resumed attempt keeps the schedule it was made on
+    assert len(_evals(broken)) == 15 and _evals(broken) == pytest.approx(_evals(run_with_splits), rel=1e-6)
     test = hk.load_splits(broken)[0]["test"]["text"].tolist()
     resumed = hk.Predictor(broken / "model", device="cpu").predict_proba(test)
     unbroken = hk.Predictor(run_with_splits / "model", device="cpu").predict_proba(test)

@@ -110,3 +110,43 @@ def test_a_running_run_whose_process_is_gone_reads_as_interrupted(tmp_path):
         assert hk.run_status(tmp_path)["status"] == expected
     with pytest.raises(ValueError, match="is still running"):
         hk.resume_run(tmp_path)
+
+
+def test_device_cuda_without_a_gpu_stops_before_any_run_folder(runs_dir, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: DEVICE='cuda' is valid here")
+    assert main(["run", "-p", "DEVICE", "cuda"]) == 2
+    assert "DEVICE='cuda' but no usable CUDA GPU was found" in capsys.readouterr().err
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_a_params_file_with_a_yaml_error_names_the_file_and_the_line(runs_dir, tmp_path, capsys):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("EPOCHS: 3\nLEARNING_RATE: [1e-4\nBATCH_SIZE: 16\n")
+    assert main(["run", "-f", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"parameters file {bad}: not valid YAML at line 3" in err and "Fix the line" in err
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_a_conll_file_with_the_text_task_says_which_task_to_set(runs_dir, tmp_path, capsys):
+    conll = tmp_path / "entities.conll"
+    conll.write_text("Anna B-PER\nflies O\nto O\nParis B-LOC\n\n")
+    assert main(["run", "-p", "DATA_PATH", str(conll)]) == 2
+    err = capsys.readouterr().err
+    assert ("entities.conll is a .conll file, which TASK='text-classification' does not read" in err
+            and "Set TASK = 'token-classification'" in err)
+
+
+def test_dry_run_prints_each_notebooks_plan_and_writes_no_run(runs_dir, tiny_model, capsys):
+    args = ["-p", "MODEL", str(tiny_model), "-p", "DEVICE", "cpu", "-p", "TIME_BUDGET_MINUTES", "2"]
+    assert main(["run", "--dry-run", *args]) == 0
+    out = capsys.readouterr().out
+    assert "nothing trained, no run folder written" in out
+    assert "01_explore.ipynb: reads " in out and "splits train 1,302 / validation 186 / test 372" in out
+    assert "02_finetune.ipynb: METHOD=finetune on 1,302 training texts: about " in out
+    assert "examples/s here; one epoch ≈ " in out and " in 2 min (" in out
+    assert "03_evaluate.ipynb: scores the model on the 372 test texts by macro_f1" in out
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())

@@ -1,15 +1,13 @@
-"""Fine-tuning: settings checks, the time budget, and a real (tiny) training run."""
+"""Fine-tuning: settings checks, the budget plan, progress, and a real (tiny) training run."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from transformers import TrainerControl, TrainerState, TrainingArguments
 
 import hackkit as hk
 from hackkit.tasks.text import compute_metrics
-from hackkit.train import TimeBudgetCallback
 
 TINY = dict(epochs=1.0, max_length=32, batch_size=16, device="cpu", patience=0)
 
@@ -22,21 +20,6 @@ TINY = dict(epochs=1.0, max_length=32, batch_size=16, device="cpu", patience=0)
 def test_out_of_range_settings_name_the_parameter(field, value, name):
     with pytest.raises(ValueError, match=rf"^{name}="):
         hk.TrainConfig(**{field: value}).validate()
-
-
-def test_time_budget_callback_stops_evaluates_and_saves_once(monkeypatch):
-    clock = iter([100.0, 100.5, 170.0])
-    monkeypatch.setattr("hackkit.train.time.monotonic", lambda: next(clock))
-    callback = TimeBudgetCallback(minutes=1.0)
-    args, state, control = TrainingArguments("unused"), TrainerState(), TrainerControl()
-    callback.on_train_begin(args, state, control)
-    callback.on_step_end(args, state, control)
-    assert not control.should_training_stop and not callback.stopped
-    callback.on_step_end(args, state, control)
-    assert control.should_training_stop and control.should_evaluate and control.should_save
-    control.should_evaluate = control.should_save = True  # as the epoch-end flow would set them
-    callback.on_epoch_end(args, state, control)
-    assert not control.should_evaluate and not control.should_save
 
 
 def test_compute_metrics_from_logits():
@@ -73,13 +56,40 @@ def test_finetune_saves_a_self_contained_model(run_with_splits):
         hk.finetune(run_with_splits, hk.TrainConfig(**TINY))
 
 
-def test_time_budget_stops_early_and_keeps_the_checkpoint(run_with_splits):
-    config = hk.TrainConfig(**{**TINY, "epochs": 3.0, "time_budget_minutes": 1e-4})
+def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_splits, monkeypatch):
+    # A "measured" 0.4 examples/s (far below the real speed, so real time never nears the budget):
+    # of 5 minutes, two evaluations of the 40 validation texts take ≈ 67 s; 5 steps of 16 fit.
+    monkeypatch.setattr("hackkit.train.measure_throughput", lambda *a, **k: 0.4)
+    config = hk.TrainConfig(**{**TINY, "epochs": 3.0, "time_budget_minutes": 5.0})
     summary = hk.finetune(run_with_splits, config)
-    assert summary["stopped_by_time_budget"] is True
-    assert summary["epochs_completed"] < 1
-    assert summary["best_checkpoint"] == f"checkpoint-{summary['steps']}"
+    plan, result = summary["plan"], summary["budget"]
+    assert (plan["capped_by"], plan["max_steps"], plan["examples_per_second"]) == ("budget", 5, 0.4)
+    assert plan["eval_steps"] == 3  # evaluations: one half-way, one at the end
+    assert summary["steps"] == 5 and summary["epochs_completed"] < 1
+    assert result["schedule_completed"] and not summary["stopped_by_time_budget"]
+    assert summary["best_checkpoint"] in ("checkpoint-3", "checkpoint-5")
+    lrs = [h["learning_rate"] for h in hk.read_json(run_with_splits / "training_history.json")
+           if "learning_rate" in h]
+    assert lrs[-1] < max(lrs)  # the linear decay ran to its end inside the budget
     assert (run_with_splits / "model" / "model.safetensors").is_file()
+
+
+def test_a_budget_too_short_for_the_data_stops_before_training(run_with_splits, monkeypatch):
+    monkeypatch.setattr("hackkit.train.measure_throughput", lambda *a, **k: 1.0)
+    config = hk.TrainConfig(**{**TINY, "time_budget_minutes": 0.01})
+    with pytest.raises(ValueError, match=r"TIME_BUDGET_MINUTES=0.01 is too short.*give at least"):
+        hk.finetune(run_with_splits, config)
+    assert not (run_with_splits / "model").exists()
+
+
+def test_progress_records_reach_the_run_folder(run_with_splits):
+    hk.finetune(run_with_splits, hk.TrainConfig(**{**TINY, "time_budget_minutes": 0.0}))
+    records = [json.loads(line) for line in
+               hk.Run(run_with_splits).progress.read_text().splitlines()]
+    events = [r["event"] for r in records]
+    assert events[0] == "start" and events[-1] == "end" and "evaluate" in events
+    assert records[-1]["step"] == records[-1]["max_steps"] == 6
+    assert all(r["metric"] == "macro_f1" for r in records)
 
 
 def test_bad_model_stops_before_training(run_with_splits):

@@ -1,0 +1,277 @@
+"""Budget-first training: plan math, a real tiny Trainer run on the plan, the safety net, verdicts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hackkit.budget import (BudgetCallback, explain_result, measure_throughput, plan_training,
+                            sample_batches)
+
+
+def test_budget_caps_the_steps_and_the_schedule_fits_inside_it():
+    plan = plan_training(10_000, 32, examples_per_second=40.0, budget_minutes=10, max_epochs=4,
+                         eval_overhead_fraction=0.1, safety_fraction=0.05, warmup_ratio=0.1)
+    assert plan.steps_per_epoch == 313
+    assert plan.capped_by == "budget"
+    assert plan.max_steps == math.floor(600 * 0.85 * 40 / 32) == 637
+    assert plan.expected_epochs == pytest.approx(637 / 313, abs=1e-3)
+    assert plan.warmup_steps == 64  # ceil(10% of 637)
+    assert plan.planned_train_seconds <= 600 * 0.85
+    assert plan.seconds_per_epoch == 250.0
+    args = plan.training_arguments()
+    assert args["max_steps"] == 637 and args["lr_scheduler_type"] == "linear"
+    assert args["warmup_steps"] == 64 and isinstance(args["warmup_steps"], int)
+    assert args["save_steps"] % args["eval_steps"] == 0  # load_best_model_at_end needs this
+    text = plan.describe()
+    assert "about 40 examples/s" in text and "one epoch ≈ 4.2 min" in text
+    assert "the budget allows ≈ 2.04 epochs" in text
+
+
+def test_epochs_cap_when_the_budget_allows_more():
+    plan = plan_training(10_000, 32, examples_per_second=400.0, budget_minutes=10, max_epochs=4)
+    assert plan.capped_by == "epochs"
+    assert plan.max_steps == 4 * 313
+    assert plan.expected_epochs == 4.0
+    assert "EPOCHS=4 decides" in plan.describe()
+
+
+def test_zero_budget_plans_from_epochs_only():
+    plan = plan_training(1_000, 8, examples_per_second=0.0, budget_minutes=0, max_epochs=2.5)
+    assert plan.capped_by == "none"
+    assert plan.max_steps == math.ceil(2.5 * 125)
+    assert plan.planned_train_seconds == 0.0
+    assert "no time budget" in plan.describe()
+
+
+@pytest.mark.parametrize("examples,epochs,speed,minutes", [
+    (100, 20, 0.0, 0),  # many short epochs: at least one evaluation per epoch
+    (10_000, 4, 40.0, 10),  # budget-capped: at least min_evals evaluations
+    (64, 1, 0.0, 0),  # fewer steps than min_evals: every step
+])
+def test_eval_cadence_is_at_least_every_epoch_and_at_least_min_evals(examples, epochs, speed, minutes):
+    plan = plan_training(examples, 10, speed, minutes, epochs, min_evals=5)
+    assert plan.eval_steps <= plan.steps_per_epoch
+    evaluations = math.ceil(plan.max_steps / plan.eval_steps)
+    assert evaluations >= min(5, plan.max_steps)
+    assert evaluations >= math.floor(plan.expected_epochs)
+    assert evaluations <= max(5, math.ceil(plan.expected_epochs)) + 1 or plan.eval_steps == 1
+
+
+def test_expensive_evaluations_do_not_collapse_the_plan():
+    # Measured under load: 7.5 examples/s, 416 validation texts ≈ 18 s per evaluation, 3 minutes.
+    plan = plan_training(3_900, 32, 7.5, 3, 4, validation_examples=416)
+    assert plan.max_steps >= 15  # 5 evaluations (~92 s) still take half of it: honest, not 1 step
+    assert plan.planned_train_seconds + plan.planned_eval_seconds <= 180 * 0.95
+
+
+def test_slow_evaluation_takes_its_time_from_training():
+    light = plan_training(10_000, 32, 40.0, 10, 4, validation_examples=0)
+    # 5 evaluations of 5k texts at 3 x 40/s ≈ 208 s: more than the 60 s reserved for them
+    heavy = plan_training(10_000, 32, 40.0, 10, 4, validation_examples=5_000)
+    # one evaluation of 20k texts ≈ 167 s; 5 of them (≈ 833 s) are more than the whole budget
+    with pytest.raises(ValueError, match="give at least 11.7 minutes.*evaluation of the 20000 valid"):
+        plan_training(10_000, 32, 40.0, 10, 4, validation_examples=20_000)
+    assert heavy.max_steps < light.max_steps
+    assert heavy.planned_train_seconds + heavy.planned_eval_seconds <= 600 * 0.95 + 1
+
+
+def test_plan_errors_name_the_parameter_and_the_fix():
+    with pytest.raises(ValueError, match="TIME_BUDGET_MINUTES=5 needs the measured speed.*measure_throughput"):
+        plan_training(1000, 8, 0.0, 5, 3)
+    with pytest.raises(ValueError, match=r"TIME_BUDGET_MINUTES=0.01 is too short.*give at least 6.3 minutes"):
+        plan_training(1000, 64, 1.0, 0.01, 3)
+    with pytest.raises(ValueError, match=r"WARMUP=1 is out of range: use a ratio in \[0, 1\)"):
+        plan_training(1000, 8, 10.0, 5, 3, warmup_ratio=1)
+    with pytest.raises(ValueError, match="BATCH_SIZE=0"):
+        plan_training(1000, 0, 10.0, 5, 3)
+
+
+# --- a real tiny Trainer on the plan -------------------------------------------------------------
+
+@pytest.fixture
+def tiny_parts(tiny_model, small_frame):
+    """Model, tokenized 30-text dataset (3 classes) and collator from the tiny BERT."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer, DataCollatorWithPadding, set_seed
+
+    from hackkit.models import load_for_classification
+
+    labels = sorted(small_frame["label"].unique())
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    ds = Dataset.from_dict({"text": list(small_frame["text"]),
+                            "label": [labels.index(x) for x in small_frame["label"]]})
+    ds = ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=32), batched=True,
+                remove_columns=["text"])
+    set_seed(0)
+    model = load_for_classification(str(tiny_model), labels)
+    return model, ds, DataCollatorWithPadding(tokenizer)
+
+
+def _trainer(tiny_parts, tmp_path, plan, **overrides):
+    from transformers import Trainer, TrainingArguments
+
+    model, ds, collator = tiny_parts
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "checkpoints"), learning_rate=1e-3, use_cpu=True,
+        report_to="none", disable_tqdm=True, save_total_limit=1, per_device_eval_batch_size=32,
+        **{**plan.training_arguments(), "logging_steps": 1, **overrides},
+    )
+    return Trainer(model=model, args=args, train_dataset=ds, eval_dataset=ds, data_collator=collator)
+
+
+def test_trainer_on_the_plan_ends_its_lr_schedule_at_the_last_step(tiny_parts, tmp_path):
+    # 30 texts in batches of 4: 8 steps per epoch; the "measured" speed allows 12 of 24 steps.
+    plan = plan_training(30, 4, examples_per_second=0.95, budget_minutes=1, max_epochs=3)
+    assert (plan.max_steps, plan.capped_by, plan.warmup_steps) == (12, "budget", 2)
+    trainer = _trainer(tiny_parts, tmp_path, plan)
+    ticks = iter(range(10_000))  # a clock that advances 1 s per reading: never near the budget
+    budget = BudgetCallback(plan, clock=lambda: float(next(ticks)))
+    trainer.add_callback(budget)
+    trainer.train()
+
+    assert trainer.state.max_steps == plan.max_steps == trainer.state.global_step
+    assert trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)
+    lrs = [h["learning_rate"] for h in trainer.state.log_history if "learning_rate" in h]
+    assert len(lrs) == plan.max_steps
+    assert max(lrs) == pytest.approx(1e-3) and lrs.index(max(lrs)) == plan.warmup_steps
+    decay = lrs[plan.warmup_steps:]
+    assert all(a > b for a, b in zip(decay, decay[1:]))
+    # The last step used the smallest non-zero rate of a linear decay that reaches 0 right after it.
+    assert lrs[-1] == pytest.approx(1e-3 / (plan.max_steps - plan.warmup_steps))
+    eval_steps = [h["step"] for h in trainer.state.log_history if "eval_loss" in h]
+    assert eval_steps[-1] == plan.max_steps
+    assert len(eval_steps) >= 5
+    result = budget.result()
+    assert result["schedule_completed"] and not result["stopped_by_budget"]
+    assert result["steps"] == result["planned_steps"] == 12
+
+
+def test_the_safety_net_stops_cleanly_when_real_time_overruns(tiny_parts, tmp_path):
+    plan = plan_training(30, 4, examples_per_second=0.95, budget_minutes=1, max_epochs=3)
+    trainer = _trainer(tiny_parts, tmp_path, plan)
+    # Real time jumps past the 60 s budget once step 3 is done.
+    budget = BudgetCallback(plan, clock=lambda: 1000.0 if trainer.state.global_step >= 3 else 0.0)
+    trainer.add_callback(budget)
+    trainer.train()
+
+    result = budget.result()
+    assert result["stopped_by_budget"] and not result["schedule_completed"]
+    assert result["steps"] == trainer.state.global_step == 3
+    assert [h["step"] for h in trainer.state.log_history if "eval_loss" in h][-1] == 3
+    assert (tmp_path / "checkpoints" / "checkpoint-3" / "trainer_state.json").is_file()
+
+
+def test_a_trainer_not_set_from_the_plan_is_refused(tiny_parts, tmp_path):
+    plan = plan_training(30, 4, examples_per_second=0.95, budget_minutes=1, max_epochs=3)
+    trainer = _trainer(tiny_parts, tmp_path, plan, max_steps=20)
+    trainer.add_callback(BudgetCallback(plan))
+    with pytest.raises(ValueError, match=r"max_steps=20.*plan.training_arguments\(\)"):
+        trainer.train()
+
+
+def test_measure_throughput_restores_weights_grads_mode_and_rng(tiny_parts):
+    import torch
+
+    model, ds, collator = tiny_parts
+    batches = sample_batches(ds, collator, batch_size=4, count=3, seed=1)
+    assert [len(b["labels"]) for b in batches] == [4, 4, 4]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()
+    rng = torch.get_rng_state()
+    speed = measure_throughput(model, batches)
+    assert speed > 0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    assert not model.training
+    assert torch.equal(torch.get_rng_state(), rng)
+    grouped = sample_batches(ds, collator, batch_size=4, count=2, seed=1, grouped=True)
+    assert len(grouped) == 2 and all(len(b["labels"]) == 4 for b in grouped)
+    with pytest.raises(ValueError, match="give at least 2"):
+        measure_throughput(model, batches[:1])
+
+
+# --- explain_result ------------------------------------------------------------------------------
+
+def _history(losses, evals=(), metric="accuracy"):
+    return [{"loss": x, "step": i} for i, x in enumerate(losses)] + [
+        {f"eval_{metric}": v, "step": 100 + i} for i, v in enumerate(evals)]
+
+
+FALLING = [4.3, 3.5, 2.6, 1.8, 1.1, 0.7, 0.5, 0.4, 0.35, 0.3]
+BASE = {"TF-IDF": {"accuracy": 0.89, "macro_f1": 0.88}}
+
+
+def _explain(score=0.93, history=None, **kw):
+    facts = dict(num_classes=77, train_examples=10_000, available_train_examples=10_000,
+                 steps=4_000, epochs_completed=3.2, learning_rate=5e-5, stopped_by_budget=False,
+                 batch_size=8, seconds_per_epoch=240.0)
+    facts.update(kw)
+    return explain_result({"accuracy": score}, BASE, history or _history(FALLING), **facts)
+
+
+def test_a_healthy_run_that_beats_the_baseline_has_no_problems():
+    verdict = _explain()
+    assert verdict["beats_baseline"] and verdict["problems"] == []
+    assert verdict["best_baseline"] == "TF-IDF" and verdict["baseline_score"] == 0.89
+    assert "beats the TF-IDF baseline's 0.8900" in verdict["message"]
+
+
+def test_too_few_steps_for_the_classes_and_not_all_data():
+    verdict = _explain(score=0.42, steps=200, train_examples=800, epochs_completed=2.0)
+    assert not verdict["beats_baseline"]
+    causes = " ".join(p["cause"] for p in verdict["problems"])
+    assert "too few training steps for 77 classes: 200 steps" in causes
+    assert "800 of 10,000" in causes
+    assert "does NOT beat the baseline" in verdict["message"]
+    assert "770+ steps" in verdict["message"] and "MAX_TRAIN_EXAMPLES=0" in verdict["message"]
+
+
+def test_budget_ran_out_inside_the_first_epoch():
+    verdict = _explain(score=0.5, stopped_by_budget=True, epochs_completed=0.4)
+    fixes = [p["fix"] for p in verdict["problems"] if "first epoch" in p["cause"]]
+    assert fixes and "TIME_BUDGET_MINUTES=8" in fixes[0]  # two epochs of 4 min
+
+
+def test_loss_not_falling_points_at_the_learning_rate():
+    flat = [4.34, 4.33, 4.35, 4.34, 4.33, 4.34, 4.35, 4.33]
+    verdict = _explain(score=0.05, history=_history(flat), learning_rate=2e-4)
+    [problem] = [p for p in verdict["problems"] if "did not fall" in p["cause"]]
+    assert "LEARNING_RATE=0.0002 is likely too high" in problem["fix"] and "5e-05" in problem["fix"]
+    assert "4.344" in problem["cause"]  # ln(77): what uniform guessing scores
+    low = _explain(score=0.05, history=_history(flat), learning_rate=1e-5)
+    assert any("may be too low: try 4e-05" in p["fix"] for p in low["problems"])
+
+
+def test_validation_still_rising_when_the_budget_ran_out():
+    verdict = _explain(history=_history(FALLING, evals=[0.80, 0.88, 0.91, 0.92]),
+                       stopped_by_budget=True)
+    [problem] = verdict["problems"]
+    assert "still rising" in problem["cause"] and "0.9100 -> 0.9200" in problem["cause"]
+    assert "more time would help: about 4.0 minutes more per epoch" in problem["fix"]
+    assert verdict["beats_baseline"] and "Still worth fixing" in verdict["message"]
+    plateau = _explain(history=_history(FALLING, evals=[0.80, 0.92, 0.91]), stopped_by_budget=True)
+    assert plateau["problems"] == []
+
+
+def test_unknown_metric_is_named():
+    with pytest.raises(ValueError, match="metric='f1' is not among"):
+        explain_result({"accuracy": 0.9}, BASE, [], metric="f1", num_classes=2, train_examples=10,
+                       steps=10, epochs_completed=1, learning_rate=1e-4, stopped_by_budget=False)
+
+
+def test_expensive_evaluations_are_made_rarer_not_paid_for_with_training_steps():
+    # 2,000 validation texts at 3 x 20/s ≈ 33 s each: 5 evaluations (167 s) would be 29% of the
+    # usable 570 s; evaluations are capped at 25% (4 of them), training keeps the rest.
+    plan = plan_training(10_000, 32, 20.0, 10, 4, validation_examples=2_000, min_evals=5)
+    usable = 600 * 0.95
+    evaluations = math.ceil(plan.max_steps / plan.eval_steps)
+    assert evaluations == 4 and plan.planned_eval_seconds <= 0.25 * usable
+    assert plan.planned_train_seconds == pytest.approx(usable - plan.planned_eval_seconds, abs=2)
+    # Very expensive ones (≈ 100 s each): one in the middle of the run and the final one.
+    rare = plan_training(10_000, 32, 20.0, 10, 4, validation_examples=6_000, min_evals=5)
+    assert math.ceil(rare.max_steps / rare.eval_steps) == 2
+    assert rare.eval_steps == math.ceil(rare.max_steps / 2)  # the first one half-way
+    assert rare.planned_train_seconds == pytest.approx(usable - rare.planned_eval_seconds, abs=2)
+    assert rare.planned_train_seconds >= 0.6 * usable
