@@ -96,7 +96,8 @@ def test_cache_hit_then_invalidation_by_changed_text(minilm, tmp_path, monkeypat
 
 def test_classifier_beats_chance_and_round_trips_without_pickle(few_intents, few_embedded, tmp_path):
     train = few_intents.index % 3 != 0  # 4 per class to train, 2 per class held out
-    probe = em.EmbeddingClassifier(embedding={"model": "all-MiniLM-L6-v2", "max_length": 128})
+    probe = em.EmbeddingClassifier(min_validation_per_class=2,  # exercise the C search on 2 per class
+                                   embedding={"model": "all-MiniLM-L6-v2", "max_length": 128})
     probe.fit(few_embedded[train], few_intents["label"][train], few_embedded[~train],
               few_intents["label"][~train], seed=0)
     assert probe.labels == sorted(few_intents["label"].unique())
@@ -128,6 +129,14 @@ def test_probe_matches_sklearn_and_head_weights_give_the_logits(few_intents, few
     weight, bias = probe.head_weights()
     assert weight.dtype == np.float32 and weight.shape == (2, 384) and bias.shape == (2,)
     np.testing.assert_allclose(em._softmax(x @ weight.T + bias), probe.predict_proba(x), atol=1e-6)
+
+
+def test_small_validation_keeps_the_default_c(few_intents, few_embedded):
+    train = few_intents.index % 3 != 0
+    probe = em.EmbeddingClassifier().fit(few_embedded[train], few_intents["label"][train],
+                                         few_embedded[~train], few_intents["label"][~train])
+    assert probe.c == em.DEFAULT_C and probe.validation_scores == {}
+    assert "validation under 10 rows per class" in probe.c_source
 
 
 def test_classifier_errors_name_the_parameter(few_embedded, tmp_path):
