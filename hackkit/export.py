@@ -61,8 +61,10 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
     if train:
         lines.append(_table({**{k: v for k, v in train["config"].items()},
                              "trained on": f"{train['train_examples']} {task.unit}, "
-                                           f"{train['epochs_completed']} epochs, "
-                                           f"{train['train_seconds']} s on {train['device']} "
+                                           + (f"{train['epochs_completed']} epochs, "
+                                              if train.get("epochs_completed") is not None else
+                                              f"no epochs ({train.get('method')}), ")
+                                           + f"{train['train_seconds']} s on {train['device']} "
                                            f"({train['precision']})",
                              **{f"best validation {k[16:].replace('_', ' ')}": v
                                 for k, v in train.items() if k.startswith("best_validation_")}}))
