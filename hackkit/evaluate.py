@@ -28,6 +28,25 @@ def baseline_scores(run_dir: str | Path, split: str, seed: int = 42) -> dict:
     return run.task().baseline_scores(splits, labels, split, seed)
 
 
+def extra_baselines(run_dir: str | Path, split: str, model: str = "", seed: int = 42) -> dict[str, dict]:
+    """The task's other reference scores on `split` (text: embeddings + logistic regression), by name.
+
+    `model` is the encoder (default: the run's base model, else DataConfig's); embeddings are cached
+    in the run folder, so 03 reuses what 02 computed. {} for tasks without one (e.g. NER).
+    """
+    from hackkit.models import resolve_model
+    from hackkit.params import DEFAULT_MODEL
+    from hackkit.runfolder import read_model_info
+
+    run = Run(run_dir)
+    task = run.task()
+    if not model:
+        model = (read_model_info(run.model_dir).base_model if run.has("model") else "") or DEFAULT_MODEL
+    splits, labels = load_splits(run.path)
+    return task.extra_baselines(splits, labels, split, resolve_model(model).location,
+                                run.max_length(), run.embeddings, seed)
+
+
 def score_predictions(run_dir: str | Path, predictions: pd.DataFrame) -> dict:
     """The run's task metrics of a predictions table (main metric, others, per class)."""
     run = Run(run_dir)
@@ -59,8 +78,11 @@ def worst_errors(run_dir: str | Path, predictions: pd.DataFrame, k: int = 10) ->
 
 
 def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
-                  predictions: pd.DataFrame) -> Path:
-    """Write metrics.json (scores under the task's metric names) and the test predictions."""
+                  predictions: pd.DataFrame, extra: dict[str, dict] | None = None) -> Path:
+    """Write metrics.json (scores under the task's metric names) and the test predictions.
+
+    `extra` holds the other baselines by name (extra_baselines); the model's gain over each is recorded.
+    """
     run = Run(run_dir)
     task = run.task()
     with atomic_file(run.predictions) as tmp:
@@ -72,6 +94,9 @@ def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
         "model": model,
         "baseline": baseline,
         "beats_baseline": model[task.main_metric] > baseline[task.main_metric],
+        "extra_baselines": extra or {},
+        "gain_over_extra_baselines": {name: round(model[task.main_metric] - m[task.main_metric], 4)
+                                      for name, m in (extra or {}).items()},
     })
 
 
