@@ -39,7 +39,7 @@ PREDICTIONS = "predictions_test.csv"  # 03
 CONFUSION = "confusion_matrix.png"  # 03
 SCORED = "scored"  # 04: scored copies of uploaded files
 PROGRESS = "progress.jsonl"  # 02: live training progress for `hackkit run`
-EMBEDDINGS = "embeddings"  # 02/03: cached sentence embeddings per split (embeddings method, probe baseline)
+EMBEDDINGS = "embedding_cache"  # 02/03: cached sentence embeddings per split (embeddings method, probe baseline)
 FEEDBACK = "feedback.csv"  # 04: corrections given in the demo, appended; 01 merges them (FEEDBACK)
 
 DEFAULT_MAX_LENGTH = 128  # only for model folders saved before MODEL_INFO existed
