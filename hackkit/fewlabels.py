@@ -72,7 +72,12 @@ def _embedded(run: Run, frame: pd.DataFrame, name: str, location: str, config: T
 def _validation_scores(task: Task, frame: pd.DataFrame, proba: np.ndarray, labels: list[str]) -> dict:
     """The task's metrics of validation probabilities (columns: labels)."""
     predicted = [labels[i] for i in proba.argmax(axis=1)]
-    return task.score(pd.DataFrame({"label": list(frame["label"]), "predicted": predicted}), labels)
+    scores = task.score(pd.DataFrame({"label": list(frame["label"]), "predicted": predicted}), labels)
+    index = {label: i for i, label in enumerate(labels)}
+    gold = np.array([index.get(label, -1) for label in frame["label"]])
+    known = gold >= 0  # cross-entropy, as Trainer logs eval_loss, over labels the model knows
+    picked = proba[np.flatnonzero(known), gold[known]]
+    return {**scores, "loss": float(-np.log(np.clip(picked, 1e-12, None)).mean())}
 
 
 def _save(run: Run, config: TrainConfig, method: str, labels: list[str], location: str,
