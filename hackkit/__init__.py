@@ -36,7 +36,9 @@ _EXPORTS: dict[str, str] = {
     "finetune": "hackkit.train", "plot_learning_curve": "hackkit.train",
     "train_embeddings": "hackkit.fewlabels", "train_zero_shot": "hackkit.fewlabels",
     "train_auto": "hackkit.fewlabels", "method_choice": "hackkit.fewlabels",
-    "choose_method": "hackkit.embeddings",
+    "choose_method": "hackkit.embeddings", "read_label_descriptions": "hackkit.fewlabels",
+    # 00: the labelling loop
+    "LabelSession": "hackkit.label", "LabelPanel": "hackkit.label",
     "resolve_model": "hackkit.models", "environment": "hackkit.device",
     "resolve_device": "hackkit.device",
     # 03: evaluation

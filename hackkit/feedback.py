@@ -4,14 +4,13 @@ merged by 01 (FEEDBACK) into the next run's training split, never into validatio
 from __future__ import annotations
 
 import csv
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from hackkit.data import normalise_text
-from hackkit.paths import find_input
+from hackkit.paths import append_csv_row, find_input
 from hackkit.runfolder import Run
 
 COLUMNS = ("time", "text", "predicted", "label", "model")
@@ -23,19 +22,9 @@ def append_feedback(path: str | Path, text: str, predicted: str, label: str, mod
         raise ValueError("feedback: the text is empty; type the message the model got wrong first.")
     if not isinstance(label, str) or not label.strip():
         raise ValueError("feedback: no right label given; pick the label the text should have.")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     row = [datetime.now(timezone.utc).isoformat(timespec="seconds"), text, predicted, label.strip(),
            model]
-    # Append mode never rewrites earlier rows; fsync so a crash right after loses nothing given.
-    with open(path, "a", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        if f.tell() == 0:
-            writer.writerow(COLUMNS)
-        writer.writerow(row)
-        f.flush()
-        os.fsync(f.fileno())
-    return path
+    return append_csv_row(Path(path), COLUMNS, row)
 
 
 def feedback_files(sources: str) -> list[Path]:
