@@ -137,6 +137,7 @@ def test_auto_takes_embeddings_when_finetuning_would_not_fit_the_budget(tmp_path
     assert choice["chosen"] == "embeddings" and "over the 0.05 min budget" in choice["reason"]
 
 
+@pytest.mark.slow  # ~15 s: the ONNX exporter; test_export covers the path for fine-tuned models
 def test_embeddings_model_exports_to_onnx(tmp_path, tiny_model):
     run_dir = _sized(tmp_path, 4)
     hk.train_model(run_dir, hk.TrainConfig(method="embeddings", model=str(tiny_model), device="cpu"))
