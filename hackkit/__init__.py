@@ -34,6 +34,11 @@ _EXPORTS: dict[str, str] = {
     "near_duplicates": "hackkit.explore",
     # 02: training
     "finetune": "hackkit.train", "plot_learning_curve": "hackkit.train",
+    "train_embeddings": "hackkit.fewlabels", "train_zero_shot": "hackkit.fewlabels",
+    "train_auto": "hackkit.fewlabels", "method_choice": "hackkit.fewlabels",
+    "choose_method": "hackkit.embeddings", "read_label_descriptions": "hackkit.fewlabels",
+    # 00: the labelling loop
+    "LabelSession": "hackkit.label", "LabelPanel": "hackkit.label",
     "resolve_model": "hackkit.models", "environment": "hackkit.device",
     "resolve_device": "hackkit.device",
     # 03: evaluation
@@ -42,9 +47,11 @@ _EXPORTS: dict[str, str] = {
     "per_class_table": "hackkit.evaluate", "plot_confusion": "hackkit.evaluate",
     "worst_errors": "hackkit.evaluate", "write_metrics": "hackkit.evaluate",
     "headline_scores": "hackkit.evaluate", "explain_run": "hackkit.evaluate",
+    "extra_baselines": "hackkit.evaluate",
     # 04: demo, export, serving
     "Predictor": "hackkit.predict", "score_table": "hackkit.predict",
     "score_file": "hackkit.predict", "DemoApp": "hackkit.demo",
+    "append_feedback": "hackkit.feedback", "read_feedback": "hackkit.feedback",
     "model_card": "hackkit.export", "write_model_card": "hackkit.export",
     "export_run": "hackkit.export", "export_onnx": "hackkit.export",
     "check_onnx": "hackkit.export", "create_app": "hackkit.serve",

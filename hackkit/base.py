@@ -60,6 +60,10 @@ class Task:
     data_hint: str = ""  # shown when a data file does not suit the task
     file_suffixes: tuple[str, ...] = ()  # data file types the task reads (empty: not checked)
     onnx_export: bool = False  # whether hackkit.export can export and check this task's models
+    # METHOD embeddings / zero-shot / auto (one label per text, sentence embeddings) and demo
+    # corrections merged by 01 (FEEDBACK): only for tasks whose rows are a text and one label.
+    embedding_methods: bool = False
+    accepts_feedback: bool = False
 
     # --- data (01, doctor) -------------------------------------------------------------
     def load(self, data) -> Dataset:
@@ -165,6 +169,12 @@ class Task:
                         seed: int = 42) -> dict:
         """Fit the task's quick baseline on train and score it on `split`."""
         raise NotImplementedError
+
+    def extra_baselines(self, splits: dict[str, pd.DataFrame], labels: list[str], split: str,
+                        model_location: str, max_length: int, cache_dir: Path,
+                        seed: int = 42) -> dict[str, dict]:
+        """More reference scores on `split` by name (text: embeddings + linear); {} when none apply."""
+        return {}
 
     def score(self, predictions: pd.DataFrame, labels: list[str]) -> dict:
         """Metrics of a predictions table; includes main_metric and per_class."""

@@ -44,6 +44,7 @@ class TrainPlan:
     planned_eval_seconds: float
     max_epochs: float
     capped_by: str  # "budget", "epochs", or "none" (no budget: MAX_EPOCHS alone decides)
+    warning: str = ""  # set when the budget is too short for even the smallest useful plan
 
     def describe(self) -> str:
         """One line: measured speed, minutes per epoch, epochs the budget allows, the schedule."""
@@ -58,7 +59,8 @@ class TrainPlan:
                            f"(EPOCHS={self.max_epochs:g} would need more time)",
                  "epochs": f"the budget allows more, so EPOCHS={self.max_epochs:g} decides: "
                            f"{self.expected_epochs:.2f} epochs"}[self.capped_by]
-        return f"{speed}; {limit} in {self.budget_minutes:g} min ({schedule})"
+        line = f"{speed}; {limit} in {self.budget_minutes:g} min ({schedule})"
+        return f"{line}\nWARNING: {self.warning}" if self.warning else line
 
     def training_arguments(self) -> dict[str, Any]:
         """The TrainingArguments fields this plan sets (merge them into the other arguments)."""
@@ -145,19 +147,25 @@ def plan_training(
         if eval_cost > MAX_EVAL_SHARE * usable or train_seconds <= 0:
             train_seconds = 0.0  # even the fewest evaluations would crowd out training
         budget_steps = math.floor(train_seconds * eps / batch_size)
+        warning = ""
         if budget_steps < 1:
             step = batch_size / eps  # the smallest useful plan: min_evals steps, and 2 evaluations
             minimum = max(min_evals * step / (1 - safety_fraction - eval_overhead_fraction),
                           MIN_EVALS_UNDER_BUDGET * eval_seconds_each / MAX_EVAL_SHARE
                           / (1 - safety_fraction)) / 60
-            raise ValueError(
+            # Never leave a team stuck: train the smallest plan (min_evals steps, one final
+            # evaluation), say loudly that the budget is too short, and let the safety net stop it.
+            warning = (
                 f"TIME_BUDGET_MINUTES={budget_minutes:g} is too short to train and evaluate at "
                 f"{eps:.1f} examples/s with batches of {batch_size}: give at least "
-                f"{max(minimum, 0.1):.1f} minutes, or 0 for no budget."
+                f"{max(minimum, 0.1):.1f} minutes, or 0 for no budget. Training only the "
+                f"smallest plan now, so expect a weak model."
                 + (f" Each evaluation of the {validation_examples} validation texts takes ≈ "
                    f"{eval_seconds_each:.0f} s: a smaller validation split leaves more time."
                    if eval_seconds_each > reserve / min_evals else "")
             )
+            budget_steps = min_evals
+            most_evals = 1
         max_steps = min(budget_steps, epoch_steps)
         capped_by = "budget" if budget_steps < epoch_steps else "epochs"
     eval_steps, n_evals = cadence(max_steps, most_evals)
@@ -171,6 +179,7 @@ def plan_training(
         planned_train_seconds=round(max_steps * batch_size / eps, 1) if eps else 0.0,
         planned_eval_seconds=round(n_evals * eval_seconds_each, 1),
         max_epochs=float(max_epochs), capped_by=capped_by,
+        warning=warning if budget_minutes > 0 else "",
     )
 
 

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from hackkit.feedback import append_feedback
 from hackkit.predict import Predictor, score_file, unique_path
 from hackkit.runfolder import Run
 
@@ -45,11 +46,16 @@ class DemoApp:
     """ipywidgets demo: a text box with live prediction, and batch scoring of an uploaded file."""
 
     def __init__(self, predictor: Predictor, out_dir: str | Path | None = None,
-                 example: str = "", delay: float = 0.4) -> None:
+                 example: str = "", delay: float = 0.4,
+                 feedback_path: str | Path | None = None) -> None:
         import ipywidgets as w
 
         self.predictor = predictor
         self.out_dir = Path(out_dir) if out_dir else Run(predictor.model_dir.parent).scored
+        # Corrections go to the run folder's feedback file; 01's FEEDBACK merges them into a new run.
+        self.feedback_path = (Path(feedback_path) if feedback_path
+                              else Run(predictor.model_dir.parent).feedback)
+        self.last: tuple[str, dict] | None = None
         self.text = w.Textarea(value=example, placeholder="Type a message ...",
                                layout=w.Layout(width="40em", height="5em"))
         self.button = w.Button(description="Predict", button_style="primary", icon="play")
@@ -69,7 +75,16 @@ class DemoApp:
         self.button.on_click(lambda _: self.show())
         self.text.observe(self.on_type, names="value")
         self.score_button.on_click(lambda _: self.score())
-        single = w.VBox([self.text, w.HBox([self.button, self.live]), self.result])
+        self.right_label = w.Dropdown(options=list(predictor.labels), description="Right label")
+        self.correct_button = w.Button(description="Save correction", icon="check")
+        self.feedback_note = w.HTML()
+        self.correct_button.on_click(lambda _: self.correct())
+        self.correct_button.add_class("hackkit-demo-correct")
+        wrong = w.VBox([w.HTML("<b>Wrong?</b> Pick the right label and save it: it is added to "
+                               "the next run's training data (01, <code>FEEDBACK</code>)."),
+                        w.HBox([self.right_label, self.correct_button]), self.feedback_note])
+        shown = [self.text, w.HBox([self.button, self.live]), self.result]
+        single = w.VBox(shown + ([wrong] if predictor.task.accepts_feedback else []))
         batch = w.VBox([w.HBox([self.upload, self.path]), w.HBox([self.column, self.score_button]),
                         self.file_result])
         self.ui = w.Tab(children=[single, batch], titles=["One message", "Score a file"])
@@ -87,7 +102,22 @@ class DemoApp:
             return None
         result = self.predictor.predict([text])[0]
         self.result.value = self.predictor.task.result_html(result, text)
+        self.last = (text, result)
         return result
+
+    def correct(self, label: str | None = None) -> Path | None:
+        """Append the shown text, its prediction and the right label to the feedback file."""
+        if self.last is None:
+            self.feedback_note.value = "<i>Predict a message first, then correct it.</i>"
+            return None
+        text, result = self.last
+        label = label or self.right_label.value
+        path = append_feedback(self.feedback_path, text, result.get("label", ""), label,
+                               str(self.predictor.model_dir))
+        verdict = "a correction" if label != result.get("label") else "a confirmation"
+        self.feedback_note.value = (f"Saved {verdict} ({html.escape(label)}) to "
+                                    f"{html.escape(str(path))}.")
+        return path
 
     def on_type(self, change: dict) -> None:
         """Text box changed: predict once typing pauses, if live prediction is on."""

@@ -36,6 +36,7 @@ class Diagnosis:
     duplicates: int = 0
     label_conflicts: int = 0
     lengths: np.ndarray | None = None
+    feedback: dict | None = None  # what FEEDBACK added to train, relabelled and skipped
 
     @property
     def errors(self) -> list[str]:
@@ -130,10 +131,49 @@ def diagnose(data: DataConfig | str | Path, lengths: bool = True, **fields) -> D
         add("warning", "no-labels", f"the training {task.unit} hold no {task.label_unit}s at all "
             "(tagged data: every tag is O), so the model has nothing to learn. Check that "
             "TAG_COLUMN (or LABEL_COLUMN) names the column with the tags, or tag the data.")
+    if data.feedback:
+        _merge_feedback(report, data.feedback, add)
     _check_splits(report.splits, data.split_column, task, add, given_test)
     if lengths:
         _check_lengths(report, clean, data.model, data.max_length, add)
     return report
+
+
+def _merge_feedback(report: Diagnosis, sources: str, add) -> None:
+    """Add demo corrections (FEEDBACK) to train; report conflicts and texts held out for testing."""
+    from hackkit.feedback import merge_feedback, read_feedback
+
+    task = report.task
+    if not task.accepts_feedback:
+        add("error", "feedback", f"FEEDBACK={sources!r}: {task.name} runs take no demo corrections "
+            "(they are one label per text); leave FEEDBACK empty.")
+        return
+    try:
+        rows, broken = read_feedback(sources)
+    except (FileNotFoundError, ValueError) as e:
+        add("error", "feedback", str(e))
+        return
+    report.splits, found = merge_feedback(report.splits, rows)
+    report.feedback = {**found, "sources": sources, "unreadable_rows": broken}
+    if broken:
+        add("warning", "feedback", f"FEEDBACK: {broken} rows cut short or empty (e.g. a crash while "
+            "writing) were skipped; the others were used.")
+    if found["conflicts"]:
+        c = found["conflicts"][0]
+        add("warning", "feedback-conflicts", f"FEEDBACK: {len(found['conflicts'])} corrected texts "
+            f"are in the data with another label, e.g. {c['text']!r}: {c['data_label']!r} in the data, "
+            f"{c['correction']!r} in the feedback. The correction is used for training; fix "
+            "DATA_PATH too if it is right.")
+    held = found["skipped_in_test"] + found["skipped_in_validation"]
+    if held:
+        add("warning", "feedback-leakage", f"FEEDBACK: {held} corrected texts are in the test "
+            f"({found['skipped_in_test']}) or validation ({found['skipped_in_validation']}) split, "
+            f"e.g. {found['skipped_examples'][0]!r}; they were left out of training so the scores "
+            "stay honest.")
+    if found["new_labels"]:
+        add("warning", "feedback-labels", f"FEEDBACK: labels {found['new_labels']} come only from "
+            "corrections: the model learns them from those few texts and the test split cannot "
+            "score them. Add labelled examples of them to DATA_PATH.")
 
 
 def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, task: Task, add,
@@ -202,6 +242,8 @@ def data_report(diagnosis: Diagnosis, data: DataConfig) -> dict:
         **task.describe(dataset.frame),
         **dataset.info,  # NER: tag scheme found, conversions and repairs
     }
+    if diagnosis.feedback is not None:
+        report["feedback"] = diagnosis.feedback
     if lengths is not None:
         report["tokens_per_input"] = {"min": int(lengths.min()), "median": float(np.median(lengths)),
                                       "p95": float(np.percentile(lengths, 95)),

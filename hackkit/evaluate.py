@@ -28,6 +28,25 @@ def baseline_scores(run_dir: str | Path, split: str, seed: int = 42) -> dict:
     return run.task().baseline_scores(splits, labels, split, seed)
 
 
+def extra_baselines(run_dir: str | Path, split: str, model: str = "", seed: int = 42) -> dict[str, dict]:
+    """The task's other reference scores on `split` (text: embeddings + logistic regression), by name.
+
+    `model` is the encoder (default: the run's base model, else DataConfig's); embeddings are cached
+    in the run folder, so 03 reuses what 02 computed. {} for tasks without one (e.g. NER).
+    """
+    from hackkit.models import resolve_model
+    from hackkit.params import DEFAULT_MODEL
+    from hackkit.runfolder import read_model_info
+
+    run = Run(run_dir)
+    task = run.task()
+    if not model:
+        model = (read_model_info(run.model_dir).base_model if run.has("model") else "") or DEFAULT_MODEL
+    splits, labels = load_splits(run.path)
+    return task.extra_baselines(splits, labels, split, resolve_model(model).location,
+                                run.max_length(), run.embeddings, seed)
+
+
 def score_predictions(run_dir: str | Path, predictions: pd.DataFrame) -> dict:
     """The run's task metrics of a predictions table (main metric, others, per class)."""
     run = Run(run_dir)
@@ -94,8 +113,12 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
 
 
 def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
-                  predictions: pd.DataFrame, verdict: dict | None = None) -> Path:
-    """Write metrics.json (scores, and the verdict of explain_run) and the test predictions."""
+                  predictions: pd.DataFrame, verdict: dict | None = None,
+                  extra: dict[str, dict] | None = None) -> Path:
+    """Write metrics.json (scores, the verdict of explain_run) and the test predictions.
+
+    `extra` holds the other baselines by name (extra_baselines); the model's gain over each is recorded.
+    """
     run = Run(run_dir)
     task = run.task()
     if verdict is None and run.train_summary.is_file():
@@ -110,6 +133,9 @@ def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
         "baseline": baseline,
         "beats_baseline": model[task.main_metric] > baseline[task.main_metric],
         "verdict": verdict,  # explain_run: message, problems with their causes and fixes
+        "extra_baselines": extra or {},
+        "gain_over_extra_baselines": {name: round(model[task.main_metric] - m[task.main_metric], 4)
+                                      for name, m in (extra or {}).items()},
     })
 
 

@@ -61,8 +61,10 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
     if train:
         lines.append(_table({**{k: v for k, v in train["config"].items()},
                              "trained on": f"{train['train_examples']} {task.unit}, "
-                                           f"{train['epochs_completed']} epochs, "
-                                           f"{train['train_seconds']} s on {train['device']} "
+                                           + (f"{train['epochs_completed']} epochs, "
+                                              if train.get("epochs_completed") is not None else
+                                              f"no epochs ({train.get('method')}), ")
+                                           + f"{train['train_seconds']} s on {train['device']} "
                                            f"({train['precision']})",
                              **{f"best validation {k[16:].replace('_', ' ')}": v
                                 for k, v in train.items() if k.startswith("best_validation_")}}))
@@ -74,7 +76,8 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
         columns = [(k, name) for k, name in task.metric_names.items() if k in model]
         lines.append("| model | " + " | ".join(c[1] for c in columns) + " |\n|---"
                      + "|---" * len(columns) + "|")
-        for name, m in (("this model", model), (task.baseline_name, baseline)):
+        for name, m in (("this model", model), (task.baseline_name, baseline),
+                        *metrics.get("extra_baselines", {}).items()):
             lines.append(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k, _ in columns) + " |")
         lines += ["", f"On {metrics['test_examples']} held-out test {task.unit}. "
                       f"Per {task.label_unit}:", "",

@@ -12,7 +12,12 @@ from pathlib import Path
 # METHOD value -> "module:function(run_dir, config) -> summary dict"; imported on first use.
 METHODS: dict[str, str] = {
     "finetune": "hackkit.train:finetune",  # full fine-tuning of every layer with Trainer
+    "embeddings": "hackkit.fewlabels:train_embeddings",  # frozen encoder + logistic regression
+    "zero-shot": "hackkit.fewlabels:train_zero_shot",  # label-name similarity, no training
+    "auto": "hackkit.fewlabels:train_auto",  # picks one of the above from examples per class
 }
+# Methods that need one label per text: a task says whether it supports them (Task.embedding_methods).
+CLASSIFICATION_METHODS = ("embeddings", "zero-shot", "auto")
 
 # METHOD value -> "module:function(splits, labels, config) -> plan with .describe()": what the
 # method would do on this data, for `hackkit run --dry-run` (measured, without training).

@@ -147,6 +147,7 @@ class DataConfig(_FromParams):
     seed: int = field(default=42, metadata={"help": "seed of the split"})
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "its tokenizer measures lengths"})
     max_length: int = field(default=128, metadata={"help": "tokens kept per input"})
+    feedback: str = field(default="", metadata={"help": "run folders/feedback files to merge"})
 
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
@@ -181,13 +182,19 @@ class TrainConfig(_FromParams):
     max_train_examples: int = field(default=0, metadata={"help": "training rows kept; 0 = all"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
     precision: str = field(default="auto", metadata={"help": "auto, fp32, fp16 or bf16"})
+    label_descriptions: str = field(default="", metadata={"help": "zero-shot: label,description file"})
 
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
-        from hackkit.methods import method_names
+        from hackkit.methods import CLASSIFICATION_METHODS, method_names
         from hackkit.tasks import get_task
 
-        get_task(self.task)
+        task = get_task(self.task)
+        if self.method in CLASSIFICATION_METHODS and not task.embedding_methods:
+            raise ValueError(
+                f"METHOD={self.method!r} is for classification (one label per text: it compares "
+                f"sentence embeddings); TASK={self.task!r} labels every token. Use METHOD='finetune' "
+                "for this task.")
         self._check([
             ("METHOD", self.method, self.method in method_names(), f"one of {method_names()}"),
             ("EPOCHS", self.epochs, self.epochs > 0, "a positive number, e.g. 3"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,23 @@ def write_json(path: Path, data: Any) -> Path:
         json.dump(data, f, indent=2, default=str)
         tmp = Path(f.name)
     tmp.replace(path)
+    return path
+
+
+def append_csv_row(path: Path, header: Sequence[str], row: Sequence[Any]) -> Path:
+    """Append one CSV row (the header first if the file is new) and sync it to disk.
+
+    Append mode never rewrites what is there; after fsync a crash loses nothing already given.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        if f.tell() == 0:
+            writer.writerow(header)
+        writer.writerow(row)
+        f.flush()
+        os.fsync(f.fileno())
     return path
 
 

@@ -40,6 +40,8 @@ PREDICTIONS = "predictions_test.csv"  # 03
 CONFUSION = "confusion_matrix.png"  # 03
 SCORED = "scored"  # 04: scored copies of uploaded files
 PROGRESS = "progress.jsonl"  # 02: live training progress for `hackkit run`
+EMBEDDINGS = "embedding_cache"  # 02/03: cached sentence embeddings per split (embeddings method, probe baseline)
+FEEDBACK = "feedback.csv"  # 04: corrections given in the demo, appended; 01 merges them (FEEDBACK)
 
 DEFAULT_MAX_LENGTH = 128  # only for model folders saved before MODEL_INFO existed
 
@@ -120,6 +122,8 @@ class Run:
     confusion = property(lambda self: self.path / CONFUSION)
     scored = property(lambda self: self.path / SCORED)
     progress = property(lambda self: self.path / PROGRESS)
+    embeddings = property(lambda self: self.path / EMBEDDINGS)
+    feedback = property(lambda self: self.path / FEEDBACK)
 
     def split_file(self, split: str, task: Task) -> Path:
         """splits/<split><suffix>, the suffix being the task's split format."""

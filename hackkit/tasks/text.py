@@ -211,6 +211,9 @@ class TextClassification(LabelTask):
     data_hint = "a CSV, TSV, JSON Lines or Parquet table with a text and a label column"
     file_suffixes = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
     onnx_export = True
+    embedding_methods = True
+    accepts_feedback = True
+    embeddings_baseline_name = "embeddings + logistic regression"
 
     def load(self, data) -> Dataset:
         """A table of texts and labels (TEXT_COLUMN, LABEL_COLUMN, optional SPLIT_COLUMN)."""
@@ -257,6 +260,8 @@ class TextClassification(LabelTask):
         """Tokenizer and sequence classifier of a saved folder."""
         from transformers import AutoModelForSequenceClassification
 
+        import hackkit.meanpool  # noqa: F401  registers the embeddings / zero-shot model class
+
         check_safetensors(model_dir, str(model_dir))
         model = AutoModelForSequenceClassification.from_pretrained(
             model_dir, use_safetensors=True, trust_remote_code=False)
@@ -287,3 +292,19 @@ class TextClassification(LabelTask):
         model = fit_baseline(splits["train"]["text"], splits["train"]["label"], seed)
         target = splits[split]
         return classification_metrics(target["label"], model.predict(target["text"]), labels)
+
+    def extra_baselines(self, splits, labels, split, model_location, max_length, cache_dir,
+                        seed=42):
+        """Frozen mean-pooled embeddings + class-balanced logistic regression (the embeddings method)."""
+        from hackkit.embeddings import EmbeddingClassifier, cached_embeddings
+
+        def embedded(name):
+            return cached_embeddings(list(splits[name]["text"]), model_location, max_length,
+                                     cache_dir, name=name)
+
+        probe = EmbeddingClassifier().fit(embedded("train"), splits["train"]["label"],
+                                          embedded("validation"), splits["validation"]["label"],
+                                          seed=seed)
+        target = embedded(split) if split != "train" else embedded("train")
+        return {self.embeddings_baseline_name:
+                classification_metrics(splits[split]["label"], probe.predict(target), labels)}

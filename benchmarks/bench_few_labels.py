@@ -1,0 +1,189 @@
+"""Learning curves with few labels: frozen embeddings + logistic regression vs TF-IDF vs zero-shot vs fine-tuning.
+
+For each N in --per-class (0 = all), train and validation are cut to at most N rows per class
+(stratified, seeded; --seeds repeats with other seeds and averages); the test split is never
+altered. All methods run in this one process, on this machine, and are scored on the same test
+rows. Embeddings of train/validation/test are computed once (cached under --cache-dir); the
+probe's seconds are its fit time, the one-off embedding cost is printed separately. Zero-shot uses
+no labels at all. Full fine-tuning (hackkit.finetune, fixed --finetune-epochs, no early stopping)
+runs only at the sizes in --finetune-at, on a temporary run folder, with one seed.
+
+    python benchmarks/bench_few_labels.py DATA.csv [--split-column split] [--per-class 1 2 4 8 16 32 0]
+        [--seeds 3] [--finetune-at 8] [--finetune-epochs 5] [--label-text 0=negative 1=positive]
+        [--out results.json] [--plot curve.png] [--cache-dir /tmp/hackkit-embed-cache]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+
+import hackkit as hk
+from hackkit import embeddings as em
+
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def load(data: str, split_column: str, seed: int) -> dict[str, pd.DataFrame]:
+    """The splits 01 would make: the file's own split column as is, else dedup + stratified 70/10/20."""
+    dataset = hk.load_dataset(data, "text", "label", split_column)
+    frame = dataset.frame if split_column else hk.deduplicate(dataset.frame)[0]
+    return hk.make_splits(frame, 0.2, 0.1, seed=seed)
+
+
+def per_class(frame: pd.DataFrame, n: int, seed: int) -> np.ndarray:
+    """Row positions of at most n rows per class (all rows when n is 0), stratified and seeded."""
+    if n <= 0:
+        return np.arange(len(frame))
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(np.flatnonzero(frame["label"].to_numpy() == label), size=min(n, count), replace=False)
+              for label, count in frame["label"].value_counts().sort_index().items()]
+    return np.sort(np.concatenate(picked))
+
+
+def scores(y_true, y_pred, labels) -> dict:
+    """Test accuracy and macro-F1 over all labels."""
+    return {"accuracy": float(accuracy_score(y_true, y_pred)),
+            "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))}
+
+
+def finetune_once(splits, train_idx, val_idx, labels, epochs: float, seed: int) -> dict:
+    """hackkit.finetune on a temporary run folder holding the cut splits, then score the test split."""
+    with tempfile.TemporaryDirectory(prefix="bench-few-") as tmp:
+        run = Path(tmp) / "run"
+        hk.save_splits({"train": splits["train"].iloc[train_idx].reset_index(drop=True),
+                        "validation": splits["validation"].iloc[val_idx].reset_index(drop=True),
+                        "test": splits["test"]}, run)
+        started = time.perf_counter()
+        summary = hk.finetune(run, hk.TrainConfig(model=MODEL, epochs=epochs, batch_size=16, patience=0,
+                                                  seed=seed, device="cpu"))
+        trained = time.perf_counter() - started
+        proba, names = hk.predict_proba(run / "model", list(splits["test"]["text"]), device="cpu")
+        total = time.perf_counter() - started
+    pred = [names[i] for i in proba.argmax(1)]
+    return {**scores(splits["test"]["label"], pred, labels), "train_seconds": round(trained, 1),
+            "seconds": round(total, 1), "train_examples_per_second": summary["train_examples_per_second"]}
+
+
+def main() -> None:
+    """Parse arguments, run every method, print the tables, write JSON and the plot."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data")
+    parser.add_argument("--split-column", default="")
+    parser.add_argument("--per-class", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 0])
+    parser.add_argument("--seeds", type=int, default=3, help="repeats of each cut (probe, TF-IDF)")
+    parser.add_argument("--finetune-at", type=int, nargs="*", default=[8], help="per-class sizes; none: skip")
+    parser.add_argument("--finetune-epochs", type=float, default=5.0)
+    parser.add_argument("--label-text", nargs="*", default=[], help="LABEL=words for zero-shot, e.g. 0=negative")
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "hackkit-embed-cache"))
+    parser.add_argument("--out", default="")
+    parser.add_argument("--plot", default="")
+    args = parser.parse_args()
+
+    splits = load(args.data, args.split_column, seed=42)
+    labels = sorted(splits["train"]["label"].unique())
+    train_counts = splits["train"]["label"].value_counts()
+    print(f"{Path(args.data).name}: {len(labels)} classes; train {len(splits['train'])} "
+          f"(per class {train_counts.min()}-{train_counts.max()}), validation {len(splits['validation'])}, "
+          f"test {len(splits['test'])}")
+    location = hk.resolve_model(MODEL).location
+    cache = Path(args.cache_dir) / Path(args.data).stem
+    emb, embed_seconds = {}, {}
+    for name, frame in splits.items():
+        started = time.perf_counter()
+        emb[name] = em.cached_embeddings(list(frame["text"]), location, args.max_length, cache, name=name)
+        embed_seconds[name] = round(time.perf_counter() - started, 1)
+    print(f"embedding seconds (0 = cached): {embed_seconds}")
+    test_y = splits["test"]["label"].to_numpy()
+    results: list[dict] = []
+
+    for text_map, tag in [({}, "label names")] + ([(dict(a.split("=", 1) for a in args.label_text),
+                                                    "--label-text")] if args.label_text else []):
+        started = time.perf_counter()
+        proba = em.zero_shot_proba(emb["test"], [text_map.get(x, x) for x in labels], location)
+        results.append({"method": f"zero-shot ({tag})", "per_class": 0, "train_rows": 0,
+                        **scores(test_y, [labels[i] for i in proba.argmax(1)], labels),
+                        "seconds": round(time.perf_counter() - started, 2)})
+
+    for n in args.per_class:
+        for seed in range(args.seeds if n else 1):
+            ti, vi = per_class(splits["train"], n, seed), per_class(splits["validation"], n, seed)
+            train_y = splits["train"]["label"].to_numpy()[ti]
+            val_y = splits["validation"]["label"].to_numpy()[vi]
+            started = time.perf_counter()
+            probe = em.EmbeddingClassifier().fit(emb["train"][ti], train_y, emb["validation"][vi], val_y, seed=seed)
+            pred = probe.predict(emb["test"])
+            seconds = time.perf_counter() - started
+            by_c = {}  # test macro-F1 at every C: how good the default and the validation choice are
+            for c in em.C_GRID:
+                fixed = em.EmbeddingClassifier(c_grid=(c,), default_c=c).fit(emb["train"][ti], train_y, seed=seed)
+                by_c[str(c)] = round(scores(test_y, fixed.predict(emb["test"]), labels)["macro_f1"], 4)
+            results.append({"method": "embeddings + LR", "per_class": n, "seed": seed, "train_rows": len(ti),
+                            **scores(test_y, pred, labels), "seconds": round(seconds, 2), "c": probe.c,
+                            "c_source": probe.c_source, "test_macro_f1_by_c": by_c})
+            started = time.perf_counter()
+            tfidf = hk.fit_baseline(splits["train"]["text"].iloc[ti], train_y, seed=seed)
+            pred = tfidf.predict(list(splits["test"]["text"]))
+            results.append({"method": "TF-IDF + LR", "per_class": n, "seed": seed, "train_rows": len(ti),
+                            **scores(test_y, pred, labels), "seconds": round(time.perf_counter() - started, 2)})
+        if n in args.finetune_at:
+            ti, vi = per_class(splits["train"], n, 0), per_class(splits["validation"], n, 0)
+            print(f"fine-tuning on {len(ti)} rows for {args.finetune_epochs:g} epochs ...", flush=True)
+            results.append({"method": f"fine-tune ({args.finetune_epochs:g} ep)", "per_class": n, "seed": 0,
+                            "train_rows": len(ti),
+                            **finetune_once(splits, ti, vi, labels, args.finetune_epochs, seed=0)})
+
+    table = (pd.DataFrame(results).groupby(["method", "per_class"], sort=False)
+             .agg(train_rows=("train_rows", "mean"), runs=("accuracy", "size"), accuracy=("accuracy", "mean"),
+                  accuracy_sd=("accuracy", "std"), macro_f1=("macro_f1", "mean"), seconds=("seconds", "mean"))
+             .reset_index())
+    table["per_class"] = table["per_class"].map(lambda n: "all" if n == 0 else n)
+    table.loc[table["method"].str.startswith("zero-shot"), "per_class"] = "none"
+    print(table.round(3).to_string(index=False))
+    probe_rows = [r for r in results if r["method"] == "embeddings + LR"]
+    by_c = pd.DataFrame([{"per_class": r["per_class"] or "all", **r["test_macro_f1_by_c"]} for r in probe_rows])
+    print("probe test macro-F1 at each fixed C (mean over seeds):")
+    print(by_c.groupby("per_class", sort=False).mean().round(3).to_string())
+    if args.out:
+        Path(args.out).write_text(json.dumps({"data": args.data, "labels": len(labels),
+                                              "train_rows": len(splits["train"]), "test_rows": len(splits["test"]),
+                                              "embed_seconds": embed_seconds, "results": results}, indent=1))
+    if args.plot:
+        plot(table, train_counts.mean(), Path(args.data).stem, args.plot)
+
+
+def plot(table: pd.DataFrame, full_per_class: float, title: str, path: str) -> None:
+    """Accuracy and macro-F1 against labelled rows per class (log scale; 'all' at the true mean)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    x_of = lambda v: full_per_class if v == "all" else float(v)  # noqa: E731
+    for ax, metric in zip(axes, ("accuracy", "macro_f1")):
+        for method, rows in table.groupby("method", sort=False):
+            if method.startswith("zero-shot"):
+                ax.axhline(rows[metric].iloc[0], ls=":", color="grey" if "names" in method else "black",
+                           label=method)
+            elif method.startswith("fine-tune"):
+                ax.plot([x_of(v) for v in rows["per_class"]], rows[metric], "r*", ms=12, label=method)
+            else:
+                ax.plot([x_of(v) for v in rows["per_class"]], rows[metric], "o-", label=method)
+        ax.set(xscale="log", xlabel="labelled training rows per class (rightmost = all)", ylabel=metric,
+               ylim=(0, 1.02), title=f"{title}: test {metric}")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,397 @@
+"""Few labels or none: frozen sentence embeddings + a linear probe, zero-shot by label names, and which to use."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ("zero-shot", "embeddings", "finetune")
+C_GRID = (0.1, 1.0, 10.0, 100.0)
+# benchmarks/bench_few_labels.py on 4 sets x 7 sizes: a fixed C=10 was within 0.01 test macro-F1 of the
+# best C of the grid nearly everywhere, while picking C on small validation sets mostly added noise.
+DEFAULT_C = 10.0
+VALIDATION_MARGIN = 0.01  # leave the default C only for a validation macro-F1 gain larger than this
+PROBE_WEIGHTS = "probe.safetensors"
+PROBE_SETTINGS = "probe.json"
+ZERO_SHOT_TEMPERATURE = 0.05
+# choose_method thresholds, measured with benchmarks/bench_few_labels.py (test macro-F1, all-MiniLM-L6-v2):
+# - With 1 labelled example per class, zero-shot by label names beat the probe on 3 of 4 sets
+#   (support_intents 0.405 vs 0.322, clinc150 0.660 vs 0.629, sst2 with names negative/positive 0.658 vs
+#   0.551; lost on sms_spam 0.627 vs 0.652); with 2 per class the probe won on clinc150 (0.769) and
+#   sms_spam (0.673), tied on support_intents (0.403). So: zero-shot below 2 per class.
+# - Full fine-tuning (5 epochs) lost to the probe at 8 per class (support_intents 0.438 vs 0.618,
+#   sms_spam 0.575 vs 0.809, sst2 0.656 vs 0.654 at ~450x the time) and won at 32 per class on
+#   support_intents (0.789 vs 0.707, 405 s vs 1.5 s). So: fine-tune from 32 per class, time allowing.
+ZERO_SHOT_BELOW_PER_CLASS = 2
+FINETUNE_MIN_PER_CLASS = 32
+# hackkit.finetune, 256 rows x 5 epochs with evaluation each epoch, 2 CPU cores shared with other jobs
+# (load ~6); the same code did 10.6/s on 64 rows under less load. Pass your own rate for a GPU.
+FINETUNE_EXAMPLES_PER_SECOND = 3.2
+FINETUNE_EPOCHS = 3.0  # TrainConfig's default
+
+
+def _check_texts(texts: Sequence[str], parameter: str = "texts") -> list[str]:
+    """Return texts as a list of str, or raise naming the first bad entry."""
+    if isinstance(texts, str):
+        raise TypeError(f"{parameter}: got a single string; pass a list of strings, e.g. [{texts[:30]!r}].")
+    out = list(texts)
+    for i, text in enumerate(out):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"{parameter}[{i}] is {type(text).__name__} ({text!r}), not str; convert or drop "
+                "missing values first, e.g. frame['text'].fillna('').astype(str)."
+            )
+    return out
+
+
+def mean_pool(last_hidden, attention_mask):
+    """Mean of token vectors where attention_mask is 1 (padding excluded), in float32."""
+    mask = attention_mask.unsqueeze(-1).float()
+    summed = (last_hidden.float() * mask).sum(dim=1)
+    return summed / mask.sum(dim=1).clamp(min=1e-9)
+
+
+def embed(
+    texts: Sequence[str], model_location: str, max_length: int = 128, batch_size: int = 64,
+    device: str = "cpu", progress: bool = True,
+) -> np.ndarray:
+    """L2-normalised mean-pooled sentence embeddings (float32, one row per text, input order)."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModel, AutoTokenizer
+
+    from hackkit.device import resolve_device
+
+    texts = _check_texts(texts)
+    if not 8 <= max_length <= 4096:
+        raise ValueError(f"max_length={max_length!r} is out of range: use e.g. 128 (8 to 4096).")
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r}: use a positive integer, e.g. 64.")
+    device = resolve_device(device)
+    tokenizer = AutoTokenizer.from_pretrained(model_location, trust_remote_code=False)
+    model = AutoModel.from_pretrained(model_location, use_safetensors=True, trust_remote_code=False)
+    model.eval().to(device)
+    if not texts:
+        return np.zeros((0, model.config.hidden_size), dtype=np.float32)
+    encoded = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    # Longest first, so each batch holds texts of similar length and padding stays small.
+    order = np.argsort([-len(ids) for ids in encoded], kind="stable")
+    out = np.empty((len(texts), model.config.hidden_size), dtype=np.float32)
+    autocast = None
+    if device == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        autocast = torch.autocast("cuda", dtype=dtype)
+    starts = range(0, len(texts), batch_size)
+    with torch.inference_mode():
+        for start in tqdm(starts, desc="Embedding", unit="batch", disable=not progress):
+            idx = order[start:start + batch_size]
+            batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt")
+            batch = {k: v.to(device) for k, v in batch.items()}
+            if autocast is not None:
+                with autocast:
+                    hidden = model(**batch).last_hidden_state
+            else:
+                hidden = model(**batch).last_hidden_state
+            pooled = torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1)
+            out[idx] = pooled.cpu().numpy()
+    return out
+
+
+def _model_fingerprint(model_location: str) -> dict:
+    """Identify a model folder by path and weight files' size and mtime, so retraining it invalidates."""
+    path = Path(model_location)
+    if not path.is_dir():
+        return {"model": model_location}
+    weights = sorted(path.glob("*.safetensors"))
+    return {
+        "model": str(path.resolve()),
+        "weights": [[w.name, w.stat().st_size, w.stat().st_mtime_ns] for w in weights],
+    }
+
+
+def cache_key(texts: Sequence[str], model_location: str, max_length: int) -> str:
+    """Hex digest of the model (location and weights), max_length and every text, in order."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({**_model_fingerprint(model_location), "max_length": max_length},
+                             sort_keys=True).encode())
+    for text in texts:
+        encoded = text.encode("utf-8")
+        digest.update(len(encoded).to_bytes(8, "little"))  # length-prefixed: no ambiguous joins
+        digest.update(encoded)
+    return digest.hexdigest()
+
+
+def cached_embeddings(
+    texts: Sequence[str], model_location: str, max_length: int, cache_dir: str | Path,
+    name: str = "embeddings", batch_size: int = 64, device: str = "cpu", progress: bool = True,
+) -> np.ndarray:
+    """embed(), stored as cache_dir/<name>-<key>.safetensors; any change of model, length or text recomputes."""
+    from safetensors.numpy import load_file, save_file
+
+    texts = _check_texts(texts)
+    if not name or any(c in name for c in "/\\") or name.startswith("."):
+        raise ValueError(f"name={name!r}: use a plain file-name stem such as 'train' or 'test'.")
+    key = cache_key(texts, model_location, max_length)
+    folder = Path(cache_dir)
+    path = folder / f"{name}-{key[:24]}.safetensors"
+    if path.is_file():
+        return load_file(path)["embeddings"]
+    vectors = embed(texts, model_location, max_length=max_length, batch_size=batch_size,
+                    device=device, progress=progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(f"{name}-*.safetensors"):  # one file per split name: old texts are gone
+        stale.unlink()
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    save_file({"embeddings": np.ascontiguousarray(vectors)}, str(tmp),
+              metadata={"model": model_location, "max_length": str(max_length), "rows": str(len(texts))})
+    tmp.replace(path)  # atomic: a crash never leaves a half-written cache entry
+    return vectors
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _check_matrix(emb, parameter: str) -> np.ndarray:
+    """Return emb as a 2-D float32 array, or raise naming the parameter."""
+    arr = np.asarray(emb, dtype=np.float32)
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        raise ValueError(f"{parameter}: expected a 2-D array (texts x dimensions) with rows, got shape {arr.shape}; "
+                         "compute it with embed(texts, model_location).")
+    return arr
+
+
+@dataclass
+class EmbeddingClassifier:
+    """Logistic regression on frozen embeddings; C is chosen on validation when there is enough of it."""
+
+    c_grid: tuple[float, ...] = C_GRID
+    default_c: float = DEFAULT_C
+    min_validation_per_class: float = 10.0  # fewer validation rows per class than this: use default_c
+    embedding: dict = field(default_factory=dict)  # e.g. model, max_length, pooling: makes save() self-describing
+    labels: list[str] = field(default_factory=list)
+    c: float | None = None
+    c_source: str = ""
+    validation_scores: dict[str, float] = field(default_factory=dict)
+    weights: np.ndarray | None = field(default=None, repr=False)
+    bias: np.ndarray | None = field(default=None, repr=False)
+
+    def fit(self, train_emb, train_labels: Sequence, val_emb=None, val_labels: Sequence | None = None,
+            seed: int = 42) -> EmbeddingClassifier:
+        """Fit on train (class_weight='balanced'); pick C by validation macro-F1 from c_grid, else default_c."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.metrics import f1_score
+
+        x = _check_matrix(train_emb, "train_emb")
+        y = np.asarray([str(v) for v in train_labels])
+        if len(y) != len(x):
+            raise ValueError(f"train_labels has {len(y)} entries but train_emb has {len(x)} rows; pass one label per row.")
+        classes = sorted(set(y))
+        if len(classes) < 2:
+            raise ValueError(f"train_labels: found a single class {classes}; a classifier needs at least two.")
+
+        def fitted(c: float):
+            return LogisticRegression(C=c, class_weight="balanced", max_iter=2000,
+                                      random_state=seed).fit(x, y)
+
+        self.validation_scores = {}
+        enough = False
+        if val_emb is not None and val_labels is not None:
+            vx = _check_matrix(val_emb, "val_emb")
+            vy = np.asarray([str(v) for v in val_labels])
+            if len(vy) != len(vx):
+                raise ValueError(f"val_labels has {len(vy)} entries but val_emb has {len(vx)} rows.")
+            enough = len(vy) >= self.min_validation_per_class * len(classes)
+        if enough:
+            models, scores = {}, {}
+            for c in dict.fromkeys((self.default_c, *self.c_grid)):
+                models[c] = fitted(c)
+                scores[c] = float(f1_score(vy, models[c].predict(vx), labels=classes, average="macro",
+                                           zero_division=0))
+            self.validation_scores = {str(c): round(v, 4) for c, v in scores.items()}
+            best = max(scores, key=scores.get)
+            # Validation scores are noisy: move off the default only for a clear gain.
+            self.c = best if scores[best] > scores[self.default_c] + VALIDATION_MARGIN else self.default_c
+            model = models[self.c]
+            self.c_source = (f"validation macro-F1 over C in {list(self.c_grid)} ({len(vy)} rows; the default "
+                             f"{self.default_c:g} unless another beats it by over {VALIDATION_MARGIN})")
+        else:
+            self.c = self.default_c
+            model = fitted(self.c)
+            self.c_source = ("default (no validation set)" if val_emb is None else
+                             f"default (validation under {self.min_validation_per_class:g} rows per class)")
+        self.labels = [str(c) for c in model.classes_]
+        # C order: sklearn's coef_ is Fortran-ordered and safetensors writes raw buffers as C order.
+        coef = np.ascontiguousarray(model.coef_, dtype=np.float32)
+        intercept = np.ascontiguousarray(model.intercept_, dtype=np.float32)
+        if coef.shape[0] == 1:  # binary: sigmoid(z) == softmax([-z/2, z/2]), so one head shape for all
+            coef = np.ascontiguousarray(np.vstack([-coef / 2, coef / 2]))
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2], dtype=np.float32)
+        self.weights, self.bias = coef, intercept
+        return self
+
+    def _check_fitted(self) -> None:
+        """Raise if fit() or load() has not been called."""
+        if self.weights is None or self.bias is None:
+            raise RuntimeError("EmbeddingClassifier is not fitted: call fit(train_emb, train_labels) or load(folder).")
+
+    def predict_proba(self, emb) -> np.ndarray:
+        """Class probabilities (rows: texts, columns: self.labels)."""
+        self._check_fitted()
+        x = _check_matrix(emb, "emb")
+        if x.shape[1] != self.weights.shape[1]:
+            raise ValueError(f"emb has {x.shape[1]} dimensions but the classifier was fitted on "
+                             f"{self.weights.shape[1]}; embed with the same model ({self.embedding.get('model', 'unknown')}).")
+        return _softmax(x @ self.weights.T + self.bias)
+
+    def predict(self, emb) -> list[str]:
+        """The most probable label for each row."""
+        return [self.labels[i] for i in self.predict_proba(emb).argmax(axis=1)]
+
+    def head_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(W, b) float32, logits = e @ W.T + b for e the L2-NORMALISED mean-pooled embedding (normalise in the head too)."""
+        self._check_fitted()
+        return self.weights.copy(), self.bias.copy()
+
+    def save(self, folder: str | Path) -> Path:
+        """Write probe.safetensors (W, b) and probe.json (labels, C, embedding settings); no pickle."""
+        from safetensors.numpy import save_file
+
+        self._check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({"weight": np.ascontiguousarray(self.weights), "bias": np.ascontiguousarray(self.bias)}, str(folder / PROBE_WEIGHTS))
+        settings = {
+            "method": "embeddings", "labels": self.labels, "c": self.c, "c_source": self.c_source,
+            "c_grid": list(self.c_grid), "default_c": self.default_c,
+            "min_validation_per_class": self.min_validation_per_class,
+            "validation_scores": self.validation_scores, "embedding": self.embedding,
+        }
+        (folder / PROBE_SETTINGS).write_text(json.dumps(settings, indent=2), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> EmbeddingClassifier:
+        """Read a folder written by save()."""
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        missing = [n for n in (PROBE_WEIGHTS, PROBE_SETTINGS) if not (folder / n).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{folder} has no {', '.join(missing)}: it is not a saved EmbeddingClassifier "
+                                    "(write one with EmbeddingClassifier.fit(...).save(folder)).")
+        settings = json.loads((folder / PROBE_SETTINGS).read_text(encoding="utf-8"))
+        tensors = load_file(folder / PROBE_WEIGHTS)
+        probe = cls(c_grid=tuple(settings["c_grid"]), default_c=settings["default_c"],
+                    min_validation_per_class=settings["min_validation_per_class"],
+                    embedding=settings["embedding"], labels=list(settings["labels"]), c=settings["c"],
+                    c_source=settings["c_source"], validation_scores=settings["validation_scores"],
+                    weights=tensors["weight"], bias=tensors["bias"])
+        if probe.weights.shape[0] != len(probe.labels):
+            raise ValueError(f"{folder}: {PROBE_WEIGHTS} has {probe.weights.shape[0]} rows but "
+                             f"{PROBE_SETTINGS} lists {len(probe.labels)} labels; the folder is corrupt, refit.")
+        return probe
+
+
+def label_texts(label_names: Sequence[str], descriptions: Mapping[str, str] | Sequence[str] | None = None,
+                template: str = "{label}") -> list[str]:
+    """The text embedded for each label: 'under_scores' as words, plus ': description' when given."""
+    names = _check_texts([str(n) for n in label_names], "label_names")
+    if "{label}" not in template:
+        raise ValueError(f"template={template!r} must contain '{{label}}', e.g. 'a message about {{label}}'.")
+    if descriptions is not None and not isinstance(descriptions, Mapping):
+        descriptions = list(descriptions)
+        if len(descriptions) != len(names):
+            raise ValueError(f"descriptions has {len(descriptions)} entries for {len(names)} labels; "
+                             "give one per label, or a dict {label: description}.")
+        descriptions = dict(zip(names, descriptions))
+    out = []
+    for name in names:
+        text = template.format(label=name.replace("_", " ").replace("-", " ").strip())
+        if descriptions and descriptions.get(name):
+            text = f"{text}: {descriptions[name]}"
+        out.append(text)
+    return out
+
+
+# How well zero-shot does (bench_few_labels.py, test accuracy, names as words, no descriptions): clinc150
+# 0.684 over 150 intents, support_intents 0.430 over 8, sst2 0.660 with "negative"/"positive" (0.605 with
+# the raw names "0"/"1"), sms_spam 0.802 with "personal message"/"spam advertisement" (0.571 with
+# "ham"/"spam"; macro-F1 0.627). Good enough to start labelling from; a probe on 2+ examples per class
+# usually beats it. The temperature only sharpens probabilities; it does not change the ranking.
+def zero_shot_proba(
+    text_emb, label_names: Sequence[str], model_location: str,
+    descriptions: Mapping[str, str] | Sequence[str] | None = None, temperature: float = ZERO_SHOT_TEMPERATURE,
+    template: str = "{label}", max_length: int = 128, device: str = "cpu",
+) -> np.ndarray:
+    """softmax(cosine(text, label text) / temperature); columns follow label_names. See the module notes on accuracy."""
+    x = _check_matrix(text_emb, "text_emb")
+    norms = np.linalg.norm(x, axis=1)
+    if not np.allclose(norms, 1.0, atol=1e-3):
+        raise ValueError("text_emb rows are not unit length; compute them with embed() (L2-normalised) "
+                         "from the same model_location.")
+    if temperature <= 0:
+        raise ValueError(f"temperature={temperature!r}: use a positive number, e.g. {ZERO_SHOT_TEMPERATURE}.")
+    if len(label_names) < 2:
+        raise ValueError(f"label_names: got {list(label_names)}; zero-shot needs at least two labels.")
+    label_emb = embed(label_texts(label_names, descriptions, template), model_location,
+                      max_length=max_length, device=device, progress=False)
+    if label_emb.shape[1] != x.shape[1]:
+        raise ValueError(f"text_emb has {x.shape[1]} dimensions, the label embeddings {label_emb.shape[1]}: "
+                         "embed the texts with the same model_location.")
+    return _softmax((x @ label_emb.T) / temperature)
+
+
+def _descriptive(label: str) -> bool:
+    """Whether a label name carries words a sentence model can match (not '0', '1', 'A')."""
+    return sum(ch.isalpha() for ch in str(label)) >= 3
+
+
+def choose_method(
+    examples_per_class, time_budget_minutes: float,
+    examples_per_second: float = FINETUNE_EXAMPLES_PER_SECOND, epochs: float = FINETUNE_EPOCHS,
+) -> tuple[str, str]:
+    """Pick zero-shot, embeddings or finetune from label counts and time; thresholds measured in benchmarks/bench_few_labels.py."""
+    counts = {str(k): int(v) for k, v in dict(examples_per_class).items()}
+    if len(counts) < 2:
+        raise ValueError(f"examples_per_class: got {counts}; give a count for every class (at least two), "
+                         "e.g. frame['label'].value_counts().")
+    if any(v < 0 for v in counts.values()):
+        raise ValueError(f"examples_per_class: negative counts in {counts}.")
+    if not time_budget_minutes > 0:
+        raise ValueError(f"time_budget_minutes={time_budget_minutes!r}: give the minutes you can spend, e.g. 30.")
+    total, fewest = sum(counts.values()), min(counts.values())
+    empty = sorted(k for k, v in counts.items() if v == 0)
+    vague = sorted(k for k in counts if not _descriptive(k))
+    names_note = (f" Label names {vague[:5]} carry no words: give each a description or zero-shot will guess."
+                  if vague else "")
+    if empty:
+        return "zero-shot", (f"{total} labelled examples and {len(empty)} of {len(counts)} classes with none "
+                             f"({', '.join(empty[:5])}{', ...' if len(empty) > 5 else ''}): a trained classifier "
+                             f"cannot predict a class it never saw, so compare texts with the label names.{names_note}")
+    if fewest < ZERO_SHOT_BELOW_PER_CLASS and not vague:
+        return "zero-shot", (f"the smallest class has {fewest} labelled example(s), under "
+                             f"{ZERO_SHOT_BELOW_PER_CLASS} per class, where label-name similarity matched or beat a "
+                             f"probe trained on them; label a few more per class to switch to embeddings.")
+    minutes = total * epochs / examples_per_second / 60
+    if fewest < FINETUNE_MIN_PER_CLASS:
+        return "embeddings", (f"the smallest class has {fewest} labelled examples ({total} in all), under "
+                              f"{FINETUNE_MIN_PER_CLASS} per class, where frozen embeddings + logistic regression beat "
+                              f"full fine-tuning; it trains in seconds.")
+    if minutes > time_budget_minutes:
+        return "embeddings", (f"{total} labelled examples would take about {minutes:.0f} min to fine-tune for "
+                              f"{epochs:g} epochs at {examples_per_second:g} examples/s, over the "
+                              f"{time_budget_minutes:g} min budget; embeddings + logistic regression take seconds.")
+    return "finetune", (f"every class has at least {fewest} labelled examples ({total} in all), at or over "
+                        f"{FINETUNE_MIN_PER_CLASS} per class where fine-tuning beat the frozen probe, and "
+                        f"{epochs:g} epochs take about {minutes:.0f} min at {examples_per_second:g} examples/s, "
+                        f"within the {time_budget_minutes:g} min budget.")

@@ -1,0 +1,178 @@
+"""METHOD embeddings / zero-shot / auto through the run folder and the one prediction path, the
+embeddings baseline, and NER's refusal. Real packaged MiniLM on ~150 texts, or the tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import MODEL, TEXT
+
+import hackkit as hk
+from hackkit import embeddings as em
+
+INTENTS = {"refund_request": "I want my money back for order {i}, please refund it",
+           "password_reset": "I forgot my password and cannot sign in to account {i}",
+           "late_delivery": "parcel {i} has still not arrived, where is my delivery"}
+
+
+@pytest.fixture(scope="module")
+def minilm() -> str:
+    """Folder of the packaged all-MiniLM-L6-v2."""
+    return hk.resolve_model(MODEL).location
+
+
+@pytest.fixture(scope="module")
+def few_per_class(sample_splits) -> dict[str, pd.DataFrame]:
+    """8 training texts per class of the sample (64), 40 validation and 40 test texts."""
+    return {"train": sample_splits["train"].groupby("label", group_keys=False)
+            .sample(n=8, random_state=0).reset_index(drop=True),
+            "validation": TEXT.subsample(sample_splits["validation"], 40, seed=0),
+            "test": TEXT.subsample(sample_splits["test"], 40, seed=0)}
+
+
+def _run(tmp_path: Path, splits: dict[str, pd.DataFrame], name: str = "run") -> Path:
+    run_dir = tmp_path / name
+    hk.save_splits(splits, run_dir, TEXT)
+    return run_dir
+
+
+def _intents(per_class: int, start: int = 0) -> pd.DataFrame:
+    return pd.DataFrame([{"text": text.format(i=i * 7 + start), "label": label}
+                         for label, text in INTENTS.items() for i in range(per_class)])
+
+
+def _sized(tmp_path: Path, per_class: int) -> Path:
+    """A run with `per_class` training texts per intent (and 2 per intent for validation and test)."""
+    return _run(tmp_path, {"train": _intents(per_class), "validation": _intents(2, 1000),
+                           "test": _intents(2, 2000)}, f"run{per_class}")
+
+
+def test_embeddings_method_saves_a_model_the_one_prediction_path_loads(tmp_path, few_per_class, minilm):
+    run_dir = _run(tmp_path, few_per_class)
+    summary = hk.train_model(run_dir, hk.TrainConfig(method="embeddings", device="cpu"))
+    run = hk.Run(run_dir)
+    names = sorted(p.name for p in run.model_dir.iterdir())
+    assert {"model.safetensors", "config.json", "hackkit.json", "tokenizer.json"} <= set(names)
+    assert not [n for n in names if n.endswith((".bin", ".pkl", ".pt"))]  # no pickle anywhere
+    info = hk.read_model_info(run.model_dir)
+    assert info.method == "embeddings" and info.labels == hk.load_splits(run_dir)[1]
+    saved = hk.read_json(run.train_summary)
+    assert saved["method"] == "embeddings" and saved["train_examples"] == 64
+    assert saved["main_metric"] == "macro_f1" and 0 < saved["best_validation_macro_f1"] <= 1
+    assert {"task", "model", "device", "train_seconds", "config"} <= set(saved) and summary == saved
+    assert list(run.embeddings.glob("train-*.safetensors"))  # cached in the run folder
+
+    # The saved model class gives exactly the probe's probabilities on the probe's embeddings.
+    texts = list(few_per_class["test"]["text"][:6])
+    cached = {name: em.cached_embeddings(list(few_per_class[name]["text"]), minilm, 128,
+                                         run.embeddings, name=name) for name in ("train", "validation")}
+    probe = em.EmbeddingClassifier().fit(cached["train"], few_per_class["train"]["label"],
+                                         cached["validation"], few_per_class["validation"]["label"])
+    predictor = hk.Predictor.from_run(run_dir, device="cpu")
+    np.testing.assert_allclose(predictor.predict_proba(texts),
+                               probe.predict_proba(em.embed(texts, minilm, progress=False)), atol=1e-4)
+
+    predictions = hk.predict_split(run_dir, "test", device="cpu")
+    scores = hk.score_predictions(run_dir, predictions)
+    tfidf = hk.baseline_scores(run_dir, "test")
+    assert scores["macro_f1"] > tfidf["macro_f1"]  # 8 per class: embeddings beat TF-IDF
+    extra = hk.extra_baselines(run_dir, "test")
+    assert extra["embeddings + logistic regression"]["macro_f1"] == pytest.approx(scores["macro_f1"])
+    hk.write_metrics(run_dir, scores, tfidf, predictions, extra=extra)
+    metrics = hk.read_json(run.metrics)
+    assert metrics["gain_over_extra_baselines"]["embeddings + logistic regression"] == pytest.approx(0, abs=1e-4)
+    card = hk.write_model_card(run_dir).read_text()
+    assert "no epochs (embeddings)" in card and "| embeddings + logistic regression |" in card
+    hk.write_json(run.data_report, {"task": TEXT.name, "params": {"DATA_PATH": "sample"}})
+    row = hk.leaderboard(root=tmp_path).iloc[0]
+    assert row["METHOD"] == "embeddings" and row["macro_f1"] == pytest.approx(scores["macro_f1"])
+
+
+def test_zero_shot_predicts_from_label_names_and_descriptions(tmp_path, few_per_class, minilm):
+    run_dir = _run(tmp_path, few_per_class)
+    summary = hk.train_model(run_dir, hk.TrainConfig(method="zero-shot", device="cpu"))
+    assert summary["train_examples"] == 0 and summary["method"] == "zero-shot"
+    labels = hk.load_splits(run_dir)[1]
+    predictor = hk.Predictor.from_run(run_dir, device="cpu")
+    texts = ["I was charged twice for my order", "my login does not work"]
+    expected = em.zero_shot_proba(em.embed(texts, minilm, progress=False), labels, minilm)
+    np.testing.assert_allclose(predictor.predict_proba(texts), expected, atol=1e-4)
+
+    described = tmp_path / "labels.csv"
+    described.write_text("label,description\naccount_access,cannot log in or sign in\n")
+    other = _run(tmp_path, few_per_class, "described")
+    config = hk.TrainConfig(method="zero-shot", device="cpu", label_descriptions=str(described))
+    texts_used = hk.train_model(other, config)["zero_shot"]["label_texts"]
+    assert texts_used["account_access"] == "account access: cannot log in or sign in"
+    assert texts_used["billing_issue"] == "billing issue"
+    described.write_text("label,description\naccount_acess,typo\n")
+    with pytest.raises(ValueError, match=r"LABEL_DESCRIPTIONS=.*\['account_acess'\].*not among"):
+        hk.train_model(_run(tmp_path, few_per_class, "typo"), config)
+
+
+@pytest.mark.parametrize("per_class, chosen", [(1, "zero-shot"), (4, "embeddings"), (32, "finetune")])
+def test_auto_picks_the_method_the_data_is_sized_for(tmp_path, tiny_model, per_class, chosen, capsys):
+    run_dir = _sized(tmp_path, per_class)
+    config = hk.TrainConfig(method="auto", model=str(tiny_model), epochs=1, batch_size=16,
+                            patience=0, device="cpu", time_budget_minutes=0)
+    summary = hk.train_model(run_dir, config)
+    choice = summary["method_choice"]
+    assert choice["chosen"] == chosen == summary["method"]
+    assert choice["examples_per_class"] == {label: per_class for label in sorted(INTENTS)}
+    assert str(per_class) in choice["reason"] and f"METHOD='auto' chose {chosen!r}" in capsys.readouterr().out
+    saved = hk.read_json(hk.Run(run_dir).train_summary)
+    assert saved["method_choice"] == choice and saved["config"]["method"] == "auto"
+    assert hk.read_model_info(hk.Run(run_dir).model_dir).method == chosen
+    assert hk.Predictor.from_run(run_dir, device="cpu").predict("refund me")[0]["label"] in INTENTS
+
+
+def test_auto_takes_embeddings_when_finetuning_would_not_fit_the_budget(tmp_path, tiny_model):
+    run_dir = _sized(tmp_path, 32)
+    config = hk.TrainConfig(method="auto", model=str(tiny_model), time_budget_minutes=0.05)
+    choice = hk.fewlabels.method_choice(run_dir, config)
+    assert choice["chosen"] == "embeddings" and "over the 0.05 min budget" in choice["reason"]
+
+
+@pytest.mark.slow  # ~15 s: the ONNX exporter; test_export covers the path for fine-tuned models
+def test_embeddings_model_exports_to_onnx(tmp_path, tiny_model):
+    run_dir = _sized(tmp_path, 4)
+    hk.train_model(run_dir, hk.TrainConfig(method="embeddings", model=str(tiny_model), device="cpu"))
+    result = hk.export_run(run_dir, onnx=True, check_texts=6)
+    assert result["check"]["within_tolerance"] and result["check"]["same_predicted_labels"]
+
+
+@pytest.mark.parametrize("method", ["embeddings", "zero-shot", "auto"])
+def test_ner_refuses_the_classification_methods_before_any_work(method):
+    with pytest.raises(ValueError, match=rf"METHOD='{method}' is for classification .* "
+                                         r"TASK='token-classification'.*METHOD='finetune'"):
+        hk.TrainConfig(task="token-classification", method=method).validate()
+
+
+def test_ner_has_no_embeddings_baseline(tmp_path):
+    ner = hk.get_task("token-classification")
+    assert not ner.embedding_methods and not ner.accepts_feedback
+    assert ner.extra_baselines({}, [], "test", "unused", 128, tmp_path) == {}
+
+
+def test_embeddings_baseline_is_cached_in_the_run_folder(run_with_splits, tiny_model):
+    first = hk.extra_baselines(run_with_splits, "validation", str(tiny_model))
+    cache = sorted(p.name for p in hk.Run(run_with_splits).embeddings.iterdir())
+    assert [n.split("-")[0] for n in cache] == ["train", "validation"]
+    stamps = [p.stat().st_mtime_ns for p in hk.Run(run_with_splits).embeddings.iterdir()]
+    again = hk.extra_baselines(run_with_splits, "validation", str(tiny_model))
+    assert again == first and stamps == [p.stat().st_mtime_ns
+                                         for p in hk.Run(run_with_splits).embeddings.iterdir()]
+    assert set(first["embeddings + logistic regression"]) >= {"accuracy", "macro_f1", "per_class"}
+
+
+def test_saved_config_names_its_own_model_type(tmp_path, tiny_model):
+    run_dir = _sized(tmp_path, 2)
+    hk.train_model(run_dir, hk.TrainConfig(method="zero-shot", model=str(tiny_model), device="cpu"))
+    config = json.loads((hk.Run(run_dir).model_dir / "config.json").read_text())
+    assert config["model_type"] == "hackkit-meanpool"
+    assert config["architectures"] == ["HackkitMeanPoolForSequenceClassification"]
+    assert config["encoder"]["model_type"] == "bert"
