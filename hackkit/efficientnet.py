@@ -239,15 +239,22 @@ def convert_packaged_weights(cache_dir: Path | None = None, force: bool = False)
 
 
 def pretrained_efficientnet_lite0(labels: list[str] | None = None, cache_dir: Path | None = None,
-                                  dropout_rate: float = 0.2) -> EfficientNetLiteForImageClassification:
-    """ImageNet-pretrained EfficientNet-Lite0; with `labels`, a fresh classifier head for them."""
-    folder = convert_packaged_weights(cache_dir)
-    if not labels:
-        return EfficientNetLiteForImageClassification.from_pretrained(folder, use_safetensors=True)
-    return EfficientNetLiteForImageClassification.from_pretrained(
-        folder, use_safetensors=True, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)}, ignore_mismatched_sizes=True,
-        dropout_rate=dropout_rate)
+                                  seed: int = 0) -> EfficientNetLiteForImageClassification:
+    """ImageNet-pretrained EfficientNet-Lite0; with `labels`, a fresh seeded classifier head for them."""
+    model = EfficientNetLiteForImageClassification.from_pretrained(convert_packaged_weights(cache_dir),
+                                                                   use_safetensors=True)
+    if labels:
+        # Swap the 1000-class head here rather than via ignore_mismatched_sizes, which prints a report.
+        head = nn.Linear(HEAD, len(labels))
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            head.weight.normal_(0.0, 0.01, generator=generator)
+            head.bias.zero_()
+        model.classifier = head
+        model.config.num_labels = len(labels)
+        model.config.id2label = dict(enumerate(labels))
+        model.config.label2id = {label: i for i, label in enumerate(labels)}
+    return model
 
 
 def random_efficientnet_lite0(labels: list[str], seed: int = 0) -> EfficientNetLiteForImageClassification:
