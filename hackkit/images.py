@@ -333,6 +333,31 @@ def duplicates(frame: pd.DataFrame, max_distance: int = NEAR_DUPLICATE_BITS,
     return out.sort_values(["kind", "distance"]).reset_index(drop=True)
 
 
+def image_findings(check: ImageCheck, pairs: pd.DataFrame, min_side: int = 0) -> list[tuple[str, str, str]]:
+    """The doctor's (level, check, message) findings from check_images and duplicates; [] means no problems."""
+    found = [("error", p.check, p.message) for p in check.problems]
+    for kind, rows in pairs.groupby(pairs["cross_split"].map({True: "leakage", False: "duplicates"}), sort=True):
+        first = rows.iloc[0]
+        what = "identical files" if (rows["kind"] == "exact").all() else "exact or near-identical images"
+        fix = ("Scores on the later split will look better than they are: drop one image of each pair."
+               if kind == "leakage" else "Drop one image of each pair unless the repeats are meant to weigh more.")
+        found.append(("warning", kind, f"{len(rows)} pairs of {what}"
+                      f"{' across splits' if kind == 'leakage' else ''}, e.g. {first['path_a']} ~ "
+                      f"{first['path_b']} (pHash distance {first['distance']}). {fix}"))
+    conflicts = pairs[pairs["label_conflict"]]
+    if len(conflicts):
+        first = conflicts.iloc[0]
+        found.append(("warning", "label-conflicts", f"{len(conflicts)} duplicate pairs carry different labels, "
+                      f"e.g. {first['path_a']} ({first['label_a']}) ~ {first['path_b']} ({first['label_b']}). "
+                      "Look at them and fix the labels."))
+    if min_side and len(check.sizes):
+        small = check.sizes[check.sizes[["width", "height"]].min(axis=1) < min_side]
+        if len(small):
+            found.append(("warning", "small-images", f"{len(small)} images have a side under {min_side} pixels "
+                          f"(e.g. {small.iloc[0]['path']}); they are upscaled, which blurs them."))
+    return found
+
+
 # --------------------------------------------------------------------------- preprocessing
 
 
@@ -514,8 +539,9 @@ def load_image_classifier(name: str, labels: Sequence[str], size: int = 0, cache
         import torch
 
         torch.manual_seed(seed)
-        config = AutoConfig.from_pretrained(source.location, num_labels=len(labels), id2label=id2label,
-                                            label2id=label2id, trust_remote_code=False)
+        # id2label alone sets num_labels; passing both conflicts with a saved 1000-class config.
+        config = AutoConfig.from_pretrained(source.location, id2label=id2label, label2id=label2id,
+                                            trust_remote_code=False)
         return AutoModelForImageClassification.from_config(config), spec
     if source.source == "packaged":
         return effnet.pretrained_efficientnet_lite0(labels, cache_dir, seed=seed), spec

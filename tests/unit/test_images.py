@@ -75,6 +75,10 @@ def test_check_images_reports_each_bad_file_with_its_path(tmp_path, generator):
     assert "text content" in found["notes.jpg"].message
     assert result.sizes["path"].tolist() == [str(good)]
     assert result.table()["check"].tolist() == ["empty", "corrupt", "not-an-image"]
+    findings = im.image_findings(result, im.duplicates(pd.DataFrame({"path": [str(good)], "label": ["a"]})),
+                                 min_side=500)
+    assert [f[:2] for f in findings] == [("error", "empty"), ("error", "corrupt"), ("error", "not-an-image"),
+                                         ("warning", "small-images")]
 
 
 def test_size_table_and_exif_rotation(tmp_path):
@@ -129,6 +133,10 @@ def test_perceptual_hash_flags_resized_copy_not_a_different_image(tmp_path, gene
     assert set(named) == {("a.jpg", "a_small.jpg"), ("a.jpg", "a_copy.jpg"), ("a_small.jpg", "a_copy.jpg")}
     assert named[("a.jpg", "a_copy.jpg")].kind == "exact" and named[("a.jpg", "a_copy.jpg")].label_conflict
     assert named[("a.jpg", "a_small.jpg")].kind == "near" and named[("a.jpg", "a_small.jpg")].cross_split
+    findings = {check: message for _, check, message in im.image_findings(im.check_images(frame["path"]), pairs)}
+    assert set(findings) == {"duplicates", "leakage", "label-conflicts"}
+    assert findings["leakage"].startswith("2 pairs of exact or near-identical images across splits")
+    assert im.image_findings(im.check_images(frame["path"][3:]), im.duplicates(frame[3:])) == []
     distance_to_b = im.hash_distance(im.phash(original), im.phash(im.open_image(tmp_path / "b.jpg")))
     assert distance_to_b > 2 * im.NEAR_DUPLICATE_BITS
 
