@@ -47,7 +47,7 @@ def finetune(model, spec, train_items, args, out: Path) -> tuple[float, int]:
         seed=args.seed, use_cpu=True, report_to="none", remove_unused_columns=False,
         dataloader_num_workers=0)
     trainer = Trainer(model=model, args=targs, train_dataset=train_items,
-                      data_collator=im.ImageCollator(spec, train=True, seed=args.seed),
+                      data_collator=im.ImageCollator(spec, seed=args.seed),
                       callbacks=[TimeCap()])
     start = time.perf_counter()
     trainer.train()
@@ -78,7 +78,7 @@ def main() -> None:
     frame = im.load_images(im.sample_images())
     train, test = train_test_split(frame, test_size=0.25, stratify=frame["label"], random_state=args.seed)
     labels = sorted(frame["label"].unique())
-    items = im.image_items(train, labels)
+    items = im.image_items(train, labels, augment=True)
     results = {"images": {"train": len(train), "test": len(test)}, "labels": labels, "size": args.size,
                "epochs": args.epochs, "minutes_cap": args.minutes, "batch_size": args.batch_size, "learning_rate": args.lr,
                "threads": torch.get_num_threads(), "chance": 1 / len(labels)}

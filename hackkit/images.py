@@ -422,21 +422,24 @@ def train_transform(image, spec: ImageSpec, rng: random.Random, scale: tuple[flo
     return to_tensor(image, spec)
 
 
-def image_items(frame: pd.DataFrame, labels: Sequence[str]) -> list[dict]:
-    """A dataset for ImageCollator and Trainer: one {"path", "label"} per row, labels as ids."""
+def image_items(frame: pd.DataFrame, labels: Sequence[str], augment: bool = False) -> list[dict]:
+    """A dataset for ImageCollator and Trainer: one {"path", "label" (id), "augment"} per row."""
     index = {label: i for i, label in enumerate(labels)}
     unknown = sorted(set(frame["label"]) - set(index))
     if unknown:
         raise ValueError(f"labels {unknown} are not in the training labels {list(labels)}; "
                          "every validation/test label must also occur in train.")
-    return [{"path": p, "label": index[l]} for p, l in zip(frame["path"], frame["label"])]
+    return [{"path": p, "label": index[l], "augment": augment} for p, l in zip(frame["path"], frame["label"])]
 
 
 class ImageCollator:
     """Load, transform and stack a batch of {"path", "label"} items into {"pixel_values", "labels"}.
 
-    Trainer needs remove_unused_columns=False, or it drops "path" before the collator sees it.
-    Augmentation (train=True) is seeded by (seed, worker, batch number), so a run repeats exactly.
+    Items with "augment": True (image_items(train, labels, augment=True)) get the training transform,
+    the rest the eval transform, so one collator serves Trainer's training and evaluation loaders
+    (Trainer uses a single data_collator for both). train=True augments every item. Trainer needs
+    remove_unused_columns=False, or it drops "path" before the collator sees it. Augmentation is
+    seeded by (seed, worker, batch number), so a run repeats exactly.
     """
 
     def __init__(self, spec: ImageSpec, train: bool = False, seed: int = 0) -> None:
@@ -444,18 +447,19 @@ class ImageCollator:
         self.calls = 0
 
     def __call__(self, items: Sequence[dict | tuple]) -> dict:
-        """Collate one batch; items are dicts with path and label (id) or (path, label) pairs."""
+        """Collate one batch; items are dicts with path, label (id) and augment, or (path, label) pairs."""
         import torch
 
-        pairs = [(it["path"], it.get("label")) if isinstance(it, dict) else tuple(it) for it in items]
+        rows = [(it["path"], it.get("label"), self.train or bool(it.get("augment"))) if isinstance(it, dict)
+                else (it[0], it[1], self.train) for it in items]
         worker = torch.utils.data.get_worker_info()
         rng = random.Random(f"{self.seed}-{worker.id if worker else -1}-{self.calls}")
         self.calls += 1
-        pixels = [train_transform(open_image(p), self.spec, rng) if self.train
-                  else eval_transform(open_image(p), self.spec) for p, _ in pairs]
+        pixels = [train_transform(open_image(p), self.spec, rng) if augment
+                  else eval_transform(open_image(p), self.spec) for p, _, augment in rows]
         batch = {"pixel_values": torch.stack(pixels)}
-        if all(label is not None for _, label in pairs):
-            batch["labels"] = torch.tensor([int(label) for _, label in pairs], dtype=torch.long)
+        if all(label is not None for _, label, _ in rows):
+            batch["labels"] = torch.tensor([int(label) for _, label, _ in rows], dtype=torch.long)
         return batch
 
 

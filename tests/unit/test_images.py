@@ -220,6 +220,12 @@ def test_collator_makes_trainer_batches(tmp_path, generator):
     batch = im.ImageCollator(im.ImageSpec(size=64), train=True, seed=1)(items)
     assert batch["pixel_values"].shape == (4, 3, 64, 64)
     assert batch["labels"].tolist() == [0, 0, 1, 1]
+    # one collator for Trainer's train and eval loaders: only items marked augment are augmented
+    collate = im.ImageCollator(im.ImageSpec(size=64), seed=1)
+    plain = collate(items)["pixel_values"]
+    assert torch.equal(plain, collate(items)["pixel_values"])
+    augmented = collate(im.image_items(frame, ["circle", "star"], augment=True))["pixel_values"]
+    assert not torch.equal(plain[0], augmented[0])
     assert set(im.ImageCollator(im.ImageSpec(size=64))([(p, None) for p in frame["path"]])) == {"pixel_values"}
     with pytest.raises(ValueError, match=r"labels \['star'\] are not in the training labels \['circle'\]"):
         im.image_items(frame, ["circle"])
