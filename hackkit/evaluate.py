@@ -58,6 +58,13 @@ def worst_errors(run_dir: str | Path, predictions: pd.DataFrame, k: int = 10) ->
     return Run(run_dir).task().worst_errors(predictions, k)
 
 
+def plot_worst_errors(run_dir: str | Path, predictions: pd.DataFrame, k: int = 10):
+    """The task's picture of its worst mistakes (images: thumbnails), or a sentence if it has none."""
+    task = Run(run_dir).task()
+    fig = task.errors_figure(predictions, k)
+    return fig if fig is not None else f"no picture of the mistakes for {task.name}"
+
+
 def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
                   predictions: pd.DataFrame) -> Path:
     """Write metrics.json (scores under the task's metric names) and the test predictions."""
