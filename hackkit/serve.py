@@ -126,8 +126,7 @@ def _image_route(app, predictor: Predictor, name: str, max_images: int, max_imag
     from fastapi import Request
     from starlette.concurrency import run_in_threadpool
 
-    @app.post("/predict")
-    async def predict_images(request: Request):
+    async def predict_images(request):
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             return _error(415, "send the images as multipart/form-data files named 'images', e.g. "
                                "curl -F images=@photo.jpg http://host:port/predict.")
@@ -160,6 +159,10 @@ def _image_route(app, predictor: Predictor, name: str, max_images: int, max_imag
         except ValueError as e:  # decodes the header but not the pixels: a damaged file
             return _error(422, str(e))
         return {"run": name, "predictions": [dict(r, file=f) for (f, _), r in zip(contents, results)]}
+
+    # Set here, not as an annotation: with postponed annotations FastAPI cannot see a local import.
+    predict_images.__annotations__ = {"request": Request}
+    app.post("/predict")(predict_images)
 
 
 def serve_model(run: str = "", host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
