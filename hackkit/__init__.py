@@ -31,7 +31,8 @@ _EXPORTS: dict[str, str] = {
     "Diagnosis": "hackkit.doctor",
     "class_balance": "hackkit.explore", "plot_class_balance": "hackkit.explore",
     "plot_lengths": "hackkit.explore", "leakage": "hackkit.explore",
-    "near_duplicates": "hackkit.explore",
+    "near_duplicates": "hackkit.explore", "plot_examples": "hackkit.explore",
+    "plot_input_sizes": "hackkit.explore", "plot_worst_errors": "hackkit.evaluate",
     # 02: training
     "finetune": "hackkit.train", "plot_learning_curve": "hackkit.train",
     "train_embeddings": "hackkit.fewlabels", "train_zero_shot": "hackkit.fewlabels",
@@ -39,7 +40,8 @@ _EXPORTS: dict[str, str] = {
     "choose_method": "hackkit.embeddings", "read_label_descriptions": "hackkit.fewlabels",
     # 00: the labelling loop
     "LabelSession": "hackkit.label", "LabelPanel": "hackkit.label",
-    "resolve_model": "hackkit.models", "environment": "hackkit.device",
+    "resolve_model": "hackkit.models", "resolve_for_task": "hackkit.models",
+    "environment": "hackkit.device",
     "resolve_device": "hackkit.device",
     # 03: evaluation
     "predict_split": "hackkit.evaluate", "baseline_scores": "hackkit.evaluate",
@@ -50,7 +52,7 @@ _EXPORTS: dict[str, str] = {
     "extra_baselines": "hackkit.evaluate",
     # 04: demo, export, serving
     "Predictor": "hackkit.predict", "score_table": "hackkit.predict",
-    "score_file": "hackkit.predict", "DemoApp": "hackkit.demo",
+    "score_file": "hackkit.predict", "DemoApp": "hackkit.demo", "demo_examples": "hackkit.demo",
     "append_feedback": "hackkit.feedback", "read_feedback": "hackkit.feedback",
     "model_card": "hackkit.export", "write_model_card": "hackkit.export",
     "export_run": "hackkit.export", "export_onnx": "hackkit.export",

@@ -40,6 +40,7 @@ class TrainParts:
     collator: Any
     compute_metrics: Callable
     extra: dict = field(default_factory=dict)
+    training_args: dict = field(default_factory=dict)  # merged into TrainingArguments (e.g. images')
 
 
 class Task:
@@ -64,6 +65,11 @@ class Task:
     # corrections merged by 01 (FEEDBACK): only for tasks whose rows are a text and one label.
     embedding_methods: bool = False
     accepts_feedback: bool = False
+    input_kind: str = "text"  # what one input is, for the demo and the API: text or image
+    input_column: str = "text"  # the input's column in Predictor.table
+    default_model: str = ""  # MODEL used when MODEL is left at the (text) parameter default
+    text_duplicates: bool = True  # the generic text near-duplicate check suits this task's inputs
+    measures_lengths: bool = True  # inputs are tokenized, so the doctor counts those over MAX_LENGTH
 
     # --- data (01, doctor) -------------------------------------------------------------
     def load(self, data) -> Dataset:
@@ -117,7 +123,23 @@ class Task:
         """A figure of examples or sizes for 01, or None."""
         return None
 
+    def plot_sizes(self, splits: dict[str, pd.DataFrame]):
+        """A figure of input sizes for 01 when they are not token lengths, or None."""
+        return None
+
+    def extra_checks(self, dataset: Dataset, splits: dict[str, pd.DataFrame]) -> list[tuple[str, str, str]]:
+        """The task's own data-doctor findings as (level, check, message); [] when it has none."""
+        return []
+
+    def near_duplicates(self, splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        """Near-duplicate inputs, for tasks whose inputs are not compared as text."""
+        raise NotImplementedError
+
     # --- training (02) -----------------------------------------------------------------
+    def resolve_model(self, name: str):
+        """Where MODEL points (name, source, location), or None for the generic text resolver."""
+        return None
+
     def load_processor(self, location: str):
         """The tokenizer (or image processor) of a base model."""
         raise NotImplementedError
@@ -151,6 +173,18 @@ class Task:
     def inputs_of(self, frame: pd.DataFrame) -> list:
         """The model inputs of a split frame."""
         return list(frame["text"])
+
+    onnx_dynamic_axes: dict[int, str] = {0: "batch", 1: "sequence"}  # of every exported input
+
+    def onnx_inputs(self, processor, items: list, max_length: int, kind: str) -> dict:
+        """The encoded inputs of the exported graph, as "pt" tensors or "np" arrays (text: tokens)."""
+        enc = processor(list(items), truncation=True, max_length=max_length, padding=True,
+                        return_tensors=kind)
+        return {name: enc[name] for name in processor.model_input_names}
+
+    def show_input(self, item: Any) -> str:
+        """One input as a short string for tables."""
+        return item if isinstance(item, str) else " ".join(item)
 
     def predictions_table(self, frame: pd.DataFrame, results: list[dict]) -> pd.DataFrame:
         """One row per example of a split: gold, predicted and whether it is right."""
@@ -187,6 +221,10 @@ class Task:
     def worst_errors(self, predictions: pd.DataFrame, k: int = 10) -> pd.DataFrame:
         """The k mistakes most worth reading."""
         raise NotImplementedError
+
+    def errors_figure(self, predictions: pd.DataFrame, k: int = 10):
+        """A picture of the worst mistakes (e.g. image thumbnails), or None."""
+        return None
 
     def __repr__(self) -> str:
         return f"<task {self.name}: judged by {self.main_metric}>"

@@ -191,6 +191,7 @@ def sample_batches(dataset: Any, collator: Callable, batch_size: int, count: int
     if len(dataset) == 0:
         raise ValueError("sample_batches: the training dataset is empty.")
     rng = np.random.default_rng(seed)  # own generator: leaves the global RNGs untouched
+    grouped = grouped and "input_ids" in dataset[0]  # images have no length to group by
     if grouped:  # like transformers' LengthGroupedSampler: sort a random mega-batch of 50 batches
         pool = rng.permutation(len(dataset))[: 50 * batch_size]
         pool = sorted(pool, key=lambda i: len(dataset[int(i)]["input_ids"]), reverse=True)

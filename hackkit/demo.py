@@ -42,8 +42,19 @@ class Debouncer:
             self._timer.start()
 
 
+def demo_examples(run_dir: str | Path, example: str = "", n: int = 3) -> list:
+    """Inputs to open the demo with: EXAMPLE for text, the first test-split images for images."""
+    from hackkit.runfolder import load_splits
+
+    run = Run(run_dir)
+    task = run.task()
+    if task.input_kind == "text":
+        return [example]
+    return task.inputs_of(load_splits(run.path)[0]["test"])[:n]
+
+
 class DemoApp:
-    """ipywidgets demo: a text box with live prediction, and batch scoring of an uploaded file."""
+    """ipywidgets demo: a text box (or an image upload and path) with prediction, and batch scoring."""
 
     def __init__(self, predictor: Predictor, out_dir: str | Path | None = None,
                  example: str = "", delay: float = 0.4,
@@ -64,7 +75,9 @@ class DemoApp:
         self.path = w.Text(placeholder="data/new_messages.csv", description="File path")
         self.upload = w.FileUpload(accept=".csv,.tsv,.jsonl,.json,.parquet", multiple=False,
                                    description="Upload")
-        self.column = w.Text(value="text", description="Text column")
+        self.column = w.Text(value=predictor.task.input_column,
+                             description="Image column" if predictor.task.input_kind == "image"
+                             else "Text column")
         self.score_button = w.Button(description="Score file", icon="table")
         self.file_result = w.HTML()
         for widget, name in [(self.text, "input"), (self.button, "predict"),
@@ -72,7 +85,8 @@ class DemoApp:
             widget.add_class(f"hackkit-demo-{name}")  # stable hooks for the browser test
 
         self._debounced = Debouncer(self.show, delay)
-        self.button.on_click(lambda _: self.show())
+        self.button.on_click(lambda _: self.show_image() if predictor.task.input_kind == "image"
+                             else self.show())
         self.text.observe(self.on_type, names="value")
         self.score_button.on_click(lambda _: self.score())
         self.right_label = w.Dropdown(options=list(predictor.labels), description="Right label")
@@ -83,12 +97,26 @@ class DemoApp:
         wrong = w.VBox([w.HTML("<b>Wrong?</b> Pick the right label and save it: it is added to "
                                "the next run's training data (01, <code>FEEDBACK</code>)."),
                         w.HBox([self.right_label, self.correct_button]), self.feedback_note])
-        shown = [self.text, w.HBox([self.button, self.live]), self.result]
-        single = w.VBox(shown + ([wrong] if predictor.task.accepts_feedback else []))
+        self.image_upload = w.FileUpload(accept="image/*", multiple=False, description="Image")
+        self.image_path = w.Text(placeholder="data/shapes/star/star_001.jpg", description="Image path",
+                                 layout=w.Layout(width="36em"))
+        self.preview = w.Image(width=224)
+        if predictor.task.input_kind == "image":  # an upload or a path instead of the text box
+            self.image_upload.add_class("hackkit-demo-image-upload")
+            self.image_upload.observe(lambda _: self.show_image(), names="value")
+            self.image_path.value = str(example or "")
+            single = w.VBox([w.HBox([self.image_upload, self.image_path, self.button]),
+                             w.HBox([self.preview, self.result])])
+        else:
+            shown = [self.text, w.HBox([self.button, self.live]), self.result]
+            single = w.VBox(shown + ([wrong] if predictor.task.accepts_feedback else []))
         batch = w.VBox([w.HBox([self.upload, self.path]), w.HBox([self.column, self.score_button]),
                         self.file_result])
-        self.ui = w.Tab(children=[single, batch], titles=["One message", "Score a file"])
-        if example:
+        one = "One image" if predictor.task.input_kind == "image" else "One message"
+        self.ui = w.Tab(children=[single, batch], titles=[one, "Score a file"])
+        if example and predictor.task.input_kind == "image":
+            self.show_image()
+        elif example:
             self.show(example)
 
     def _repr_mimebundle_(self, **kwargs):
@@ -119,6 +147,26 @@ class DemoApp:
                                     f"{html.escape(str(path))}.")
         return path
 
+    def show_image(self, image: bytes | str | Path | None = None) -> dict | None:
+        """Predict an image (default: the upload, else the path box), show it and the result; return it."""
+        if image is None:
+            if self.image_upload.value:
+                image = bytes(self.image_upload.value[0]["content"])
+            elif self.image_path.value.strip():
+                image = self.image_path.value.strip()
+            else:
+                self.result.value = "<i>Upload an image or type its path to see the prediction.</i>"
+                return None
+        try:
+            result = self.predictor.predict([image])[0]
+        except ValueError as e:
+            self.result.value = f'<span style="color:#b91c1c">{html.escape(str(e))}</span>'
+            return None
+        data = image if isinstance(image, (bytes, bytearray)) else Path(image).read_bytes()
+        self.preview.value = bytes(data)
+        self.result.value = self.predictor.task.result_html(result, image)
+        return result
+
     def on_type(self, change: dict) -> None:
         """Text box changed: predict once typing pauses, if live prediction is on."""
         if self.live.value:
@@ -147,7 +195,7 @@ class DemoApp:
         import pandas as pd
 
         scored = pd.read_csv(out)
-        counts = scored["predicted"].value_counts().to_frame("texts") if "predicted" in scored \
+        counts = scored["predicted"].value_counts().to_frame(self.predictor.task.unit) if "predicted" in scored \
             else scored.head(5)
         self.file_result.value = (f"Scored {len(scored)} rows into {html.escape(str(out))}. "
                                   f"{download_link_html(out)}{counts.to_html()}")

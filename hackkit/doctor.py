@@ -134,7 +134,9 @@ def diagnose(data: DataConfig | str | Path, lengths: bool = True, **fields) -> D
     if data.feedback:
         _merge_feedback(report, data.feedback, add)
     _check_splits(report.splits, data.split_column, task, add, given_test)
-    if lengths:
+    for level, check, message in task.extra_checks(report.dataset, report.splits):
+        add(level, check, message)  # e.g. images: unreadable files, duplicate pictures
+    if lengths and task.measures_lengths:
         _check_lengths(report, clean, data.model, data.max_length, add)
     return report
 
@@ -188,6 +190,8 @@ def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, task: Task
             add(level, "unseen-labels", f"SPLIT_COLUMN={split_column!r}: labels {unseen} "
                 f"({int(counts[unseen].sum())} examples) are in {name} but never in train, so the "
                 f"model cannot learn them. Mark some of their rows 'train', or remove them from {name}.")
+    if not task.text_duplicates:  # the task reports its own duplicates in extra_checks
+        return
     near = near_duplicates(splits, task)
     for name, rows in near.groupby("split", sort=False):
         example = rows.iloc[0]
@@ -237,7 +241,8 @@ def data_report(diagnosis: Diagnosis, data: DataConfig) -> dict:
         "class_balance": class_balance(splits, task).to_dict(orient="index"),
         "leakage": leakage(splits, task),
         "near_duplicates": {name: int(n) for name, n in
-                            near_duplicates(splits, task)["split"].value_counts().items()},
+                            near_duplicates(splits, task)["split"].value_counts().items()}
+        if task.text_duplicates else {},
         "warnings": diagnosis.warnings,
         **task.describe(dataset.frame),
         **dataset.info,  # NER: tag scheme found, conversions and repairs

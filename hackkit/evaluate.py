@@ -77,6 +77,13 @@ def worst_errors(run_dir: str | Path, predictions: pd.DataFrame, k: int = 10) ->
     return Run(run_dir).task().worst_errors(predictions, k)
 
 
+def plot_worst_errors(run_dir: str | Path, predictions: pd.DataFrame, k: int = 10):
+    """The task's picture of its worst mistakes (images: thumbnails), or a sentence if it has none."""
+    task = Run(run_dir).task()
+    fig = task.errors_figure(predictions, k)
+    return fig if fig is not None else f"no picture of the mistakes for {task.name}"
+
+
 def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict | None = None,
                 split: str = "test", seed: int = 42) -> dict:
     """Does the model beat the baseline on `split`; if not, or if the budget cut it short, why and

@@ -64,6 +64,8 @@ def leakage(splits: dict[str, pd.DataFrame], task: Task) -> dict[str, int]:
 def near_duplicates(splits: dict[str, pd.DataFrame], task: Task,
                     threshold: float = NEAR_DUPLICATE) -> pd.DataFrame:
     """Validation/test texts that nearly repeat a training text (typos, punctuation, case)."""
+    if not task.text_duplicates:  # e.g. images: the task compares pictures its own way
+        return task.near_duplicates(splits)
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.neighbors import NearestNeighbors
 
@@ -83,3 +85,19 @@ def near_duplicates(splits: dict[str, pd.DataFrame], task: Task,
                 rows.append({"split": name, "text": text, "train_text": train[i],
                              "similarity": round(float(1 - d), 3)})
     return pd.DataFrame(rows, columns=["split", "text", "train_text", "similarity"])
+
+
+def plot_examples(splits: dict[str, pd.DataFrame], task: Task):
+    """The task's grid of examples per class, or a sentence saying it has none."""
+    fig = task.plot_examples(splits)
+    return fig if fig is not None else f"no examples view for {task.name}"
+
+
+def plot_input_sizes(splits: dict[str, pd.DataFrame], task: Task, lengths, max_length: int):
+    """Token lengths against MAX_LENGTH, or the task's own size view (e.g. image sides and aspect)."""
+    fig = task.plot_sizes(splits)
+    if fig is not None:
+        return fig
+    if lengths is None:
+        return f"no input-size view for {task.name}"
+    return plot_lengths(lengths, max_length)

@@ -107,31 +107,28 @@ def write_model_card(run_dir: str | Path) -> Path:
     return path
 
 
-def _onnx_inputs(tokenizer, texts: Sequence[str], max_length: int, kind: str) -> dict:
-    """Tokenize for the exported graph: the tokenizer's own input names, int64."""
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True,
-                    return_tensors=kind)
-    return {name: enc[name] for name in tokenizer.model_input_names}
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "pixel_values")
 
 
 def export_onnx(model_dir: str | Path, out_path: str | Path | None = None,
                 opset: int = 18) -> Path:
-    """Export a text classifier to ONNX (logits; batch and sequence length dynamic)."""
+    """Export a one-label classifier to ONNX (logits; batch, and text's sequence length, dynamic)."""
     import torch
 
     from hackkit.models import load_saved
 
     model_dir = Path(model_dir)
-    task = get_task(read_model_info(model_dir).task)
+    info = read_model_info(model_dir)
+    task = get_task(info.task)
     if not task.onnx_export:
         raise ValueError(f"{model_dir}: a {task.name} model; ONNX export covers the tasks "
-                         "with one label per text (e.g. text-classification).")
+                         "with one label per input (text-classification, image-classification).")
     out = Path(out_path) if out_path else model_dir / Run(model_dir.parent).onnx_file.name
     if out.exists():
         raise FileExistsError(f"{out} already exists; delete it to export again, or pass "
                               "another out_path.")
-    tokenizer, model = load_saved(model_dir)
-    names = list(tokenizer.model_input_names)
+    processor, model = load_saved(model_dir)
+    example = task.onnx_inputs(processor, _examples(task, info.max_length), 32, "pt")
 
     class Logits(torch.nn.Module):
         """Named tensor inputs, logits out: a plain graph signature for ONNX."""
@@ -140,39 +137,55 @@ def export_onnx(model_dir: str | Path, out_path: str | Path | None = None,
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, pixel_values=None):
             given = {"input_ids": input_ids, "attention_mask": attention_mask,
-                     "token_type_ids": token_type_ids}
+                     "token_type_ids": token_type_ids, "pixel_values": pixel_values}
             return self.model(**{k: v for k, v in given.items() if v is not None}).logits
 
-    unknown = set(names) - {"input_ids", "attention_mask", "token_type_ids"}
+    unknown = set(example) - set(ONNX_INPUTS)
     if unknown:
-        raise ValueError(f"{model_dir}: the tokenizer produces inputs {sorted(unknown)} that the "
-                         "ONNX export does not handle; it supports BERT-style models.")
-    example = _onnx_inputs(tokenizer, ["an example", "a slightly longer example text"], 32, "pt")
-    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence", max=512)
+        raise ValueError(f"{model_dir}: the model takes inputs {sorted(unknown)} that the "
+                         f"ONNX export does not handle; it supports {', '.join(ONNX_INPUTS)}.")
+    dims = {axis: torch.export.Dim(label, max=512) if label == "sequence" else torch.export.Dim(label)
+            for axis, label in task.onnx_dynamic_axes.items()}
     torch.onnx.export(
         Logits().eval(), (), str(out), kwargs=example, output_names=["logits"],
         opset_version=opset, dynamo=True, verbose=False,
-        dynamic_shapes={name: {0: batch, 1: sequence} for name in example},
+        dynamic_shapes={name: dict(dims) for name in example},
     )
     return out
 
 
-def check_onnx(model_dir: str | Path, onnx_path: str | Path, texts: Sequence[str],
+def _examples(task, size: int) -> list:
+    """Two example inputs to trace the export with: texts, or two small generated images."""
+    if task.input_kind == "image":
+        from PIL import Image
+
+        return [Image.new("RGB", (size, size), (200, 40, 40)), Image.new("RGB", (size + 20, size), "white")]
+    return ["an example", "a slightly longer example text"]
+
+
+def _as_feed(arrays: dict) -> dict:
+    """ONNX Runtime's feed: integer inputs as int64, the rest as float32."""
+    return {k: v.astype(np.int64) if v.dtype.kind in "iub" else v.astype(np.float32)
+            for k, v in arrays.items()}
+
+
+def check_onnx(model_dir: str | Path, onnx_path: str | Path, texts: Sequence,
                max_length: int | None = None, batch_size: int = 32,
                tolerance: float = ONNX_TOLERANCE) -> dict:
-    """Compare ONNX Runtime with PyTorch on texts: logit difference, same labels, texts/s."""
+    """Compare ONNX Runtime with PyTorch on inputs (texts, image paths): logit difference, same labels, inputs/s."""
     import onnxruntime as ort
     import torch
 
     from hackkit.models import load_saved
 
     model_dir = Path(model_dir)
+    task = get_task(read_model_info(model_dir).task)
     max_length = max_length or read_model_info(model_dir).max_length
     if not texts:
-        raise ValueError("texts: give at least one text to compare ONNX and PyTorch on.")
-    tokenizer, model = load_saved(model_dir)
+        raise ValueError("texts: give at least one input to compare ONNX and PyTorch on.")
+    processor, model = load_saved(model_dir)
     model.eval()
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     batches = [list(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]
@@ -180,10 +193,10 @@ def check_onnx(model_dir: str | Path, onnx_path: str | Path, texts: Sequence[str
     for batch in batches:
         started = time.perf_counter()
         with torch.inference_mode():
-            torch_out.append(model(**_onnx_inputs(tokenizer, batch, max_length, "pt")).logits.numpy())
+            torch_out.append(model(**task.onnx_inputs(processor, batch, max_length, "pt")).logits.numpy())
         seconds["pytorch"] += time.perf_counter() - started
         started = time.perf_counter()
-        feed = {k: v.astype(np.int64) for k, v in _onnx_inputs(tokenizer, batch, max_length, "np").items()}
+        feed = _as_feed(task.onnx_inputs(processor, batch, max_length, "np"))
         onnx_out.append(session.run(["logits"], feed)[0])
         seconds["onnxruntime"] += time.perf_counter() - started
     ref, got = np.concatenate(torch_out), np.concatenate(onnx_out)

@@ -60,6 +60,19 @@ def resolve_model(name: str) -> ResolvedModel:
     return ResolvedModel(name, "hub", _check_hub(name))
 
 
+def model_name_for(task, name: str) -> str:
+    """MODEL for `task`: its own default when MODEL is left at the (text) parameter default."""
+    from hackkit.params import DEFAULT_MODEL
+
+    return task.default_model if name == DEFAULT_MODEL and task.default_model else name
+
+
+def resolve_for_task(task, name: str):
+    """Resolve MODEL the task's way (e.g. images: the packaged EfficientNet), else resolve_model."""
+    name = model_name_for(task, name)
+    return task.resolve_model(name) or resolve_model(name)
+
+
 def _check_hub(name: str) -> str:
     """Make sure a hub id can be loaded (cached or online); explain the offline options if not."""
     from huggingface_hub import try_to_load_from_cache

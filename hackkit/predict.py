@@ -58,7 +58,9 @@ class Predictor:
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         with torch.inference_mode(), torch.autocast(self.device, dtype=dtype,
                                                     enabled=dtype is not None):
-            logits = self.model(**batch.to(self.device)).logits.float()
+            # A tokenizer's BatchEncoding or a plain dict of tensors (e.g. pixel_values)
+            inputs = {name: value.to(self.device) for name, value in batch.items()}
+            logits = self.model(**inputs).logits.float()
         return torch.softmax(logits, dim=-1).cpu().numpy()
 
     def check(self, inputs: Any) -> list:
@@ -82,7 +84,7 @@ class Predictor:
         items = self.check(inputs)
         columns = self.task.result_columns(self.predict(items), self.labels)
         shown = {k: v for k, v in columns.items() if not k.startswith("p_")}
-        return pd.DataFrame({"text": [i if isinstance(i, str) else " ".join(i) for i in items],
+        return pd.DataFrame({self.task.input_column: [self.task.show_input(i) for i in items],
                              **shown})
 
 

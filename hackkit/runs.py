@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from hackkit.doctor import diagnose
-from hackkit.models import resolve_model
+from hackkit.models import resolve_for_task
+from hackkit.tasks import get_task
 from hackkit.params import (NOTEBOOKS, DataConfig, TrainConfig, check_params, notebook_parameters,
                             notebooks_dir)
 from hackkit.paths import read_json, write_json
@@ -25,7 +26,7 @@ def preflight(params: dict[str, Any]) -> None:
     if "DATA_PATH" in params:  # blocking data problems only; 01 shows and records the warnings
         diagnose(data, lengths=False).raise_for_errors()
     if "MODEL" in params:
-        resolve_model(params["MODEL"])
+        resolve_for_task(get_task(data.task), params["MODEL"])  # images: the packaged EfficientNet
     train = TrainConfig.from_params(params)
     if train.device != "auto":
         from hackkit.device import resolve_device

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import io
 
 from hackkit.predict import Predictor
 
 MAX_TEXTS = 64  # texts per request
 MAX_CHARS = 5000  # characters per text; the model reads at most max_length tokens anyway
+MAX_IMAGES = 16  # images per request
+MAX_IMAGE_BYTES = 10_000_000  # per image file; a phone photo is 2-5 MB
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
 <body style="font-family:sans-serif;max-width:40em;margin:2em auto">
@@ -23,6 +26,20 @@ document.getElementById("b").onclick = async () => {{
 </script></body></html>"""
 
 
+IMAGE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:2em auto">
+<h2>{title}</h2><p>Labels: {labels}</p>
+<p><input id="f" type="file" accept="image/*"> <button id="b">Predict</button></p><pre id="r"></pre>
+<script>
+document.getElementById("b").onclick = async () => {{
+  const form = new FormData();
+  for (const file of document.getElementById("f").files) form.append("images", file);
+  const r = await fetch("predict", {{method: "POST", body: form}});
+  document.getElementById("r").textContent = JSON.stringify(await r.json(), null, 2);
+}};
+</script></body></html>"""
+
+
 def _error(status: int, message: str):
     """A JSON error response {"error": message}."""
     from fastapi.responses import JSONResponse
@@ -30,8 +47,9 @@ def _error(status: int, message: str):
     return JSONResponse(status_code=status, content={"error": message})
 
 
-def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int = MAX_CHARS):
-    """The FastAPI app serving `predictor`, with limits on the number and length of texts."""
+def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int = MAX_CHARS,
+               max_images: int = MAX_IMAGES, max_image_bytes: int = MAX_IMAGE_BYTES):
+    """The FastAPI app serving `predictor`, with limits on the number and size of its inputs."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse
@@ -46,7 +64,9 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
         return _error(422, f"invalid request ({where}). Send JSON like "
                            '{"texts": ["first message", "second"]} or {"texts": "one message"}.')
 
-    body_limit = max_texts * max_chars * 4 + 65536  # 4: UTF-8 bytes per character at most
+    images = predictor.task.input_kind == "image"
+    body_limit = (max_images * max_image_bytes if images
+                  else max_texts * max_chars * 4) + 65536  # 4: UTF-8 bytes per character at most
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -58,13 +78,19 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
 
     @app.get("/health")
     def health() -> dict:
+        limits = ({"max_images": max_images, "max_image_bytes": max_image_bytes} if images
+                  else {"max_texts": max_texts, "max_chars": max_chars})
         return {"status": "ok", "run": name, "task": predictor.task.name, "labels": predictor.labels,
-                "device": predictor.device, "max_texts": max_texts, "max_chars": max_chars}
+                "device": predictor.device, "input": predictor.task.input_kind, **limits}
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
-        return PAGE.format(title=html.escape(f"hackkit demo: {name}"),
+        return (IMAGE_PAGE if images else PAGE).format(title=html.escape(f"hackkit demo: {name}"),
                            labels=html.escape(", ".join(predictor.labels)))
+
+    if images:
+        _image_route(app, predictor, name, max_images, max_image_bytes)
+        return app
 
     @app.post("/predict")
     def predict(body: dict):  # sync: FastAPI runs it in a worker thread, off the event loop
@@ -93,6 +119,50 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
         return {"run": name, "predictions": predictor.predict(texts)}
 
     return app
+
+
+def _image_route(app, predictor: Predictor, name: str, max_images: int, max_image_bytes: int) -> None:
+    """POST /predict for image models: multipart/form-data with one or more `images` files."""
+    from fastapi import Request
+    from starlette.concurrency import run_in_threadpool
+
+    async def predict_images(request):
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            return _error(415, "send the images as multipart/form-data files named 'images', e.g. "
+                               "curl -F images=@photo.jpg http://host:port/predict.")
+        async with request.form(max_files=max_images + 1) as form:
+            files = [f for f in form.getlist("images") if hasattr(f, "read")]
+            if not files:
+                return _error(422, "no 'images' file in the form: send -F images=@photo.jpg.")
+            if len(files) > max_images:
+                return _error(413, f"{len(files)} images in one request; the limit is {max_images}.")
+            contents = []
+            for f in files:
+                data = await f.read(max_image_bytes + 1)
+                if len(data) > max_image_bytes:
+                    return _error(413, f"{f.filename}: larger than {max_image_bytes} bytes; send a "
+                                       "smaller image.")
+                if not data:
+                    return _error(422, f"{f.filename}: empty file (0 bytes).")
+                contents.append((f.filename, data))
+        from PIL import Image, UnidentifiedImageError
+
+        for filename, data in contents:  # a quick header check, before the model runs
+            try:
+                with Image.open(io.BytesIO(data)) as img:
+                    img.verify()
+            except (UnidentifiedImageError, OSError, SyntaxError) as e:
+                return _error(415, f"{filename}: not an image Pillow can read ({e}); send a JPEG, PNG "
+                                   "or WebP file.")
+        try:
+            results = await run_in_threadpool(predictor.predict, [d for _, d in contents])
+        except ValueError as e:  # decodes the header but not the pixels: a damaged file
+            return _error(422, str(e))
+        return {"run": name, "predictions": [dict(r, file=f) for (f, _), r in zip(contents, results)]}
+
+    # Set here, not as an annotation: with postponed annotations FastAPI cannot see a local import.
+    predict_images.__annotations__ = {"request": Request}
+    app.post("/predict")(predict_images)
 
 
 def serve_model(run: str = "", host: str = "127.0.0.1", port: int = 8000, device: str = "auto",

@@ -19,7 +19,7 @@ from transformers import TrainerCallback
 from hackkit.base import Task, TrainParts
 from hackkit.budget import TrainPlan, measure_throughput, plan_training, sample_batches
 from hackkit.device import resolve_device, resolve_precision
-from hackkit.models import resolve_model
+from hackkit.models import model_name_for, resolve_for_task
 from hackkit.params import TrainConfig
 from hackkit.paths import atomic_folder, read_json, write_json
 from hackkit.runfolder import ModelInfo, Run, load_splits, write_model_info
@@ -116,7 +116,7 @@ def estimate_plan(splits: dict, labels: list[str], config: TrainConfig) -> Train
     task = get_task(config.task)
     device = resolve_device(config.device)
     precision = resolve_precision(device, config.precision)
-    resolved = resolve_model(config.model)
+    resolved = resolve_for_task(task, config.model)
     train_frame = task.subsample(splits["train"], config.max_train_examples, config.seed)
     parts = task.train_parts(train_frame, splits["validation"], labels, resolved.location,
                              config.max_length)
@@ -124,11 +124,11 @@ def estimate_plan(splits: dict, labels: list[str], config: TrainConfig) -> Train
 
 
 def training_arguments(run: Run, config: TrainConfig, task: Task, plan: TrainPlan,
-                       device: str, precision: str):
+                       device: str, precision: str, extra: dict | None = None):
     """Trainer's arguments from the plan: its steps and cadence, best checkpoint by the main metric."""
     from transformers import TrainingArguments
 
-    return TrainingArguments(
+    settings = dict(
         output_dir=str(run.checkpoints),
         learning_rate=config.learning_rate,
         per_device_eval_batch_size=max(32, config.batch_size),
@@ -144,8 +144,10 @@ def training_arguments(run: Run, config: TrainConfig, task: Task, plan: TrainPla
         bf16=precision == "bf16",
         dataloader_pin_memory=device == "cuda",
         report_to="none",  # TensorBoard is added by callbacks() with its folder inside the run
-        **plan.training_arguments(),  # max_steps, warm-up, linear decay, eval/save every N steps
     )
+    settings.update(plan.training_arguments())  # max_steps, warm-up, linear decay, eval/save cadence
+    settings.update(extra or {})  # the task's own settings (images: keep the path column, no grouping)
+    return TrainingArguments(**settings)
 
 
 def callbacks(run: Run, config: TrainConfig, plan: TrainPlan, task: Task) -> list[TrainerCallback]:
@@ -168,13 +170,16 @@ def callbacks(run: Run, config: TrainConfig, plan: TrainPlan, task: Task) -> lis
 
 def save_model(trainer, run: Run, config: TrainConfig, labels: list[str]) -> Path:
     """Write model/ all or nothing: safetensors, config, tokenizer and MODEL_INFO."""
+    from hackkit.tasks import get_task
+
     with atomic_folder(run.model_dir) as tmp:  # a crash while saving leaves no half-written model/
         trainer.save_model(str(tmp))  # safetensors weights, config with id2label, tokenizer
         # Trainer also pickles its arguments; they are in train_summary.json: keep model/ pickle-free.
         (tmp / "training_args.bin").unlink(missing_ok=True)
         write_model_info(tmp, ModelInfo(task=config.task, labels=labels,
                                         max_length=config.max_length, method=config.method,
-                                        base_model=config.model))
+                                        base_model=model_name_for(get_task(config.task),
+                                                                  config.model)))
     return run.model_dir
 
 
@@ -186,7 +191,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     task = check_run(run, config)
     device = resolve_device(config.device)
     precision = resolve_precision(device, config.precision)
-    resolved = resolve_model(config.model)
+    resolved = resolve_for_task(task, config.model)
     resume = check_resumable(run, config)
     splits, labels = load_splits(run.path)
     train_frame = task.subsample(splits["train"], config.max_train_examples, config.seed)
@@ -202,7 +207,8 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     print(plan.describe(), flush=True)
     budget, *others = callbacks(run, config, plan, task)
     trainer = Trainer(
-        model=parts.model, args=training_arguments(run, config, task, plan, device, precision),
+        model=parts.model, args=training_arguments(run, config, task, plan, device, precision,
+                                                   parts.training_args),
         train_dataset=parts.train_ds, eval_dataset=parts.val_ds, processing_class=parts.processor,
         data_collator=parts.collator, compute_metrics=parts.compute_metrics,
         callbacks=[budget, *others],
@@ -224,7 +230,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         "task": config.task,
         "method": config.method,
         "main_metric": task.main_metric,
-        "model": config.model,
+        "model": resolved.name,
         "model_source": resolved.source,
         "device": device,
         "precision": precision,

@@ -14,6 +14,7 @@ from hackkit.base import Task
 TASKS: dict[str, str] = {
     "text-classification": "hackkit.tasks.text:TextClassification",
     "token-classification": "hackkit.tasks.ner:TokenClassification",
+    "image-classification": "hackkit.tasks.images:ImageClassification",
 }
 _LOADED: dict[str, Task] = {}
 
