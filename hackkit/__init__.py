@@ -34,6 +34,11 @@ _EXPORTS: dict[str, str] = {
     "near_duplicates": "hackkit.explore",
     # 02: training
     "finetune": "hackkit.train", "plot_learning_curve": "hackkit.train",
+    "finetune_lora": "hackkit.lora", "average_weights": "hackkit.averaging",
+    "average_best_checkpoints": "hackkit.averaging",
+    "distill_run": "hackkit.distill", "DistillConfig": "hackkit.distill",
+    "quantize_int8": "hackkit.quantize", "check_int8": "hackkit.quantize",
+    "compare_models": "hackkit.compare", "read_comparison": "hackkit.compare",
     "resolve_model": "hackkit.models", "environment": "hackkit.device",
     "resolve_device": "hackkit.device",
     # 03: evaluation

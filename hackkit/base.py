@@ -59,6 +59,7 @@ class Task:
     unseen_labels_block: bool = True  # labels only in validation/test: error (True) or warning
     data_hint: str = ""  # shown when a data file does not suit the task
     onnx_export: bool = False  # whether hackkit.export can export and check this task's models
+    distillable: bool = False  # whether hackkit.distill can train a student (one label per text)
 
     # --- data (01, doctor) -------------------------------------------------------------
     def load(self, data) -> Dataset:

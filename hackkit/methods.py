@@ -12,6 +12,7 @@ from pathlib import Path
 # METHOD value -> "module:function(run_dir, config) -> summary dict"; imported on first use.
 METHODS: dict[str, str] = {
     "finetune": "hackkit.train:finetune",  # full fine-tuning of every layer with Trainer
+    "lora": "hackkit.lora:finetune_lora",  # LoRA adapters (peft) + the head, merged on save
 }
 
 

@@ -39,6 +39,8 @@ PREDICTIONS = "predictions_test.csv"  # 03
 CONFUSION = "confusion_matrix.png"  # 03
 SCORED = "scored"  # 04: scored copies of uploaded files
 PROGRESS = "progress.jsonl"  # 02: live training progress for `hackkit run`
+ADAPTER_DIR = "lora_adapter"  # 02 with METHOD="lora": the adapter alone (model/ holds it merged)
+MODEL_COMPARISON = "model_comparison.csv"  # compare_models: the run and its derived models
 
 DEFAULT_MAX_LENGTH = 128  # only for model folders saved before MODEL_INFO existed
 
@@ -118,6 +120,8 @@ class Run:
     confusion = property(lambda self: self.path / CONFUSION)
     scored = property(lambda self: self.path / SCORED)
     progress = property(lambda self: self.path / PROGRESS)
+    adapter_dir = property(lambda self: self.path / ADAPTER_DIR)
+    model_comparison = property(lambda self: self.path / MODEL_COMPARISON)
 
     def split_file(self, split: str, task: Task) -> Path:
         """splits/<split><suffix>, the suffix being the task's split format."""

@@ -59,7 +59,7 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
     @app.get("/health")
     def health() -> dict:
         return {"status": "ok", "run": name, "task": predictor.task.name, "labels": predictor.labels,
-                "device": predictor.device, "max_texts": max_texts, "max_chars": max_chars}
+                "device": predictor.device, "int8": predictor.int8, "max_texts": max_texts, "max_chars": max_chars}
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
@@ -96,11 +96,11 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
 
 
 def serve_model(run: str = "", host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
-          max_texts: int = MAX_TEXTS, max_chars: int = MAX_CHARS) -> None:
-    """Load the run's model once and serve it with uvicorn until interrupted."""
+          max_texts: int = MAX_TEXTS, max_chars: int = MAX_CHARS, int8: bool = False) -> None:
+    """Load the run's model once (int8: dynamically quantised, CPU) and serve it until interrupted."""
     import uvicorn
 
-    predictor = Predictor.from_run(run, device=device)
+    predictor = Predictor.from_run(run, device=device, int8=int8)
     print(f"serving {predictor.model_dir} on http://{host}:{port} (POST /predict, GET /health)",
           flush=True)
     uvicorn.run(create_app(predictor, max_texts, max_chars), host=host, port=port,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from hackkit.averaging import average_best_checkpoints
 from hackkit.base import Task, TrainParts
 from hackkit.device import resolve_device, resolve_precision
 from hackkit.models import resolve_model
@@ -125,7 +126,7 @@ def training_arguments(run: Run, config: TrainConfig, task: Task, train_size: in
         warmup_steps=config.warmup,  # a ratio in [0, 1) in transformers 5
         eval_strategy="epoch",
         save_strategy="epoch",
-        save_total_limit=1,
+        save_total_limit=None if config.average_checkpoints > 1 else 1,  # averaging keeps all
         load_best_model_at_end=True,
         metric_for_best_model=task.main_metric,
         greater_is_better=True,
@@ -196,6 +197,8 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.monotonic() - started
+    averaged = average_best_checkpoints(trainer, run.checkpoints, task.main_metric,
+                                        config.average_checkpoints, config.average_mode)
     save_model(trainer, run, config, labels)
 
     state = trainer.state
@@ -218,6 +221,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         "resumed_from": resume.name if resume else None,
         f"best_validation_{task.main_metric}": state.best_metric,
         "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
+        "checkpoint_averaging": averaged,
         **parts.extra,
         "config": asdict(config),
     }

@@ -210,6 +210,7 @@ class TextClassification(LabelTask):
     baseline_name = "baseline (TF-IDF + logistic regression)"
     data_hint = "a CSV, TSV, JSON Lines or Parquet table with a text and a label column"
     onnx_export = True
+    distillable = True
 
     def load(self, data) -> Dataset:
         """A table of texts and labels (TEXT_COLUMN, LABEL_COLUMN, optional SPLIT_COLUMN)."""
