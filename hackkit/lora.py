@@ -90,6 +90,7 @@ def finetune_lora(run_dir: str | Path, config: TrainConfig) -> dict:
                       eval_dataset=parts.val_ds, processing_class=parts.processor,
                       data_collator=parts.collator, compute_metrics=parts.compute_metrics,
                       callbacks=[budget, *others])
+    shutil.rmtree(run.checkpoints, ignore_errors=True)  # no resume for LoRA: start clean
     write_json(run.checkpoint_config, asdict(config))
     started = time.monotonic()
     trainer.train()

@@ -16,8 +16,10 @@ from hackkit.runfolder import Run
 
 
 def _serves(model_dir, int8: bool = False) -> dict:
-    """POST /predict to serve's app around the model; the JSON answer."""
+    """04's widget shows a label, and POST /predict to serve's app answers; the JSON answer."""
     predictor = hk.Predictor(model_dir, device="cpu", int8=int8)
+    app = hk.DemoApp(predictor, example="where is my parcel", delay=0.05)
+    assert "hackkit-demo-label" in app.result.value
     with TestClient(hk.create_app(predictor)) as client:
         health = client.get("/health").json()
         answer = client.post("/predict", json={"texts": ["I forgot my password", "refund"]})
@@ -196,3 +198,11 @@ def test_compare_models_measures_the_run_its_student_and_int8_copies(tiny_run, c
     board = hk.leaderboard(root=teacher.parent).set_index("run")
     assert board.loc[student.name, "latency_ms_batch1"] == pytest.approx(
         table["latency_ms_batch1"].iloc[2])
+
+
+def test_distill_command_rejects_a_bad_option_before_any_work(tiny_run, capsys):
+    from hackkit.cli import main
+
+    assert main(["distill", str(tiny_run), "--temperature", "0"]) == 2
+    assert "--temperature 0.0: use a positive number" in capsys.readouterr().err
+    assert sorted(p.name for p in tiny_run.parent.iterdir()) == [tiny_run.name]  # no new run
