@@ -37,7 +37,7 @@ _EXPORTS: dict[str, str] = {
     "finetune_lora": "hackkit.lora", "average_weights": "hackkit.averaging",
     "average_best_checkpoints": "hackkit.averaging",
     "distill_run": "hackkit.distill", "DistillConfig": "hackkit.distill",
-    "quantize_int8": "hackkit.quantize", "check_int8": "hackkit.quantize",
+    "quantize_int8": "hackkit.quantize", "check_int8": "hackkit.compare",
     "compare_models": "hackkit.compare", "read_comparison": "hackkit.compare",
     "resolve_model": "hackkit.models", "environment": "hackkit.device",
     "resolve_device": "hackkit.device",

@@ -74,19 +74,19 @@ def choose_average(candidates: Sequence[tuple[float, Path]], evaluate: Callable[
         chosen = [folder for _, folder in candidates]
         weights = average_weights([load_weights(f) for f in chosen])
         score = evaluate(weights)
-        tried.append({"checkpoints": [f.name for f in chosen], "validation": score})
+        tried.append({"chosen": [f.name for f in chosen], "validation": score})
     else:
         chosen, weights, score = [best_folder], None, best_score
         for _, folder in candidates[1:]:
             trial = average_weights([load_weights(f) for f in [*chosen, folder]])
             trial_score = evaluate(trial)
-            tried.append({"checkpoints": [f.name for f in [*chosen, folder]],
+            tried.append({"chosen": [f.name for f in [*chosen, folder]],
                           "validation": trial_score})
             if trial_score > score:
                 chosen, weights, score = [*chosen, folder], trial, trial_score
     kept = weights is not None and len(chosen) > 1 and score > best_score
     return {"mode": mode, "best_single": {"checkpoint": best_folder.name, "validation": best_score},
-            "tried": tried, "kept": kept, "checkpoints": [f.name for f in chosen] if kept else [],
+            "tried": tried, "kept": kept, "chosen": [f.name for f in chosen] if kept else [],
             "validation": score if kept else best_score, "weights": weights if kept else None}
 
 
@@ -100,7 +100,7 @@ def average_best_checkpoints(trainer, checkpoints_dir: str | Path, metric: str, 
         return None
     candidates = checkpoint_scores(checkpoints_dir, metric)[:k]
     if len(candidates) < 2:
-        return {"mode": mode, "kept": False, "checkpoints": [],
+        return {"mode": mode, "kept": False, "chosen": [],
                 "note": f"only {len(candidates)} checkpoint(s) with a validation score: nothing "
                         "to average (train more epochs)"}
     best = {k_: v.detach().clone() for k_, v in trainer.model.state_dict().items()}

@@ -97,7 +97,7 @@ def compare_models(run_dir: str | Path = "", int8: bool = True, latency_texts: i
     summary = run.read(run.train_summary, {})
     averaged = (summary.get("checkpoint_averaging") or {}).get("kept")
     own = f"{run.name} ({summary.get('method', 'finetune')}"
-    own += f", {len(summary['checkpoint_averaging']['checkpoints'])} checkpoints averaged)" \
+    own += f", {len(summary['checkpoint_averaging']['chosen'])} epochs averaged)" \
         if averaged else ")"
     candidates = [(run.model_dir, own)]
     for student in student_runs(run.path):
@@ -118,6 +118,26 @@ def compare_models(run_dir: str | Path = "", int8: bool = True, latency_texts: i
     if write:
         table.to_csv(run.model_comparison, index=False)
     return table
+
+
+def check_int8(run_dir: str | Path, split: str = "test") -> dict:
+    """Accuracy and main metric of the fp32 and int8 models on a split, and how often they agree."""
+    from hackkit.predict import Predictor
+
+    run = Run(run_dir)
+    frame = load_splits(run.path)[0][split]
+    results = {}
+    for name, int8 in (("fp32", False), ("int8", True)):
+        predictor = Predictor(run.model_dir, device="cpu", int8=int8)
+        task = predictor.task
+        table = task.predictions_table(frame, predictor.predict(task.inputs_of(frame)))
+        results[name] = (table, task.score(table, predictor.labels))
+    fp32, int8 = results["fp32"][0], results["int8"][0]
+    agreement = float(np.mean(fp32["predicted"].to_numpy() == int8["predicted"].to_numpy()))
+    main = predictor.task.main_metric
+    return {"split": split, "examples": len(frame), "agreement": agreement,
+            **{f"{name}_{key}": results[name][1][key] for name in results
+               for key in ("accuracy", main)}}
 
 
 def read_comparison(run_dir: str | Path) -> pd.DataFrame | None:

@@ -181,11 +181,11 @@ class TrainConfig(_FromParams):
     max_train_examples: int = field(default=800, metadata={"help": "training rows kept; 0 = all"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
     precision: str = field(default="auto", metadata={"help": "auto, fp32, fp16 or bf16"})
-    lora_rank: int = field(default=8, metadata={"help": "METHOD=lora: rank of the adapter"})
-    lora_alpha: int = field(default=16, metadata={"help": "METHOD=lora: scale (alpha / rank)"})
-    lora_dropout: float = field(default=0.1, metadata={"help": "METHOD=lora: adapter dropout"})
+    lora_rank: int = field(default=8, metadata={"help": "lora: rank of the adapter"})
+    lora_alpha: int = field(default=16, metadata={"help": "lora: scale (alpha / rank)"})
+    lora_dropout: float = field(default=0.1, metadata={"help": "lora: adapter dropout"})
     lora_targets: str = field(default="query,value",
-                              metadata={"help": "METHOD=lora: comma-separated module names"})
+                              metadata={"help": "lora: comma-separated module names"})
     average_checkpoints: int = field(default=0,
                                      metadata={"help": "average the best N epochs; 0 = off"})
     average_mode: str = field(default="greedy", metadata={"help": "greedy or uniform"})

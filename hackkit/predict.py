@@ -54,7 +54,8 @@ class Predictor:
 
     def __repr__(self) -> str:
         return (f"Predictor({self.model_dir}, task={self.task.name}, device={self.device}, "
-                f"precision={self.precision}{', int8' if self.int8 else ''}, max_length={self.max_length}, labels={self.labels})")
+                f"precision={self.precision}{', int8' if self.int8 else ''}, "
+                f"max_length={self.max_length}, labels={self.labels})")
 
     def probabilities(self, batch) -> np.ndarray:
         """Softmax over the model's logits for one encoded batch (autocast on a GPU)."""

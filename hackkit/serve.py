@@ -59,7 +59,8 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
     @app.get("/health")
     def health() -> dict:
         return {"status": "ok", "run": name, "task": predictor.task.name, "labels": predictor.labels,
-                "device": predictor.device, "int8": predictor.int8, "max_texts": max_texts, "max_chars": max_chars}
+                "device": predictor.device, "int8": predictor.int8, "max_texts": max_texts,
+                "max_chars": max_chars}
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:

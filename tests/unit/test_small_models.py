@@ -167,7 +167,7 @@ def test_averaged_weights_are_exactly_the_mean_of_the_chosen_checkpoints(tmp_pat
         return scores.get(len(chosen) and chosen[0] + 1, 0.5) if chosen else 0.1
 
     result = choose_average([(0.8, folders[0]), (0.7, folders[1]), (0.6, folders[2])], evaluate)
-    assert result["kept"] and result["checkpoints"] == ["checkpoint-1", "checkpoint-2"]
+    assert result["kept"] and result["chosen"] == ["checkpoint-1", "checkpoint-2"]
     assert torch.equal(result["weights"]["w"], average_weights(sds[:2])["w"])
     uniform = choose_average([(0.8, folders[0]), (0.7, folders[1])], lambda w: 0.1, "uniform")
     assert not uniform["kept"] and uniform["weights"] is None  # worse than the best: not kept
@@ -178,7 +178,7 @@ def test_training_with_checkpoint_averaging_records_what_it_tried(run_with_split
         tiny_model, epochs=3.0, average_checkpoints=3, average_mode="uniform"))
     record = summary["checkpoint_averaging"]
     assert record["mode"] == "uniform" and len(record["tried"]) == 1
-    assert len(record["tried"][0]["checkpoints"]) == 3
+    assert len(record["tried"][0]["chosen"]) == 3
     assert record["kept"] == (record["validation"] > record["best_single"]["validation"])
     assert not Run(run_with_splits).checkpoints.exists()
     assert len(_serves(Run(run_with_splits).model_dir)["predictions"]) == 2
