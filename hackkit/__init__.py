@@ -42,6 +42,11 @@ _EXPORTS: dict[str, str] = {
     "LabelSession": "hackkit.label", "LabelPanel": "hackkit.label",
     "resolve_model": "hackkit.models", "resolve_for_task": "hackkit.models",
     "environment": "hackkit.device",
+    "finetune_lora": "hackkit.lora", "average_weights": "hackkit.averaging",
+    "average_best_checkpoints": "hackkit.averaging",
+    "distill_run": "hackkit.distill", "DistillConfig": "hackkit.distill",
+    "quantize_int8": "hackkit.quantize", "check_int8": "hackkit.compare",
+    "compare_models": "hackkit.compare", "read_comparison": "hackkit.compare",
     "resolve_device": "hackkit.device",
     # 03: evaluation
     "predict_split": "hackkit.evaluate", "baseline_scores": "hackkit.evaluate",

@@ -70,6 +70,7 @@ class Task:
     default_model: str = ""  # MODEL used when MODEL is left at the (text) parameter default
     text_duplicates: bool = True  # the generic text near-duplicate check suits this task's inputs
     measures_lengths: bool = True  # inputs are tokenized, so the doctor counts those over MAX_LENGTH
+    distillable: bool = False  # whether hackkit.distill can train a student (one label per text)
 
     # --- data (01, doctor) -------------------------------------------------------------
     def load(self, data) -> Dataset:

@@ -1,4 +1,4 @@
-"""Command line: `python -m hackkit run|params|doctor|sweep|leaderboard|serve|export`."""
+"""Command line: `python -m hackkit run|params|doctor|sweep|leaderboard|serve|export|distill`."""
 
 from __future__ import annotations
 
@@ -41,6 +41,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    serve.add_argument("--int8", action="store_true",
+                       help="serve a dynamically int8-quantised copy (CPU; faster, about as accurate)")
+    distill = sub.add_parser("distill", help="train a smaller student from a run's model into a new run")
+    distill.add_argument("run", help="the teacher: a finished text-classification run folder")
+    distill.add_argument("--student", default="",
+                         help="model to train (default: the teacher with every other layer kept)")
+    distill.add_argument("--temperature", type=float, default=2.0,
+                         help="softens the teacher's outputs (default 2.0)")
+    distill.add_argument("--alpha", type=float, default=0.5,
+                         help="weight of the teacher's soft labels vs the gold labels (default 0.5)")
+    distill.add_argument("--unlabelled", default="",
+                         help="file of extra texts (column `text`) the teacher labels for training")
+    distill.add_argument("--epochs", type=float, default=0.0,
+                         help="student epochs (default: the teacher's EPOCHS)")
+    distill.add_argument("--name", default="", help="label of the new run folder")
     export = sub.add_parser("export", help="write the model card; with --onnx also an ONNX copy")
     export.add_argument("run", nargs="?", default="", help="run folder (default: latest with a model)")
     export.add_argument("--onnx", action="store_true", help="also export the model to ONNX and check it against PyTorch")
@@ -68,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("sweep", "leaderboard"):
         return _sweep(args) if args.command == "sweep" else _leaderboard(args)
-    if args.command in ("serve", "export"):
+    if args.command in ("serve", "export", "distill"):
         try:
-            return _serve(args) if args.command == "serve" else _export(args)
+            return {"serve": _serve, "export": _export, "distill": _distill}[args.command](args)
         except (ValueError, FileNotFoundError, FileExistsError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -167,7 +182,20 @@ def _serve(args: argparse.Namespace) -> int:
     """`serve`: run the HTTP API until interrupted."""
     from hackkit.serve import serve_model
 
-    serve_model(args.run, host=args.host, port=args.port, device=args.device)
+    serve_model(args.run, host=args.host, port=args.port, device=args.device, int8=args.int8)
+    return 0
+
+
+def _distill(args: argparse.Namespace) -> int:
+    """`distill RUN`: train a student into a new run folder, score it like 03, print where it is."""
+    from hackkit.distill import DistillConfig, distill_run
+
+    summary = distill_run(args.run, DistillConfig(
+        student=args.student, temperature=args.temperature, alpha=args.alpha,
+        unlabelled=args.unlabelled, epochs=args.epochs), name=args.name)
+    print(f"student run: {summary['run_dir']}")
+    for key, value in summary["test"].items():
+        print(f"  test {key:<20}{value:.4f}")
     return 0
 
 

@@ -14,7 +14,7 @@ from hackkit.runfolder import Run
 
 BASE_COLUMNS = ["group", "rank", "run", "status", "sweep", "task", "data", "model", "ranked_by",
                 "score", "baseline_score"]
-INFO_COLUMNS = ["run_dir", "train_seconds", "test_examples"]
+INFO_COLUMNS = ["run_dir", "train_seconds", "test_examples", "latency_ms_batch1"]
 HIDDEN_PARAMS = {"RUN_DIR", "TASK", "DATA_PATH", "MODEL"}  # shown in their own columns
 
 
@@ -64,8 +64,22 @@ def _run_row(run_dir: Path, sweeps: dict[str, str]) -> dict[str, Any] | None:
                 row[f"baseline_{key}"] = baseline[key]
     row["train_seconds"] = summary.get("train_seconds")
     row["test_examples"] = (metrics or {}).get("test_examples")
+    row["latency_ms_batch1"] = _latency(run, summary)
     row["run_dir"] = str(run_dir)
     return row
+
+
+def _latency(run: Run, summary: dict) -> float | None:
+    """The run's CPU latency at batch size 1 from its model comparison (or its teacher's)."""
+    from hackkit.compare import read_comparison
+
+    for source in (run.path, summary.get("teacher")):
+        table = read_comparison(source) if source and Path(source).is_dir() else None
+        if table is not None:
+            mine = table[(table["run"] == run.name) & ~table["int8"].astype(bool)]
+            if len(mine):
+                return float(mine["latency_ms_batch1"].iloc[0])
+    return None
 
 
 def collect_runs(root: str | Path | None = None) -> pd.DataFrame:
@@ -132,7 +146,9 @@ def leaderboard_view(board: pd.DataFrame) -> pd.DataFrame | str:
     ranked = set(board["ranked_by"])
     others = sorted(c for c in board.columns if c.islower() and c not in BASE_COLUMNS + INFO_COLUMNS
                     and not c.startswith("baseline_") and c not in ranked)
-    scores = ["ranked_by", "score", "baseline_score", *others, "train_seconds"]
+    scores = ["ranked_by", "score", "baseline_score", *others, "train_seconds",
+              *(["latency_ms_batch1"] if "latency_ms_batch1" in board
+                 and board["latency_ms_batch1"].notna().any() else [])]
     columns = ["group", "rank", "run", "status", "sweep", "model", *varied_params(board), *scores]
     return board[[c for c in columns if c in board.columns]].set_index(["group", "rank"])
 

@@ -15,6 +15,7 @@ METHODS: dict[str, str] = {
     "embeddings": "hackkit.fewlabels:train_embeddings",  # frozen encoder + logistic regression
     "zero-shot": "hackkit.fewlabels:train_zero_shot",  # label-name similarity, no training
     "auto": "hackkit.fewlabels:train_auto",  # picks one of the above from examples per class
+    "lora": "hackkit.lora:finetune_lora",  # LoRA adapters (peft) + the head, merged on save
 }
 # Methods that need one label per text: a task says whether it supports them (Task.embedding_methods).
 CLASSIFICATION_METHODS = ("embeddings", "zero-shot", "auto")

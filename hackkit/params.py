@@ -183,6 +183,14 @@ class TrainConfig(_FromParams):
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
     precision: str = field(default="auto", metadata={"help": "auto, fp32, fp16 or bf16"})
     label_descriptions: str = field(default="", metadata={"help": "zero-shot: label,description file"})
+    lora_rank: int = field(default=8, metadata={"help": "lora: rank of the adapter"})
+    lora_alpha: int = field(default=16, metadata={"help": "lora: scale (alpha / rank)"})
+    lora_dropout: float = field(default=0.1, metadata={"help": "lora: adapter dropout"})
+    lora_targets: str = field(default="query,value",
+                              metadata={"help": "lora: comma-separated module names"})
+    average_checkpoints: int = field(default=0,
+                                     metadata={"help": "average the best N epochs; 0 = off"})
+    average_mode: str = field(default="greedy", metadata={"help": "greedy or uniform"})
 
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
@@ -210,4 +218,13 @@ class TrainConfig(_FromParams):
              "0 (all) or a positive integer"),
             ("DEVICE", self.device, self.device in DEVICES, f"one of {DEVICES}"),
             ("PRECISION", self.precision, self.precision in PRECISIONS, f"one of {PRECISIONS}"),
+            ("LORA_RANK", self.lora_rank, self.lora_rank >= 1, "a positive integer, e.g. 8"),
+            ("LORA_ALPHA", self.lora_alpha, self.lora_alpha >= 1, "a positive integer, e.g. 16"),
+            ("LORA_DROPOUT", self.lora_dropout, 0 <= self.lora_dropout < 1, "in [0, 1), e.g. 0.1"),
+            ("LORA_TARGETS", self.lora_targets, bool(self.lora_targets.strip(" ,")),
+             "module names, e.g. 'query,value' (BERT) or 'q_lin,v_lin' (DistilBERT)"),
+            ("AVERAGE_CHECKPOINTS", self.average_checkpoints, self.average_checkpoints >= 0,
+             "0 (off) or the number of best epochs to average, e.g. 3"),
+            ("AVERAGE_MODE", self.average_mode, self.average_mode in ("greedy", "uniform"),
+             "'greedy' (keep a checkpoint only if validation improves) or 'uniform'"),
         ])

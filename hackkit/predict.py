@@ -22,7 +22,7 @@ class Predictor:
     """A trained model loaded once; `predict(inputs)` returns one JSON-ready result per input."""
 
     def __init__(self, model_dir: str | Path, device: str = "auto", batch_size: int = 32,
-                 max_length: int | None = None) -> None:
+                 max_length: int | None = None, int8: bool = False) -> None:
         from hackkit.tasks import get_task
 
         self.model_dir = Path(model_dir).resolve()
@@ -32,24 +32,30 @@ class Predictor:
         self.max_length = max_length or info.max_length  # what the model was trained with
         self.method = info.method
         self.batch_size = batch_size
-        self.device = resolve_device(device)
+        self.device = resolve_device("cpu" if int8 else device)  # int8 kernels are CPU-only
         self.precision = resolve_precision(self.device, "auto")  # bf16/fp16 on a GPU
+        self.int8 = int8
         self.processor, model = self.task.load_trained(self.model_dir)
+        if int8:
+            from hackkit.quantize import quantize_int8
+
+            model = quantize_int8(model)
         self.model = model.to(self.device).eval()
 
     @classmethod
     def from_run(cls, run_dir: str | Path = "", device: str = "auto",
-                 batch_size: int = 32) -> Predictor:
+                 batch_size: int = 32, int8: bool = False) -> Predictor:
         """Load from a run folder (empty: the latest with a model) or a model folder itself."""
         path = find_input(run_dir) if run_dir else None
         if path is not None and ((path / MODEL_INFO).is_file() or (path / "config.json").is_file()):
-            return cls(path, device=device, batch_size=batch_size)
+            return cls(path, device=device, batch_size=batch_size, int8=int8)
         return cls(Run(find_run(run_dir or "", needs="model")).model_dir, device=device,
-                   batch_size=batch_size)
+                   batch_size=batch_size, int8=int8)
 
     def __repr__(self) -> str:
         return (f"Predictor({self.model_dir}, task={self.task.name}, device={self.device}, "
-                f"precision={self.precision}, max_length={self.max_length}, labels={self.labels})")
+                f"precision={self.precision}{', int8' if self.int8 else ''}, "
+                f"max_length={self.max_length}, labels={self.labels})")
 
     def probabilities(self, batch) -> np.ndarray:
         """Softmax over the model's logits for one encoded batch (autocast on a GPU)."""

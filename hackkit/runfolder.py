@@ -42,6 +42,8 @@ SCORED = "scored"  # 04: scored copies of uploaded files
 PROGRESS = "progress.jsonl"  # 02: live training progress for `hackkit run`
 EMBEDDINGS = "embedding_cache"  # 02/03: cached sentence embeddings per split (embeddings method, probe baseline)
 FEEDBACK = "feedback.csv"  # 04: corrections given in the demo, appended; 01 merges them (FEEDBACK)
+ADAPTER_DIR = "lora_adapter"  # 02 with METHOD="lora": the adapter alone (model/ holds it merged)
+MODEL_COMPARISON = "model_comparison.csv"  # compare_models: the run and its derived models
 
 DEFAULT_MAX_LENGTH = 128  # only for model folders saved before MODEL_INFO existed
 
@@ -124,6 +126,8 @@ class Run:
     progress = property(lambda self: self.path / PROGRESS)
     embeddings = property(lambda self: self.path / EMBEDDINGS)
     feedback = property(lambda self: self.path / FEEDBACK)
+    adapter_dir = property(lambda self: self.path / ADAPTER_DIR)
+    model_comparison = property(lambda self: self.path / MODEL_COMPARISON)
 
     def split_file(self, split: str, task: Task) -> Path:
         """splits/<split><suffix>, the suffix being the task's split format."""

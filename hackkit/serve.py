@@ -81,7 +81,8 @@ def create_app(predictor: Predictor, max_texts: int = MAX_TEXTS, max_chars: int 
         limits = ({"max_images": max_images, "max_image_bytes": max_image_bytes} if images
                   else {"max_texts": max_texts, "max_chars": max_chars})
         return {"status": "ok", "run": name, "task": predictor.task.name, "labels": predictor.labels,
-                "device": predictor.device, "input": predictor.task.input_kind, **limits}
+                "device": predictor.device, "input": predictor.task.input_kind,
+                "int8": predictor.int8, **limits}
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
@@ -166,11 +167,11 @@ def _image_route(app, predictor: Predictor, name: str, max_images: int, max_imag
 
 
 def serve_model(run: str = "", host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
-          max_texts: int = MAX_TEXTS, max_chars: int = MAX_CHARS) -> None:
-    """Load the run's model once and serve it with uvicorn until interrupted."""
+          max_texts: int = MAX_TEXTS, max_chars: int = MAX_CHARS, int8: bool = False) -> None:
+    """Load the run's model once (int8: dynamically quantised, CPU) and serve it until interrupted."""
     import uvicorn
 
-    predictor = Predictor.from_run(run, device=device)
+    predictor = Predictor.from_run(run, device=device, int8=int8)
     print(f"serving {predictor.model_dir} on http://{host}:{port} (POST /predict, GET /health)",
           flush=True)
     uvicorn.run(create_app(predictor, max_texts, max_chars), host=host, port=port,

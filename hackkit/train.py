@@ -16,6 +16,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from hackkit.averaging import average_best_checkpoints
 from hackkit.base import Task, TrainParts
 from hackkit.budget import TrainPlan, measure_throughput, plan_training, sample_batches
 from hackkit.device import resolve_device, resolve_precision
@@ -134,7 +135,7 @@ def training_arguments(run: Run, config: TrainConfig, task: Task, plan: TrainPla
         per_device_eval_batch_size=max(32, config.batch_size),
         weight_decay=config.weight_decay,
         train_sampling_strategy="group_by_length",  # little padding: the speed the plan measured
-        save_total_limit=1,
+        save_total_limit=None if config.average_checkpoints > 1 else 1,  # averaging keeps all
         load_best_model_at_end=True,
         metric_for_best_model=task.main_metric,
         greater_is_better=True,
@@ -223,6 +224,8 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.monotonic() - started
+    averaged = average_best_checkpoints(trainer, run.checkpoints, task.main_metric,
+                                        config.average_checkpoints, config.average_mode)
     save_model(trainer, run, config, labels)
 
     state = trainer.state
@@ -248,6 +251,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
         "plan": plan.to_dict(),  # steps, epochs expected, measured examples/s
         "budget": budget.result(),  # planned vs realised
+        "checkpoint_averaging": averaged,
         **parts.extra,
         "config": asdict(config),
     }

@@ -214,6 +214,7 @@ class TextClassification(LabelTask):
     embedding_methods = True
     accepts_feedback = True
     embeddings_baseline_name = "embeddings + logistic regression"
+    distillable = True
 
     def load(self, data) -> Dataset:
         """A table of texts and labels (TEXT_COLUMN, LABEL_COLUMN, optional SPLIT_COLUMN)."""

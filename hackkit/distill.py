@@ -1,0 +1,265 @@
+"""Knowledge distillation: a smaller student trained from a finished run's model (the teacher).
+
+The student learns from the gold labels and from the teacher's softened outputs (its logits
+divided by a temperature), mixed by a weight. By default it is the teacher itself with every other
+layer kept (initialised from the teacher's weights, so it starts close); any model can be named
+instead. Extra unlabelled texts, labelled by the teacher, can be added to its training data.
+The student is a new run folder beside the teacher's, with the teacher's splits and data report,
+its own model/ (method "distill"), metrics written the way 03 writes them, and a model card,
+so 03, 04, `serve`, export and the leaderboard treat it like any other run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hackkit.device import resolve_device, resolve_precision
+from hackkit.params import TrainConfig
+from hackkit.paths import find_input, write_json
+from hackkit.runfolder import Run, find_run, load_splits, new_run_dir
+from hackkit.train import (callbacks, check_run, measure_speed, plan_for, save_model,
+                           training_arguments)
+
+
+@dataclass
+class DistillConfig:
+    """How a student is distilled (the `distill` command's options)."""
+
+    student: str = ""  # hub id or model folder; empty: the teacher with every other layer kept
+    temperature: float = 2.0  # >1 softens the teacher's outputs, showing how classes relate
+    alpha: float = 0.5  # weight of the teacher's soft labels; 1 - alpha for the gold labels
+    unlabelled: str = ""  # file of extra texts (column `text`) labelled by the teacher
+    epochs: float = 0.0  # 0: the teacher's EPOCHS
+
+    def validate(self) -> None:
+        """Raise a ValueError naming the option for any out-of-range value."""
+        if not self.temperature > 0:
+            raise ValueError(f"--temperature {self.temperature}: use a positive number, e.g. 2.")
+        if not 0 <= self.alpha <= 1:
+            raise ValueError(f"--alpha {self.alpha}: use a weight in [0, 1], e.g. 0.5.")
+        if self.epochs < 0:
+            raise ValueError(f"--epochs {self.epochs}: use 0 (the teacher's) or a positive number.")
+        if self.unlabelled and not find_input(self.unlabelled).is_file():
+            raise FileNotFoundError(f"--unlabelled {self.unlabelled}: no such file; give a "
+                                    "CSV/TSV/JSONL/Parquet file with a `text` column.")
+
+
+def layer_list(model):
+    """The model's stack of transformer layers (the longest torch.nn.ModuleList), and its path."""
+    import torch
+
+    found = [(len(m), name) for name, m in model.named_modules()
+             if isinstance(m, torch.nn.ModuleList) and len(m) > 1]
+    if not found:
+        raise ValueError(f"{type(model).__name__}: no stack of layers found to thin; name a "
+                         "student model with --student instead.")
+    return max(found)[1]
+
+
+def shallow_copy(model):
+    """The model with every other transformer layer kept, the top one included (in place)."""
+    import torch
+
+    path = layer_list(model)
+    parent_name, _, attribute = path.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    layers = getattr(parent, attribute)
+    # Keep the top layer: the head was trained on its output. 6 layers -> 1, 3, 5; 2 -> 1.
+    keep = list(range(len(layers) - 1, -1, -2))[::-1]
+    setattr(parent, attribute, torch.nn.ModuleList([layers[i] for i in keep]))
+    model.config.num_hidden_layers = len(keep)
+    return model, keep
+
+
+def teacher_logits(model_dir: Path, texts: list[str], max_length: int,
+                   batch_size: int = 64) -> np.ndarray:
+    """The teacher's raw logits for each text (CPU or GPU, fp32)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from hackkit.predict import Predictor
+
+    teacher = Predictor(model_dir, batch_size=batch_size, max_length=max_length)
+    out = []
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(texts), batch_size), desc="Teacher labelling",
+                          disable=len(texts) < 4 * batch_size):
+            batch = teacher.processor(texts[start:start + batch_size], truncation=True,
+                                      max_length=max_length, padding=True, return_tensors="pt")
+            out.append(teacher.model(**batch.to(teacher.device)).logits.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(teacher.labels)), dtype=np.float32)
+
+
+class TeacherCollator:
+    """The task's collator, plus the teacher's logits stacked as one tensor."""
+
+    def __init__(self, collator) -> None:
+        self.collator = collator
+
+    def __call__(self, features: list[dict]):
+        import torch
+
+        logits = [f.pop("teacher_logits") for f in features]
+        batch = self.collator(features)
+        batch["teacher_logits"] = torch.tensor(np.array(logits), dtype=torch.float32)
+        return batch
+
+
+def distillation_loss(student_logits, teacher_logits, gold_loss, temperature: float, alpha: float):
+    """(1 - alpha) * gold cross-entropy + alpha * T^2 * KL(teacher_T || student_T)."""
+    import torch.nn.functional as F
+
+    soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1),
+                    F.softmax(teacher_logits.to(student_logits.dtype) / temperature, dim=-1),
+                    reduction="batchmean") * temperature ** 2  # T^2 keeps gradients comparable
+    return (1 - alpha) * gold_loss + alpha * soft
+
+
+def _trainer_class():
+    """transformers' Trainer with the distillation loss (defined here: transformers loads lazily)."""
+    from transformers import Trainer
+
+    class DistillTrainer(Trainer):
+        def __init__(self, *args, temperature: float, alpha: float, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.temperature, self.alpha = temperature, alpha
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            teacher = inputs.pop("teacher_logits", None)
+            outputs = model(**inputs)
+            loss = outputs.loss
+            if teacher is not None:
+                loss = distillation_loss(outputs.logits, teacher, loss, self.temperature,
+                                         self.alpha)
+            return (loss, outputs) if return_outputs else loss
+
+    return DistillTrainer
+
+
+def _unlabelled_texts(path: str) -> list[str]:
+    """The `text` column of the unlabelled file, blanks dropped."""
+    from hackkit.data import check_column, read_table
+
+    frame = read_table(find_input(path))
+    check_column(frame, "text", "--unlabelled", find_input(path))
+    texts = frame["text"].dropna().astype(str)
+    return texts[texts.str.strip() != ""].tolist()
+
+
+def start_student_run(teacher: Run, name: str = "") -> Run:
+    """A new run folder beside the teacher's with its splits and data report."""
+    student = Run(new_run_dir(name or f"{teacher.name}-student", root=teacher.path.parent))
+    shutil.copytree(teacher.splits_dir, student.splits_dir)
+    if teacher.data_report.is_file():
+        shutil.copy2(teacher.data_report, student.data_report)
+    return student
+
+
+def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
+                name: str = "", device: str = "auto") -> dict:
+    """Train a student from the teacher run's model into a new run folder; score it like 03."""
+    from transformers import set_seed
+
+    from hackkit.evaluate import baseline_scores, predict_split, score_predictions, write_metrics
+    from hackkit.export import write_model_card
+    from hackkit.models import resolve_model
+
+    options = options or DistillConfig()
+    options.validate()
+    teacher = Run(find_run(str(teacher_dir), needs="model"))
+    task = teacher.task()
+    if not task.distillable:
+        raise ValueError(f"{teacher.path} is a {task.name} run: distillation supports tasks with "
+                         "one label per text (text-classification) only.")
+    saved = teacher.read(teacher.train_summary, {}).get("config")
+    if not saved:
+        raise FileNotFoundError(f"{teacher.train_summary} not found: distill needs a run trained "
+                                "by 02_finetune (its settings are reused for the student).")
+    base = TrainConfig(**{k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__})
+    student_model = options.student or str(teacher.model_dir)
+    config = replace(base, model=student_model, method="finetune", device=device,
+                     epochs=options.epochs or base.epochs, average_checkpoints=0,
+                     max_length=teacher.max_length())
+    resolved = resolve_model(student_model) if options.student else None
+    config.validate()
+
+    student = start_student_run(teacher, name)
+    check_run(student, config)
+    splits, labels = load_splits(student.path)
+    train = task.subsample(splits["train"], config.max_train_examples, config.seed)
+    extra = _unlabelled_texts(options.unlabelled) if options.unlabelled else []
+    texts = train["text"].tolist() + extra
+    logits = teacher_logits(teacher.model_dir, texts, config.max_length)
+    val_logits = teacher_logits(teacher.model_dir, splits["validation"]["text"].tolist(),
+                                config.max_length)
+    if extra:  # the teacher's label for each unlabelled text
+        train = pd.concat([train, pd.DataFrame({"text": extra, "label": [
+            labels[i] for i in logits[len(train):].argmax(axis=1)]})], ignore_index=True)
+
+    set_seed(config.seed)
+    location = resolved.location if resolved else str(teacher.model_dir)
+    parts = task.train_parts(train, splits["validation"], labels, location, config.max_length)
+    kept = None
+    if not options.student:
+        parts.model, kept = shallow_copy(parts.model)
+    device_name = resolve_device(config.device)
+    precision = resolve_precision(device_name, config.precision)
+    plan = plan_for(parts, config, measure_speed(parts, config, device_name, precision))
+    print(plan.describe(), flush=True)
+    args = training_arguments(student, config, task, plan, device_name, precision,
+                              parts.training_args)
+    args.remove_unused_columns = False  # keep the teacher_logits column for compute_loss
+    budget, *others = callbacks(student, config, plan, task)
+    trainer = _trainer_class()(
+        model=parts.model, args=args,
+        train_dataset=parts.train_ds.add_column("teacher_logits", logits.tolist()),
+        eval_dataset=parts.val_ds.add_column("teacher_logits", val_logits.tolist()),
+        processing_class=parts.processor, data_collator=TeacherCollator(parts.collator),
+        compute_metrics=parts.compute_metrics, callbacks=[budget, *others],
+        temperature=options.temperature, alpha=options.alpha)
+    started = time.monotonic()
+    trainer.train()
+    seconds = time.monotonic() - started
+    recorded = replace(config, method="distill")
+    save_model(trainer, student, recorded, labels)
+
+    state = trainer.state
+    summary = {
+        "task": task.name, "method": "distill", "main_metric": task.main_metric,
+        "model": student_model if options.student else
+        f"{teacher.name} with layers {kept} of its model kept",
+        "teacher": str(teacher.path), "teacher_run": teacher.name,
+        "distillation": {**asdict(options), "layers_kept": kept,
+                         "unlabelled_texts": len(extra)},
+        "model_source": resolved.source if resolved else "teacher",
+        "device": device_name, "precision": precision,
+        "train_examples": len(parts.train_ds), "validation_examples": len(parts.val_ds),
+        "epochs_completed": round(float(state.epoch or 0), 3), "steps": state.global_step,
+        "train_seconds": round(seconds, 2),
+        "train_examples_per_second": round(float(state.epoch or 0) * len(parts.train_ds)
+                                           / seconds, 2),
+        "stopped_by_time_budget": budget.stopped_by_budget,
+        "plan": plan.to_dict(), "budget": budget.result(),
+        f"best_validation_{task.main_metric}": state.best_metric,
+        "parameters": sum(p.numel() for p in trainer.model.parameters()),
+        **parts.extra,
+        "config": asdict(recorded),
+    }
+    write_json(student.history, state.log_history)
+    write_json(student.train_summary, summary)
+    shutil.rmtree(student.checkpoints, ignore_errors=True)
+
+    # 03's path: predictions on the test split, the task's scores, the baseline, metrics.json.
+    predictions = predict_split(student.path, "test", device=device)
+    scores = score_predictions(student.path, predictions)
+    write_metrics(student.path, scores, baseline_scores(student.path, "test", config.seed),
+                  predictions)
+    write_model_card(student.path)
+    return {**summary, "run_dir": str(student.path),
+            "test": {k: v for k, v in scores.items() if isinstance(v, float)}}

@@ -1,0 +1,208 @@
+"""Distillation, int8, LoRA, checkpoint averaging and the model comparison, on tiny models (seconds).
+
+Each derived model goes through 03 (predict_split + metrics), the Predictor and serve's app."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from helpers import NER
+
+import hackkit as hk
+from hackkit.averaging import average_weights, choose_average
+from hackkit.runfolder import Run
+
+
+def _serves(model_dir, int8: bool = False) -> dict:
+    """04's widget shows a label, and POST /predict to serve's app answers; the JSON answer."""
+    predictor = hk.Predictor(model_dir, device="cpu", int8=int8)
+    app = hk.DemoApp(predictor, example="where is my parcel", delay=0.05)
+    assert "hackkit-demo-label" in app.result.value
+    with TestClient(hk.create_app(predictor)) as client:
+        health = client.get("/health").json()
+        answer = client.post("/predict", json={"texts": ["I forgot my password", "refund"]})
+    assert answer.status_code == 200 and health["int8"] == int8
+    return answer.json()
+
+
+def _evaluates(run_dir) -> dict:
+    """03's path on the run: predictions on test, task scores, metrics.json."""
+    predictions = hk.predict_split(run_dir, "test", device="cpu")
+    scores = hk.score_predictions(run_dir, predictions)
+    hk.write_metrics(run_dir, scores, hk.baseline_scores(run_dir, "test"), predictions)
+    return scores
+
+
+def _teacher(tiny_run, copy_run):
+    """A writable copy of tiny_run with the data report 01 would write (the leaderboard lists it)."""
+    teacher = copy_run(tiny_run, "teacher")
+    hk.write_json(Run(teacher).data_report, {
+        "task": "text-classification", "data_path": "data/support_intents.csv", "rows_used": 176,
+        "rows_loaded": 176, "dropped": {}, "warnings": [],
+        "split_sizes": {"train": 96, "validation": 40, "test": 40},
+        "params": {"TASK": "text-classification", "DATA_PATH": "data/support_intents.csv"}})
+    return teacher
+
+
+def _tiny_config(tiny_model, **changes) -> hk.TrainConfig:
+    return hk.TrainConfig(**{"model": str(tiny_model), "epochs": 1.0, "batch_size": 16,
+                             "learning_rate": 1e-3, "patience": 0, "device": "cpu",
+                             "time_budget_minutes": 0.0, "max_train_examples": 32,
+                             "max_length": 32, **changes})
+
+
+def test_distilled_student_is_a_run_with_half_the_layers(tiny_run, copy_run, write, tmp_path):
+    teacher = _teacher(tiny_run, copy_run)
+    extra = write("extra.csv", pd.DataFrame({"text": ["where is my parcel", "reset my login"]}))
+    summary = hk.distill_run(teacher, hk.DistillConfig(temperature=3.0, alpha=0.7,
+                                                       unlabelled=str(extra)), device="cpu")
+    student = Run(summary["run_dir"])
+    assert student.path.parent == teacher.parent and student.path != teacher
+    info = hk.read_model_info(student.model_dir)
+    assert info.method == "distill" and info.labels == hk.read_model_info(Run(teacher).model_dir).labels
+    assert summary["teacher_run"] == "teacher" and summary["distillation"]["layers_kept"] == [1]
+    assert summary["distillation"]["unlabelled_texts"] == 2
+    assert hk.read_json(student.train_summary)["teacher"] == str(teacher)
+    assert hk.Predictor(student.model_dir, device="cpu").model.config.num_hidden_layers == 1
+    assert student.metrics.is_file() and student.model_card.is_file()
+    assert (student.splits_dir / "test.csv").read_text() == \
+        (Run(teacher).splits_dir / "test.csv").read_text()
+    assert 0 <= _evaluates(student.path)["macro_f1"] <= 1
+    assert len(_serves(student.model_dir)["predictions"]) == 2
+    board = hk.leaderboard(root=teacher.parent)
+    assert set(board["run"]) == {"teacher", student.name}
+    assert board.set_index("run").loc[student.name, "METHOD"] == "distill"
+
+
+def test_distillation_says_ner_is_not_supported_and_checks_its_options(tiny_run, copy_run,
+                                                                        monkeypatch):
+    with pytest.raises(ValueError, match="--alpha"):
+        hk.DistillConfig(alpha=1.5).validate()
+    with pytest.raises(FileNotFoundError, match="--unlabelled"):
+        hk.DistillConfig(unlabelled="no/such/file.csv").validate()
+    assert NER.distillable is False
+    teacher = copy_run(tiny_run, "teacher")
+    monkeypatch.setattr(type(hk.get_task("text-classification")), "distillable", False)
+    with pytest.raises(ValueError, match="one label per text"):
+        hk.distill_run(teacher, device="cpu")
+
+
+def test_distillation_loss_mixes_gold_and_soft_labels():
+    from hackkit.distill import distillation_loss
+
+    student, teacher = torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 2.0]])
+    gold = torch.tensor(0.3)
+    assert distillation_loss(student, teacher, gold, 2.0, 0.0) == pytest.approx(0.3)
+    same = distillation_loss(student, student.clone(), gold, 2.0, 1.0)
+    assert float(same) == pytest.approx(0.0, abs=1e-6)  # the teacher agrees: no soft loss
+    assert float(distillation_loss(student, teacher, gold, 2.0, 1.0)) > 0.1
+
+
+def test_int8_predictor_quantises_linear_layers_and_agrees_with_fp32(tiny_run):
+    predictor = hk.Predictor(Run(tiny_run).model_dir, device="cpu", int8=True)
+    modules = list(predictor.model.modules())
+    assert sum(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in modules) == 2 * 6 + 2
+    assert not any(type(m) is torch.nn.Linear for m in modules)  # every Linear was replaced
+    assert predictor.device == "cpu" and predictor.int8
+    check = hk.check_int8(tiny_run)
+    assert check["examples"] == 40 and 0.5 <= check["agreement"] <= 1.0
+    assert abs(check["fp32_accuracy"] - check["int8_accuracy"]) <= 1 - check["agreement"] + 1e-9
+    assert len(_serves(Run(tiny_run).model_dir, int8=True)["predictions"]) == 2
+
+
+def test_lora_trains_only_adapters_and_head_and_its_merged_model_serves_and_exports(
+        run_with_splits, tiny_model):
+    config = _tiny_config(tiny_model, method="lora", lora_rank=4, lora_alpha=8,
+                          lora_targets="query,value")
+    summary = hk.train_model(run_with_splits, config)
+    run = Run(run_with_splits)
+    # BERT-tiny: 2 layers x (query, value) x (A: 32x4 + B: 4x32) + classifier 32x7 + 7.
+    labels = len(hk.read_model_info(run.model_dir).labels)
+    expected = 2 * 2 * (32 * 4 + 4 * 32) + 32 * labels + labels
+    assert summary["trainable_parameters"] == expected
+    assert summary["total_parameters"] > 20 * expected
+    assert (run.adapter_dir / "adapter_config.json").is_file()
+    model_files = sorted(p.name for p in run.model_dir.iterdir())
+    assert "adapter_config.json" not in model_files and "model.safetensors" in model_files
+    predictor = hk.Predictor(run.model_dir, device="cpu")
+    assert not any("lora" in name for name, _ in predictor.model.named_parameters())
+    assert predictor.method == "lora"
+    assert 0 <= _evaluates(run.path)["accuracy"] <= 1
+    assert len(_serves(run.model_dir)["predictions"]) == 2
+    check = hk.export_run(run.path, onnx=True, check_texts=16)["check"]
+    assert check["within_tolerance"] and check["same_predicted_labels"]
+
+
+def test_lora_names_a_target_the_model_lacks(run_with_splits, tiny_model):
+    with pytest.raises(ValueError, match="LORA_TARGETS='q_lin'.*query"):
+        hk.train_model(run_with_splits, _tiny_config(tiny_model, method="lora",
+                                                     lora_targets="q_lin"))
+
+
+def test_averaged_weights_are_exactly_the_mean_of_the_chosen_checkpoints(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    sds = [{"w": torch.randn(4, 3), "b": torch.randn(3), "ids": torch.arange(5)} for _ in range(3)]
+    avg = average_weights(sds)
+    assert torch.equal(avg["w"], torch.stack([sd["w"] for sd in sds]).mean(0))
+    assert torch.allclose(avg["b"], (sds[0]["b"] + sds[1]["b"] + sds[2]["b"]) / 3, atol=1e-7)
+    assert torch.equal(avg["ids"], sds[0]["ids"])
+    with pytest.raises(ValueError, match="other weights"):
+        average_weights([sds[0], {"w": sds[1]["w"]}])
+    folders = []
+    for i, sd in enumerate(sds):
+        folder = tmp_path / f"checkpoint-{i + 1}"
+        folder.mkdir()
+        save_file(sd, str(folder / "model.safetensors"))
+        folders.append(folder)
+    # Greedy: checkpoint-2 helps (score from the weights), checkpoint-3 does not.
+    scores = {2: 0.9}
+
+    def evaluate(weights):
+        chosen = [i for i, sd in enumerate(sds) if torch.equal(weights["w"], average_weights(
+            [sds[0], sd])["w"])]
+        return scores.get(len(chosen) and chosen[0] + 1, 0.5) if chosen else 0.1
+
+    result = choose_average([(0.8, folders[0]), (0.7, folders[1]), (0.6, folders[2])], evaluate)
+    assert result["kept"] and result["chosen"] == ["checkpoint-1", "checkpoint-2"]
+    assert torch.equal(result["weights"]["w"], average_weights(sds[:2])["w"])
+    uniform = choose_average([(0.8, folders[0]), (0.7, folders[1])], lambda w: 0.1, "uniform")
+    assert not uniform["kept"] and uniform["weights"] is None  # worse than the best: not kept
+
+
+def test_training_with_checkpoint_averaging_records_what_it_tried(run_with_splits, tiny_model):
+    summary = hk.train_model(run_with_splits, _tiny_config(
+        tiny_model, epochs=3.0, average_checkpoints=3, average_mode="uniform"))
+    record = summary["checkpoint_averaging"]
+    assert record["mode"] == "uniform" and len(record["tried"]) == 1
+    assert len(record["tried"][0]["chosen"]) == 3
+    assert record["kept"] == (record["validation"] > record["best_single"]["validation"])
+    assert not Run(run_with_splits).checkpoints.exists()
+    assert len(_serves(Run(run_with_splits).model_dir)["predictions"]) == 2
+
+
+def test_compare_models_measures_the_run_its_student_and_int8_copies(tiny_run, copy_run):
+    teacher = _teacher(tiny_run, copy_run)
+    student = Run(hk.distill_run(teacher, device="cpu")["run_dir"])
+    table = hk.compare_models(teacher, latency_texts=5, throughput_texts=64)
+    assert list(table["run"]) == ["teacher", "teacher", student.name, student.name]
+    assert list(table["int8"]) == [False, True, False, True]
+    assert table["agreement_with_run"].iloc[0] == 1.0
+    assert (table["latency_ms_batch1"] > 0).all() and (table["texts_per_s_batch32"] > 0).all()
+    assert table["parameters_m"].iloc[2] < table["parameters_m"].iloc[0]
+    assert table["size_mb"].iloc[1] <= table["size_mb"].iloc[0] + 0.1
+    assert hk.read_comparison(teacher).shape == table.shape
+    board = hk.leaderboard(root=teacher.parent).set_index("run")
+    assert board.loc[student.name, "latency_ms_batch1"] == pytest.approx(
+        table["latency_ms_batch1"].iloc[2])
+
+
+def test_distill_command_rejects_a_bad_option_before_any_work(tiny_run, capsys):
+    from hackkit.cli import main
+
+    assert main(["distill", str(tiny_run), "--temperature", "0"]) == 2
+    assert "--temperature 0.0: use a positive number" in capsys.readouterr().err
+    assert sorted(p.name for p in tiny_run.parent.iterdir()) == [tiny_run.name]  # no new run
