@@ -39,6 +39,7 @@ PREDICTIONS = "predictions_test.csv"  # 03
 CONFUSION = "confusion_matrix.png"  # 03
 SCORED = "scored"  # 04: scored copies of uploaded files
 PROGRESS = "progress.jsonl"  # 02: live training progress for `hackkit run`
+PRUNED_MARK = "pruned.json"  # 02: an Optuna pruner stopped this trial's training early (why, time saved)
 
 DEFAULT_MAX_LENGTH = 128  # only for model folders saved before MODEL_INFO existed
 
@@ -118,6 +119,7 @@ class Run:
     confusion = property(lambda self: self.path / CONFUSION)
     scored = property(lambda self: self.path / SCORED)
     progress = property(lambda self: self.path / PROGRESS)
+    pruned_mark = property(lambda self: self.path / PRUNED_MARK)
 
     def split_file(self, split: str, task: Task) -> Path:
         """splits/<split><suffix>, the suffix being the task's split format."""
@@ -183,6 +185,8 @@ class Run:
         if (record.get("status") == "running" and isinstance(pid, int) and pid > 0
                 and record.get("host") == socket.gethostname() and not _alive(pid)):
             record["status"] = "interrupted"
+        if record.get("status") == "done" and self.pruned_mark.is_file():  # finished 03, cut short
+            record.update(status="pruned", pruned_reason=read_json(self.pruned_mark).get("reason"))
         return record
 
 

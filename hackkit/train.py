@@ -148,7 +148,9 @@ def callbacks(run: Run, config: TrainConfig) -> list[TrainerCallback]:
                                     tensorboard_callback(run.tensorboard)]
     if config.patience:
         found.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
-    return found
+    from hackkit.pruning import trial_callbacks  # a search trial: report to Optuna, maybe prune
+
+    return found + trial_callbacks(run)
 
 
 def save_model(trainer, run: Run, config: TrainConfig, labels: list[str]) -> Path:
