@@ -117,7 +117,8 @@ def space_checks(search: dict, fixed: dict, defaults: dict) -> list[tuple[str, d
     checks = [("space-first", {**fixed, **base})]
     for key, values in ends.items():
         for value in values[1:]:
-            checks.append((f"space-{key}={value}", {**fixed, **base, key: as_type_of(value, defaults.get(key))}))
+            typed = as_type_of(value, defaults.get(key))
+            checks.append((f"space-{key}={typed}", {**fixed, **base, key: typed}))
     return checks
 
 
@@ -222,10 +223,15 @@ def open_study(spec, url: str, worker: int = 0, heartbeat: bool = True):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     search = spec.search
     seed = int(search.get("seed", 0)) + worker  # the same seed would make workers draw alike
-    return optuna.create_study(
+    method = search.get("method", "random")
+    study = optuna.create_study(
         study_name=spec.name, storage=open_storage(url, heartbeat=heartbeat), direction="maximize",
-        sampler=make_sampler(search.get("method", "random"), seed, search.get("trials")),
+        sampler=make_sampler(method, seed, search.get("trials")),
         pruner=make_pruner(search.get("pruner", "median")), load_if_exists=True)
+    done = len(study.get_trials(deepcopy=False))
+    if done:  # resumed: a fresh sampler with the same seed would repeat the first draws
+        study.sampler = make_sampler(method, seed + 1000 * done, search.get("trials"))
+    return study
 
 
 def recover_stale(study, folder: Path, log: Callable[[str], None]) -> int:
