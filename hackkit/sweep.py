@@ -125,7 +125,7 @@ def _check_search(search: dict, path: Path) -> None:
 
 
 def sweep_settings(spec: SweepSpec, defaults: dict[str, Any]) -> list[Trial]:
-    """Every setting the sweep runs, in order: named settings, then the grid, or the search draws."""
+    """Every setting the sweep runs, in order: named settings, then the grid (or a search's space ends)."""
     def typed(params: dict) -> dict:
         return {k: as_type_of(v, defaults.get(k)) for k, v in params.items()}
 

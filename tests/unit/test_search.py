@@ -178,3 +178,19 @@ def test_two_local_workers_share_the_journal_study_without_duplicates(runs_dir, 
 
 def load_search_trials(storage: str) -> list:
     return optuna.load_study(study_name="tpe", storage=open_storage(storage)).trials
+
+
+def test_05_views_of_a_search_and_of_no_search(runs_dir, search_file):
+    assert hk.load_search("") is None and "No Optuna search yet" in hk.search_summary(None)
+    assert hk.pruned_trials(None) == "No Optuna search yet."
+    message = hk.plot_search_importances(None)
+    assert "need at least 4 finished trials; this search has 0" in message.axes[0].texts[0].get_text()
+    with pytest.raises(ValueError, match="sweep='nope': no search of that name"):
+        hk.load_search("nope")
+    hk.run_sweep(search_file(trials=3, pruner="none"), log=_quiet, runner=FakeTraining())
+    study = hk.load_search("tpe")
+    assert hk.search_summary(study).startswith("search tpe: 3 finished, 0 pruned")
+    assert "this search has 3" in hk.plot_search_importances(study).axes[0].texts[0].get_text()
+    history = hk.plot_search_history(study)
+    assert len(history.axes[0].collections) >= 1  # one point per finished trial
+    assert hk.pruned_trials(study) == "No trial was pruned."
