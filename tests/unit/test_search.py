@@ -194,3 +194,46 @@ def test_05_views_of_a_search_and_of_no_search(runs_dir, search_file):
     history = hk.plot_search_history(study)
     assert len(history.axes[0].collections) >= 1  # one point per finished trial
     assert hk.pruned_trials(study) == "No trial was pruned."
+
+
+def test_shipped_sweep_files_load():
+    files = sorted((ROOT / "sweeps").glob("*.yaml"))
+    assert files and all(hk.load_sweep(f).name for f in files)
+
+
+def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_path):
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from hackkit.pruning import OptunaPruningCallback, trial_callbacks
+    from hackkit.runfolder import Run
+    from hackkit.search import TrialLink, make_pruner
+
+    url = str(tmp_path / "study.journal")
+    study = optuna.create_study(study_name="s", storage=open_storage(url), direction="maximize",
+                                pruner=make_pruner("median"))
+    for value in (0.8, 0.9):  # two finished trials that scored well after evaluation 1
+        t = study.ask()
+        t.report(value, 1)
+        study.tell(t, value)
+    trial = study.ask()
+    link = TrialLink(url, "s", trial.number, "median")
+    assert trial_callbacks(Run(tmp_path)) == []  # an ordinary run: no reporter
+    os.environ.update(link.env())
+    try:
+        assert isinstance(trial_callbacks(Run(tmp_path))[0], OptunaPruningCallback)
+    finally:
+        for key in link.env():
+            os.environ.pop(key)
+    callback = OptunaPruningCallback(link, Run(tmp_path))
+    args = TrainingArguments(output_dir=str(tmp_path / "c"), metric_for_best_model="macro_f1",
+                             report_to="none")
+    state, control = TrainerState(max_steps=30, global_step=10), TrainerControl()
+    callback.on_train_begin(args, state, control)
+    callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.2})
+    assert control.should_training_stop
+    mark = hk.read_json(Run(tmp_path).pruned_mark)
+    assert mark["used_steps"] == 10 and mark["planned_steps"] == 30 and mark["step"] == 1
+    assert "validation macro_f1 0.2000 after evaluation 1; the other trials' median there is 0.8500" in mark["reason"]
+    assert study.trials[trial.number].intermediate_values == {1: 0.2}
+    with pytest.raises(KeyError, match="no eval_macro_f1 to report"):
+        callback.on_evaluate(args, state, TrainerControl(), metrics={"eval_loss": 1.0})
