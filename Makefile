@@ -8,9 +8,9 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup browser run test lab serve sweep leaderboard tensorboard bench bench-onnx clean
+.PHONY: setup browser postgres run test lab serve sweep leaderboard tensorboard bench bench-onnx clean
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser postgres
 
 # Debian's chromium + chromedriver for the real-browser test, installed when root with apt-get.
 # Without them that one test is skipped; in CI (CI=true) a failed install stops the run.
@@ -20,6 +20,15 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
 	      || { echo "could not install chromium; the browser test will be skipped"; [ -z "$$CI" ]; }; \
 	  else echo "no chromium/chromedriver: the browser test will be skipped (Debian: apt-get install chromium chromium-driver)"; fi; }
+
+# PostgreSQL for the two-workers-on-one-database test, installed when root with apt-get.
+# Without it that one test is skipped; in CI (CI=true) a failed install stops the run.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+	      || { echo "could not install postgresql; the shared-storage test will be skipped"; [ -z "$$CI" ]; }; \
+	  else echo "no PostgreSQL: the shared-storage search test will be skipped (Debian: apt-get install postgresql)"; fi; }
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "hackkit needs Python 3.10+ (3.11 recommended)"'
@@ -32,7 +41,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)  ## run 01 -> 03 with papermill into a new runs/ folder (extra: ARGS="-p EPOCHS 4")
 	$(BIN)/python -m hackkit run $(ARGS)
 
-test: $(STAMP) browser  ## unit tests, papermill notebook tests and nbval over notebooks/
+test: $(STAMP) browser postgres  ## unit tests, papermill notebook tests and nbval over notebooks/
 	$(BIN)/python -m pytest $(ARGS)
 
 lab: $(STAMP)  ## JupyterLab on 127.0.0.1 with a login token, kernel python3 from .venv

@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="run 01 -> 03 once per setting of a sweep file; resumable")
     sweep.add_argument("file", help="sweep YAML: name, fixed, grid, settings and/or search")
     sweep.add_argument("--dry-run", action="store_true", help="check and list the settings; run none")
+    sweep.add_argument("--workers", type=int, default=1,
+                       help="search: worker processes on this machine sharing the study (default 1)")
+    sweep.add_argument("--storage", default="",
+                       help="search: Optuna storage URL (e.g. postgresql://...) shared by machines; "
+                            "default: a journal file in runs/sweeps/<name>/")
+    sweep.add_argument("--worker", type=int, default=-1, help=argparse.SUPPRESS)  # set by --workers
+    sweep.add_argument("--deadline", type=float, default=None, help=argparse.SUPPRESS)
     board = sub.add_parser("leaderboard", help="rank all runs by a metric; write a CSV")
     board.add_argument("--metric", default="",
                        help="test metric to rank by (default: each task's main metric)")
@@ -130,9 +137,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     """`sweep FILE`: exit 0 when every setting is done, 1 when some failed, 2 on bad input."""
-    from hackkit.sweep import checked_plan, run_sweep, sweep_dir
+    from hackkit.sweep import checked_plan, run_sweep, run_worker, sweep_dir
 
     try:
+        if args.worker >= 0:  # one of the processes `--workers N` started
+            run_worker(args.file, args.worker, args.storage, args.deadline,
+                       log=lambda line: print(line, flush=True))
+            return 0
         if args.dry_run:
             spec, trials = checked_plan(args.file)
             state_file = sweep_dir(spec.name) / "state.json"
@@ -140,9 +151,10 @@ def _sweep(args: argparse.Namespace) -> int:
             for t in trials:
                 status = done.get(t.key, {}).get("status", "new")
                 print(f"{t.label:<12} {status:<8} {t.params}")
-            print(f"{len(trials)} settings checked; sweep state: {sweep_dir(spec.name)}")
+            kind = "search space ends" if spec.search else "settings"
+            print(f"{len(trials)} {kind} checked; sweep state: {sweep_dir(spec.name)}")
             return 0
-        state = run_sweep(args.file)
+        state = run_sweep(args.file, storage=args.storage, workers=args.workers)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -44,6 +44,7 @@ EMBEDDINGS = "embedding_cache"  # 02/03: cached sentence embeddings per split (e
 FEEDBACK = "feedback.csv"  # 04: corrections given in the demo, appended; 01 merges them (FEEDBACK)
 ADAPTER_DIR = "lora_adapter"  # 02 with METHOD="lora": the adapter alone (model/ holds it merged)
 MODEL_COMPARISON = "model_comparison.csv"  # compare_models: the run and its derived models
+PRUNED_MARK = "pruned.json"  # 02: an Optuna pruner stopped this trial's training early (why, time saved)
 
 DEFAULT_MAX_LENGTH = 128  # only for model folders saved before MODEL_INFO existed
 
@@ -128,6 +129,7 @@ class Run:
     feedback = property(lambda self: self.path / FEEDBACK)
     adapter_dir = property(lambda self: self.path / ADAPTER_DIR)
     model_comparison = property(lambda self: self.path / MODEL_COMPARISON)
+    pruned_mark = property(lambda self: self.path / PRUNED_MARK)
 
     def split_file(self, split: str, task: Task) -> Path:
         """splits/<split><suffix>, the suffix being the task's split format."""
@@ -193,6 +195,8 @@ class Run:
         if (record.get("status") == "running" and isinstance(pid, int) and pid > 0
                 and record.get("host") == socket.gethostname() and not _alive(pid)):
             record["status"] = "interrupted"
+        if record.get("status") == "done" and self.pruned_mark.is_file():  # finished 03, cut short
+            record.update(status="pruned", pruned_reason=read_json(self.pruned_mark).get("reason"))
         return record
 
 

@@ -1,12 +1,10 @@
-"""Sweeps: run the pipeline once per setting of a grid, a list or a random search, resumably."""
+"""Sweeps: run the pipeline once per setting of a grid or a list, or an Optuna search; resumably."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import random
 import re
 import socket
 import time
@@ -22,8 +20,7 @@ from hackkit.runfolder import Run
 from hackkit.runs import preflight, run_pipeline
 
 SECTIONS = {"name", "fixed", "grid", "settings", "search"}
-SEARCH_KEYS = {"method", "trials", "time_budget_minutes", "seed", "space"}
-MAX_TRIALS = 1000  # a search bounded only by time draws at most this many settings
+SEARCH_KEYS = {"method", "pruner", "trials", "time_budget_minutes", "seed", "space", "storage"}
 
 
 @dataclass
@@ -49,6 +46,13 @@ class SweepSpec:
     grid: dict[str, list] = field(default_factory=dict)
     settings: list[dict[str, Any]] = field(default_factory=list)
     search: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # the file as read
+    defaults: dict[str, Any] = field(default_factory=dict)  # notebook defaults, for typing values
+
+    @property
+    def fixed_typed(self) -> dict[str, Any]:
+        """The fixed parameters with the notebooks' types (YAML 1 -> 1.0 where a float is meant)."""
+        return {k: as_type_of(v, self.defaults.get(k)) for k, v in self.fixed.items()}
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
@@ -66,7 +70,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
         raise ValueError(f"{path}: name={name!r}; use letters, digits, '.', '_' or '-' only.")
     spec = SweepSpec(name=name, path=path, fixed=raw.get("fixed") or {},
                      grid=raw.get("grid") or {}, settings=raw.get("settings") or [],
-                     search=raw.get("search") or {})
+                     search=raw.get("search") or {}, raw=raw)
     for section, kind in (("fixed", dict), ("grid", dict), ("settings", list), ("search", dict)):
         if not isinstance(getattr(spec, section), kind):
             raise ValueError(f"{path}: '{section}' must be a {kind.__name__}, "
@@ -91,8 +95,16 @@ def _check_search(search: dict, path: Path) -> None:
     unknown = sorted(set(search) - SEARCH_KEYS)
     if unknown:
         raise ValueError(f"{path}: unknown search key(s) {unknown}; use {sorted(SEARCH_KEYS)}.")
-    if search.get("method", "random") != "random":
-        raise ValueError(f"{path}: search method={search['method']!r}; only 'random' is supported.")
+    from hackkit.search import METHODS, PRUNERS
+
+    if search.get("method", "random") not in METHODS:
+        raise ValueError(f"{path}: search method={search['method']!r}; use one of {list(METHODS)} "
+                         "(or a 'grid' section for every combination).")
+    if search.get("pruner", "median") not in PRUNERS:
+        raise ValueError(f"{path}: search pruner={search['pruner']!r}; use one of {list(PRUNERS)}.")
+    if "storage" in search and not isinstance(search["storage"], str):
+        raise ValueError(f"{path}: search storage={search['storage']!r}; use a database URL such as "
+                         "postgresql://user:pw@host/db, or leave it out for a local file.")
     trials, budget = search.get("trials"), search.get("time_budget_minutes")
     if trials is None and budget is None:
         raise ValueError(f"{path}: a search needs 'trials' and/or 'time_budget_minutes' to end.")
@@ -112,24 +124,8 @@ def _check_search(search: dict, path: Path) -> None:
                              "{low: ..., high: ..., log: true|false}.")
 
 
-def _sample(dist: Any, default: Any, rng: random.Random) -> Any:
-    """Draw one value: a choice from a list, or a number from [low, high] (log-uniform if asked)."""
-    if isinstance(dist, list):
-        return as_type_of(rng.choice(dist), default)
-    low, high = (float(as_type_of(dist[k], 0.0)) for k in ("low", "high"))
-    if low > high:
-        raise ValueError(f"search space low={low} is above high={high}.")
-    if isinstance(default, int) and not isinstance(default, bool):
-        return rng.randint(int(low), int(high))
-    if dist.get("log"):
-        if low <= 0:
-            raise ValueError(f"search space low={low}: log-uniform needs low > 0.")
-        return float(f"{math.exp(rng.uniform(math.log(low), math.log(high))):.3g}")
-    return float(f"{rng.uniform(low, high):.3g}")
-
-
 def sweep_settings(spec: SweepSpec, defaults: dict[str, Any]) -> list[Trial]:
-    """Every setting the sweep runs, in order: named settings, then the grid, or the search draws."""
+    """Every setting the sweep runs, in order: named settings, then the grid (or a search's space ends)."""
     def typed(params: dict) -> dict:
         return {k: as_type_of(v, defaults.get(k)) for k, v in params.items()}
 
@@ -144,16 +140,13 @@ def sweep_settings(spec: SweepSpec, defaults: dict[str, Any]) -> list[Trial]:
         width = len(str(len(combos)))
         trials += [Trial(f"grid-{i:0{width}d}", {**fixed, **typed(dict(zip(keys, combo)))})
                    for i, combo in enumerate(combos, 1)]
-    if spec.search:
-        rng = random.Random(spec.search.get("seed", 0))
-        count = spec.search.get("trials") or MAX_TRIALS
-        width = len(str(count))
-        for i in range(1, count + 1):
-            drawn = {k: _sample(d, defaults.get(k), rng) for k, d in spec.search["space"].items()}
-            trials.append(Trial(f"trial-{i:0{width}d}", {**fixed, **drawn}))
+    if spec.search:  # Optuna draws the trials; check the ends of the space instead
+        from hackkit.search import space_checks
+
+        trials += [Trial(label, params) for label, params in space_checks(spec.search, fixed, defaults)]
     seen: dict[str, str] = {}
     for t in trials:
-        if t.key in seen and not spec.search:  # random draws may repeat; they run once
+        if t.key in seen and not spec.search:  # a search's checks may coincide; they run once
             raise ValueError(f"{spec.path}: settings {seen[t.key]!r} and {t.label!r} have the same "
                              f"parameters {t.params}; remove one.")
         seen.setdefault(t.key, t.label)
@@ -232,6 +225,7 @@ def checked_plan(path: str | Path) -> tuple[SweepSpec, list[Trial]]:
     spec = load_sweep(path)
     declared = notebook_parameters()
     defaults = {k: v["default"] for nb in declared.values() for k, v in nb.items()}
+    spec.defaults = defaults
     trials = sweep_settings(spec, defaults)
     check_plan(trials, declared)  # a typo in any setting fails now, not hours in
     return spec, trials
@@ -239,9 +233,19 @@ def checked_plan(path: str | Path) -> tuple[SweepSpec, list[Trial]]:
 
 def run_sweep(
     path: str | Path, log: Callable[[str], None] = print, runner: Callable[..., Path] = run_pipeline,
+    storage: str = "", workers: int = 1,
 ) -> dict:
-    """Run every setting of a sweep file not yet done, one after another; return its state."""
+    """Run every setting of a sweep file not yet done, or its Optuna search; return its state."""
+    if workers < 1:
+        raise ValueError(f"--workers {workers}: use 1 or more worker processes.")
     spec, trials = checked_plan(path)
+    if spec.search:
+        from hackkit.search import run_search
+
+        return run_search(spec, Path(path), log=log, runner=runner, storage=storage, workers=workers)
+    if workers > 1 or storage:
+        raise ValueError(f"{path}: --workers and --storage share an Optuna study between processes; "
+                         "they need a 'search' section (method: tpe or random), not a grid.")
     folder = sweep_dir(spec.name)
     folder.mkdir(parents=True, exist_ok=True)
     lock = _lock(folder)
@@ -254,8 +258,6 @@ def run_sweep(
             _mark_interrupted(entry)
     write_json(state_file, state)
 
-    budget = (spec.search.get("time_budget_minutes") or 0) * 60
-    started = time.monotonic()
     try:
         for i, t in enumerate(trials, 1):
             entry = entries.setdefault(t.key, {"label": t.label, "params": t.params, "status": "pending",
@@ -265,10 +267,6 @@ def run_sweep(
             if entry["status"] == "done" and Run(entry["run_dir"]).record.is_file():
                 log(f"{head}: done before, skipped ({entry['run_dir']})")
                 continue  # a done run whose folder was deleted runs again
-            if budget and time.monotonic() - started > budget:
-                log(f"time budget of {budget / 60:g} min spent; stopping before {t.label}. "
-                    "Run the sweep again to continue.")
-                break
             _run_one(t, entry, spec.name, runner, log, head,
                      lambda: write_json(state_file, state))
     finally:
@@ -327,3 +325,15 @@ def _scores(run_dir: Path) -> str:
     scores = metrics.get("model", {})
     shown = [f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float)][:2]
     return ", " + ", ".join(shown) if shown else ""
+
+
+def run_worker(path: str | Path, worker: int, storage: str, deadline: float | None = None,
+               log: Callable[[str], None] = print) -> None:
+    """One worker process of `sweep --workers N` (or one joining from another machine)."""
+    from hackkit.search import work
+
+    spec = load_sweep(path)  # checked by the process that started the workers
+    if not spec.search:
+        raise ValueError(f"{path}: a worker needs a sweep file with a 'search' section.")
+    spec.defaults = {k: v["default"] for nb in notebook_parameters().values() for k, v in nb.items()}
+    work(spec, storage, run_pipeline, log, worker, deadline)

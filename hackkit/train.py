@@ -166,7 +166,9 @@ def callbacks(run: Run, config: TrainConfig, plan: TrainPlan, task: Task) -> lis
     ]
     if config.patience:  # counts evaluations without a better main metric
         found.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
-    return found
+    from hackkit.pruning import trial_callbacks  # a search trial: report to Optuna, maybe prune
+
+    return found + trial_callbacks(run)
 
 
 def save_model(trainer, run: Run, config: TrainConfig, labels: list[str]) -> Path:

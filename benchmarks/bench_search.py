@@ -1,0 +1,90 @@
+"""Grid versus Optuna TPE + median pruning, given the same time, on the sample data.
+
+Runs the example grid (sweeps/example.yaml: its fixed values, grid and named settings) through
+the real papermill pipeline and times it; then a TPE search with median pruning over the same
+ranges (LEARNING_RATE log-uniform between the grid's ends, BATCH_SIZE and WARMUP among the grid's
+choices) with the grid's wall time as its time budget. Prints the best validation and test score
+each found, the trials run and pruned, and the seconds pruning saved. Both use fresh run roots.
+
+    python benchmarks/bench_search.py [--model PATH] [--examples 800] [--epochs 2] [--workers 1]
+
+Optuna checks its time budget between trials, so the search may overrun by one trial: both wall
+times are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+import hackkit as hk
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def best_scores(root: Path, sweep: str) -> tuple[float, float, str]:
+    """Best validation main metric of the sweep's finished runs, that run's test score, its name."""
+    board = hk.leaderboard(root, sweep=sweep)
+    rows = []
+    for _, row in board.iterrows():
+        summary = hk.read_json(Path(row["run_dir"]) / "train_summary.json")
+        metric = summary["main_metric"]
+        rows.append((summary[f"best_validation_{metric}"], row["score"], row["run"]))
+    return max(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", default=str(ROOT / "sweeps" / "example.yaml"))
+    parser.add_argument("--model", default="", help="override MODEL (e.g. a tiny model folder)")
+    parser.add_argument("--examples", type=int, default=0, help="override MAX_TRAIN_EXAMPLES")
+    parser.add_argument("--epochs", type=float, default=0, help="override EPOCHS")
+    parser.add_argument("--workers", type=int, default=1, help="search worker processes")
+    args = parser.parse_args()
+    grid = yaml.safe_load(Path(args.grid).read_text())
+    fixed = dict(grid.get("fixed") or {})
+    for key, value in (("MODEL", args.model), ("MAX_TRAIN_EXAMPLES", args.examples),
+                       ("EPOCHS", args.epochs)):
+        if value:
+            fixed[key] = value
+    grid["fixed"] = fixed
+    rates = [float(v) for v in grid["grid"]["LEARNING_RATE"]]
+    warmups = sorted({0.0, *(float(s.get("WARMUP", 0.1)) for s in grid.get("settings", []))} | {0.1})
+    search = {"name": "bench-tpe", "fixed": fixed, "search": {
+        "method": "tpe", "pruner": "median", "trials": 100, "seed": 0,
+        "space": {"LEARNING_RATE": {"low": min(rates), "high": max(rates), "log": True},
+                  "BATCH_SIZE": list(grid["grid"]["BATCH_SIZE"]), "WARMUP": warmups}}}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.environ["HACKKIT_RUNS_DIR"] = str(tmp / "runs")
+        grid_file, search_file = tmp / "grid.yaml", tmp / "search.yaml"
+        grid["name"] = "bench-grid"
+        grid_file.write_text(yaml.safe_dump(grid))
+        started = time.monotonic()
+        grid_state = hk.run_sweep(grid_file)
+        grid_seconds = time.monotonic() - started
+        search["search"]["time_budget_minutes"] = grid_seconds / 60
+        search_file.write_text(yaml.safe_dump(search))
+        started = time.monotonic()
+        state = hk.run_sweep(search_file, workers=args.workers)
+        search_seconds = time.monotonic() - started
+        g_val, g_test, g_run = best_scores(tmp / "runs", "bench-grid")
+        s_val, s_test, s_run = best_scores(tmp / "runs", "bench-tpe")
+        s = state["summary"]
+        print(f"\nsettings: {fixed}")
+        print(f"grid : {grid_state['summary']['done']} runs in {grid_seconds:.0f}s; best validation "
+              f"{g_val:.4f} (test {g_test:.4f}) {g_run}")
+        print(f"TPE  : {s['done']} finished + {s['pruned']} pruned trials in {search_seconds:.0f}s "
+              f"(budget {grid_seconds:.0f}s); best validation {s_val:.4f} (test {s_test:.4f}) {s_run}")
+        print(f"pruning saved ~{state['seconds_saved_by_pruning']:.0f}s of training; "
+              f"TPE best - grid best (validation): {s_val - g_val:+.4f}")
+
+
+if __name__ == "__main__":
+    main()

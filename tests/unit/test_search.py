@@ -1,0 +1,239 @@
+"""Optuna searches: sampling within the space, pruning, the best trial, resuming, workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from fake_search import TARGET_LR, FakeTraining
+
+import hackkit as hk
+from hackkit.search import load_search, open_storage, worker_environments
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TPE = """
+name: tpe
+fixed: {{EPOCHS: 3}}
+search:
+  method: {method}
+  pruner: {pruner}
+  trials: {trials}
+  seed: 0
+  space:
+    LEARNING_RATE: {{low: 1.0e-6, high: 1.0e-1, log: true}}
+    BATCH_SIZE: [8, 16]
+    WARMUP: {{low: 0.0, high: 0.2}}
+"""
+
+
+@pytest.fixture
+def search_file(tmp_path):
+    def _write(method="tpe", pruner="median", trials=12, extra="") -> Path:
+        path = tmp_path / "search.yaml"
+        path.write_text(TPE.format(method=method, pruner=pruner, trials=trials) + extra)
+        return path
+    return _write
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+@pytest.mark.parametrize("text, message", [
+    ("search: {trials: 2, method: bayes, space: {EPOCHS: [1]}}", r"method='bayes'; use one of \['tpe', 'random'\]"),
+    ("search: {trials: 2, pruner: asha, space: {EPOCHS: [1]}}", r"pruner='asha'; use one of"),
+    ("search: {trials: 2, storage: 3, space: {EPOCHS: [1]}}", "search storage=3; use a database URL"),
+])
+def test_bad_search_sections_name_the_key_and_the_fix(tmp_path, text, message):
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        hk.load_sweep(path)
+
+
+def test_a_space_with_a_bad_end_fails_before_any_trial(runs_dir, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("search: {trials: 2, space: {EPOCHS: {low: 1, high: 3}, BATCH_SIZE: [8, 0]}}")
+    runner = FakeTraining()
+    with pytest.raises(ValueError, match="sweep setting 'space-BATCH_SIZE=0': BATCH_SIZE=0"):
+        hk.run_sweep(path, log=_quiet, runner=runner)
+    path.write_text("search: {trials: 2, space: {LEARNING_RATE: {low: 0, high: 1.0e-3, log: true}}}")
+    with pytest.raises(ValueError, match="LEARNING_RATE: log scale needs low > 0"):
+        hk.run_sweep(path, log=_quiet, runner=runner)
+    assert runner.calls == []
+
+
+def test_random_search_draws_typed_values_within_the_space_and_stops_at_trials(runs_dir, search_file):
+    runner = FakeTraining()
+    state = hk.run_sweep(search_file(method="random", pruner="none", trials=6), log=_quiet, runner=runner)
+    assert len(runner.calls) == 6 and state["summary"] == {"done": 6, "pruned": 0, "failed": 0, "pending": 0}
+    for p in runner.calls:
+        assert 1e-6 <= p["LEARNING_RATE"] <= 1e-1 and p["BATCH_SIZE"] in (8, 16)
+        assert type(p["BATCH_SIZE"]) is int and type(p["EPOCHS"]) is float and 0 <= p["WARMUP"] <= 0.2
+    again = FakeTraining()
+    hk.run_sweep(search_file(method="random", pruner="none", trials=6), log=_quiet, runner=again)
+    assert again.calls == []  # the study in storage says it is finished
+    board = hk.leaderboard(sweep="tpe")  # every trial is an ordinary run folder of the sweep
+    assert len(board) == 6 and set(board["status"]) == {"done"}
+
+
+def test_tpe_with_pruning_stops_bad_trials_early_and_reports_the_best_not_the_last(runs_dir, search_file):
+    runner, lines = FakeTraining(), []
+    state = hk.run_sweep(search_file(trials=14), log=lines.append, runner=runner)
+    s = state["summary"]
+    assert s["done"] + s["pruned"] == 14 and s["pruned"] >= 3 and s["failed"] == 0
+    assert state["seconds_saved_by_pruning"] >= 0
+    study = load_search("tpe")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = max(done, key=lambda t: t.value)
+    assert state["best"]["trial"] == best.number and state["best"]["value"] == best.value
+    assert state["best"]["run_dir"] == best.user_attrs["run_dir"]
+    assert hk.read_json(Path(best.user_attrs["run_dir"]) / "train_summary.json")[
+        "best_validation_macro_f1"] == best.value
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    for t in pruned:  # stopped before the last evaluation, marked in its run folder
+        assert max(t.intermediate_values) < 3
+        status = hk.run_status(t.user_attrs["run_dir"])
+        assert status["status"] == "pruned" and "median pruner stopped trial" in status["pruned_reason"]
+    board = hk.leaderboard(sweep="tpe")
+    assert (board["status"] == "pruned").sum() == len(pruned)
+    assert any("pruned after" in line for line in lines) and any(line.startswith("best: ") for line in lines)
+    table = hk.pruned_trials(study)
+    assert list(table.index) == [t.number for t in pruned] and table["reason"].str.len().min() > 0
+    # TPE moves towards the good region: the best found is close to the target
+    assert abs(__import__("math").log10(best.params["LEARNING_RATE"] / TARGET_LR)) < 1
+
+
+def test_a_crashed_search_resumes_and_a_killed_workers_trial_is_run_again(runs_dir, search_file):
+    path = search_file(trials=5, pruner="none")
+    with pytest.raises(KeyboardInterrupt):
+        hk.run_sweep(path, log=_quiet, runner=FakeTraining(interrupt_after=2))
+    study = load_search("tpe")
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "FAIL"]
+
+    # A worker killed mid-trial: its trial stays RUNNING with the dead process's id.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = study.ask()
+    orphan.suggest_float("LEARNING_RATE", 1e-6, 1e-1, log=True)
+    orphan.set_user_attr("pid", dead.pid)
+    orphan.set_user_attr("host", __import__("socket").gethostname())
+
+    runner, lines = FakeTraining(), []
+    state = hk.run_sweep(path, log=lines.append, runner=runner)
+    assert state["summary"] == {"done": 5, "pruned": 0, "failed": 1, "pending": 0}  # the Ctrl-C one
+    study = load_search("tpe")
+    retry = [t for t in study.trials if t.user_attrs.get("retry_of") == orphan.number]
+    assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
+    assert retry[0].params["LEARNING_RATE"] == orphan.params["LEARNING_RATE"]
+    assert study.trials[orphan.number].state.name == "FAIL"
+    assert any(f"trial {orphan.number} was left running by worker process {dead.pid}" in line
+               for line in lines)
+    assert len(runner.calls) == 3
+
+
+def test_workers_get_a_share_of_the_cpu_threads_or_their_own_gpu():
+    cpu = worker_environments(3, cpus=8)
+    assert [e["OMP_NUM_THREADS"] for e in cpu] == ["2", "2", "2"] and cpu[0]["CUDA_VISIBLE_DEVICES"] == ""
+    assert worker_environments(4, cpus=2)[3]["OMP_NUM_THREADS"] == "1"
+    gpu = worker_environments(3, gpus=["0", "1"])
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in gpu] == ["0", "1", "0"]
+
+
+def run_two_workers(path: Path, storage: str, tmp_path: Path, env: dict) -> None:
+    """Two worker processes on one study, started together; wait for both."""
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    env = {**env, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}
+    procs = [subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_search.py"), str(path),
+                               storage, str(i), str(ready)], env=env) for i in range(2)]
+    codes = [p.wait(timeout=180) for p in procs]
+    assert codes == [0, 0]
+
+
+def check_split_once(storage: str, trials: int) -> None:
+    """Each trial ran once, by one of the two workers, and both workers ran some."""
+    study = optuna.load_study(study_name="tpe", storage=open_storage(storage))
+    finished = [t for t in study.trials if t.state.is_finished()]
+    assert len(finished) >= trials and all(t.state.name in ("COMPLETE", "PRUNED") for t in finished)
+    run_dirs = [t.user_attrs["run_dir"] for t in finished]
+    assert len(set(run_dirs)) == len(run_dirs)  # never two runs for one trial
+    assert len({t.number for t in finished}) == len(finished)
+    assert len({t.user_attrs["pid"] for t in finished}) == 2  # both workers took trials
+
+
+def test_two_local_workers_share_the_journal_study_without_duplicates(runs_dir, search_file, tmp_path):
+    path = search_file(trials=6, pruner="none")
+    storage = str(hk.sweep_dir("tpe") / "study.journal")
+    hk.sweep_dir("tpe").mkdir(parents=True)
+    run_two_workers(path, storage, tmp_path, dict(os.environ))
+    check_split_once(storage, 6)
+    assert len(list(runs_dir.glob("*-tpe-trial-*"))) == len(load_search_trials(storage))
+
+
+def load_search_trials(storage: str) -> list:
+    return optuna.load_study(study_name="tpe", storage=open_storage(storage)).trials
+
+
+def test_05_views_of_a_search_and_of_no_search(runs_dir, search_file):
+    assert hk.load_search("") is None and "No Optuna search yet" in hk.search_summary(None)
+    assert hk.pruned_trials(None) == "No Optuna search yet."
+    message = hk.plot_search_importances(None)
+    assert "need at least 4 finished trials; this search has 0" in message.axes[0].texts[0].get_text()
+    with pytest.raises(ValueError, match="sweep='nope': no search of that name"):
+        hk.load_search("nope")
+    hk.run_sweep(search_file(trials=3, pruner="none"), log=_quiet, runner=FakeTraining())
+    study = hk.load_search("tpe")
+    assert hk.search_summary(study).startswith("search tpe: 3 finished, 0 pruned")
+    assert "this search has 3" in hk.plot_search_importances(study).axes[0].texts[0].get_text()
+    history = hk.plot_search_history(study)
+    assert len(history.axes[0].collections) >= 1  # one point per finished trial
+    assert hk.pruned_trials(study) == "No trial was pruned."
+
+
+def test_shipped_sweep_files_load():
+    files = sorted((ROOT / "sweeps").glob("*.yaml"))
+    assert files and all(hk.load_sweep(f).name for f in files)
+
+
+def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_path):
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from hackkit.pruning import OptunaPruningCallback, trial_callbacks
+    from hackkit.runfolder import Run
+    from hackkit.search import TrialLink, make_pruner
+
+    url = str(tmp_path / "study.journal")
+    study = optuna.create_study(study_name="s", storage=open_storage(url), direction="maximize",
+                                pruner=make_pruner("median"))
+    for value in (0.8, 0.9):  # two finished trials that scored well after evaluation 1
+        t = study.ask()
+        t.report(value, 1)
+        study.tell(t, value)
+    trial = study.ask()
+    link = TrialLink(url, "s", trial.number, "median")
+    assert trial_callbacks(Run(tmp_path)) == []  # an ordinary run: no reporter
+    os.environ.update(link.env())
+    try:
+        assert isinstance(trial_callbacks(Run(tmp_path))[0], OptunaPruningCallback)
+    finally:
+        for key in link.env():
+            os.environ.pop(key)
+    callback = OptunaPruningCallback(link, Run(tmp_path))
+    args = TrainingArguments(output_dir=str(tmp_path / "c"), metric_for_best_model="macro_f1",
+                             report_to="none")
+    state, control = TrainerState(max_steps=30, global_step=10), TrainerControl()
+    callback.on_train_begin(args, state, control)
+    callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.2})
+    assert control.should_training_stop
+    mark = hk.read_json(Run(tmp_path).pruned_mark)
+    assert mark["used_steps"] == 10 and mark["planned_steps"] == 30 and mark["step"] == 1
+    assert "validation macro_f1 0.2000 after evaluation 1; the other trials' median there is 0.8500" in mark["reason"]
+    assert study.trials[trial.number].intermediate_values == {1: 0.2}
+    with pytest.raises(KeyError, match="no eval_macro_f1 to report"):
+        callback.on_evaluate(args, state, TrainerControl(), metrics={"eval_loss": 1.0})
