@@ -115,7 +115,8 @@ def test_compare_notebook_under_papermill(sweep, runs_env, tmp_path, monkeypatch
     assert len(table) == 3 and set(table["sweep"]) == {"tiny"}
     executed = nbformat.read(out, as_version=4)
     outputs = [o for c in executed.cells for o in c.get("outputs", [])]
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2
+    # sections 3 and 4, and section 6's three views (each says in words that a grid has no study)
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 5
     printed = "".join(o.get("text", "") for o in outputs)
     best = table.sort_values("macro_f1", ascending=False).iloc[0]["run"]
     assert "python -m hackkit run -p DEVICE cpu" in printed and f"--name best-of-{best}" in printed

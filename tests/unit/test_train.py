@@ -118,5 +118,6 @@ def test_02_refuses_a_task_other_than_the_one_01_wrote(run_with_splits):
 
 
 def test_unknown_method_names_the_parameter():
-    with pytest.raises(ValueError, match=r"^METHOD='lora' is out of range: use one of \('finetune',"):
-        hk.TrainConfig(method="lora").validate()
+    with pytest.raises(ValueError, match=r"^METHOD='qlora' is out of range: use one of "
+                                         r"\('finetune', 'embeddings', 'zero-shot', 'auto', 'lora'\)"):
+        hk.TrainConfig(method="qlora").validate()
