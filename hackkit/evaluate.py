@@ -43,8 +43,12 @@ def extra_baselines(run_dir: str | Path, split: str, model: str = "", seed: int 
     if not model:
         model = (read_model_info(run.model_dir).base_model if run.has("model") else "") or DEFAULT_MODEL
     splits, labels = load_splits(run.path)
-    return task.extra_baselines(splits, labels, split, resolve_model(model).location,
-                                run.max_length(), run.embeddings, seed)
+    found = task.extra_baselines(splits, labels, split, resolve_model(model).location,
+                                 run.max_length(), run.embeddings, seed)
+    if not found:  # say so in words rather than show a table without the row
+        print(f"no second baseline for {task.name}: embeddings + logistic regression is for one "
+              "label per text (not applicable here).")
+    return found
 
 
 def score_predictions(run_dir: str | Path, predictions: pd.DataFrame) -> dict:
