@@ -445,7 +445,8 @@ def explain_result(
             "fix": f"more time would help: {more} (raise TIME_BUDGET_MINUTES).",
         })
 
-    against = f"the {best_name} baseline's {best:.4f}" if best is not None else "no baseline"
+    name = best_name if "baseline" in str(best_name).lower() else f"{best_name} baseline"
+    against = f"the {name}, {best:.4f}" if best is not None else "no baseline"
     if best is None:
         head = f"The model reached {split} {metric} {score:.4f} (no baseline to compare)."
     elif beats:

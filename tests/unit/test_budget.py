@@ -218,7 +218,7 @@ def test_a_healthy_run_that_beats_the_baseline_has_no_problems():
     verdict = _explain()
     assert verdict["beats_baseline"] and verdict["problems"] == []
     assert verdict["best_baseline"] == "TF-IDF" and verdict["baseline_score"] == 0.89
-    assert "beats the TF-IDF baseline's 0.8900" in verdict["message"]
+    assert "beats the TF-IDF baseline, 0.8900" in verdict["message"]
 
 
 def test_too_few_steps_for_the_classes_and_not_all_data():
