@@ -6,6 +6,9 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import hackkit as hk
@@ -38,3 +41,33 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
     except (subprocess.TimeoutExpired, ProcessLookupError):
         proc.kill()
         proc.wait(timeout=timeout)
+
+
+@contextmanager
+def served(run_dir: Path, timeout: float = 120):
+    """`python -m hackkit serve RUN` in its own process on a free loopback port; yields its URL
+    once /health answers, and stops it by its PID afterwards."""
+    import httpx
+    import pytest
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "hackkit", "serve", str(run_dir), "--port",
+                             str(port), "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}: {proc.stdout.read()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not answer /health within {timeout:.0f} s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        stop_process(proc, timeout=30)

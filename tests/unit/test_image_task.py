@@ -6,9 +6,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import shutil
-import subprocess
-import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,7 +15,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import ROOT, free_port, stop_process
+from helpers import ROOT, served
 
 import hackkit as hk
 from hackkit.runfolder import read_model_info
@@ -213,26 +210,8 @@ def test_demo_predicts_an_uploaded_image_and_a_path(predictor, image_run, tmp_pa
 @pytest.fixture(scope="module")
 def image_api(image_run):
     """`python -m hackkit serve` on the image run, on a free port; stopped by its PID."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "hackkit", "serve", str(image_run), "--port", str(port),
-                             "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}: {proc.stdout.read()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server did not answer /health within 120 s")
-            time.sleep(0.3)
+    with served(image_run) as url:
         yield url
-    finally:
-        stop_process(proc, timeout=30)
 
 
 def test_api_classifies_uploaded_images(image_api, image_run, predictor):

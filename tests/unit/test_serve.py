@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 
-from helpers import free_port, stop_process
+from helpers import served
 
 import hackkit as hk
 
@@ -17,28 +14,8 @@ import hackkit as hk
 @pytest.fixture(scope="module")
 def api(tiny_run):
     """The server in its own process on a free port; stopped by its PID afterwards."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hackkit", "serve", str(tiny_run), "--port", str(port),
-         "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}: {proc.stdout.read()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server did not answer /health within 120 s")
-            time.sleep(0.3)
+    with served(tiny_run) as url:
         yield url
-    finally:
-        stop_process(proc, timeout=30)
 
 
 def test_health_names_the_run_and_labels(api, tiny_run):
