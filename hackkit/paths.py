@@ -116,3 +116,14 @@ def check_safetensors(folder: Path, name: str) -> None:
             "files, convert them once: AutoModel.from_pretrained(folder, use_safetensors=False)"
             ".save_pretrained(folder) writes model.safetensors."
         )
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (one owned by another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

@@ -6,7 +6,6 @@ predictions, 04 reads the model, 05 reads every run. `model/` is self-describing
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from hackkit.base import SPLITS, Task
-from hackkit.paths import atomic_folder, find_input, read_json, runs_root, write_json
+from hackkit.paths import (atomic_folder, find_input, process_alive, read_json, runs_root,
+                           write_json)
 
 # Every file of a run folder, by role. Nobody else writes these names as strings.
 RUN_RECORD = "run.json"  # hackkit run: parameters, plan, status, pid
@@ -193,22 +193,12 @@ class Run:
         record = read_json(self.record)
         pid = record.get("pid")
         if (record.get("status") == "running" and isinstance(pid, int) and pid > 0
-                and record.get("host") == socket.gethostname() and not _alive(pid)):
+                and record.get("host") == socket.gethostname() and not process_alive(pid)):
             record["status"] = "interrupted"
         if record.get("status") == "done" and self.pruned_mark.is_file():  # finished 03, cut short
             record.update(status="pruned", pruned_reason=read_json(self.pruned_mark).get("reason"))
         return record
 
-
-def _alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def run_status(run_dir: str | Path) -> dict:

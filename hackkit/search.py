@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hackkit.params import as_type_of
-from hackkit.paths import read_json, runs_root, write_json
+from hackkit.paths import process_alive, read_json, runs_root, write_json
 from hackkit.runfolder import Run
 
 METHODS = ("tpe", "random")
@@ -205,16 +205,6 @@ def _state(folder: Path) -> Iterator[dict]:
         write_json(path, state)
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def open_study(spec, url: str, worker: int = 0, heartbeat: bool = True):
     """Create or load (resume) the sweep's study; each worker gets its own sampler seed."""
@@ -243,7 +233,7 @@ def recover_stale(study, folder: Path, log: Callable[[str], None]) -> int:
     recovered = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid, host = t.user_attrs.get("pid"), t.user_attrs.get("host")
-        if host != socket.gethostname() or not isinstance(pid, int) or _alive(pid):
+        if host != socket.gethostname() or not isinstance(pid, int) or process_alive(pid):
             continue  # another machine's, or still running: heartbeats cover remote workers
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hackkit.params import as_type_of, check_params, notebook_parameters, read_yaml
-from hackkit.paths import read_json, runs_root, write_json
+from hackkit.paths import process_alive, read_json, runs_root, write_json
 from hackkit.runfolder import Run
 from hackkit.runs import preflight, run_pipeline
 
@@ -172,16 +172,6 @@ def sweep_dir(name: str, root: Path | None = None) -> Path:
     return (root or runs_root()) / "sweeps" / name
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process with this id is running on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def _lock(folder: Path) -> Path:
     """Claim the sweep for this process; refuse if another live process holds it."""
@@ -196,7 +186,7 @@ def _lock(folder: Path) -> Path:
                 time.sleep(0.2)
                 continue
             if holder.get("host") == socket.gethostname() and holder.get("pid") != os.getpid() \
-                    and _alive(holder.get("pid", 0)):
+                    and process_alive(holder.get("pid", 0)):
                 raise ValueError(f"sweep {folder.name!r} is already running (process "
                                  f"{holder['pid']}); wait for it, or stop it and run again. "
                                  f"Lock: {lock}") from None
