@@ -41,6 +41,9 @@ class TrainParts:
     compute_metrics: Callable
     extra: dict = field(default_factory=dict)
     training_args: dict = field(default_factory=dict)  # merged into TrainingArguments (e.g. images')
+    # The model already predicts (its head is a fitted probe): training evaluates it at step 0 and
+    # keeps it when no checkpoint beats it on validation.
+    warm_start: bool = False
 
 
 class Task:
@@ -153,6 +156,12 @@ class Task:
                     location: str, max_length: int) -> TrainParts:
         """Model, encoded splits, collator and compute_metrics for Trainer."""
         raise NotImplementedError
+
+    def warm_start(self, parts: TrainParts, train: pd.DataFrame, labels: list[str], location: str,
+                   max_length: int, cache_dir: Path, device: str = "cpu",
+                   seed: int = 42) -> TrainParts:
+        """Parts whose head starts as a linear probe on frozen features (HEAD_INIT probe); as is by default."""
+        return parts
 
     # --- prediction (03, 04, serve, export) --------------------------------------------
     def load_trained(self, model_dir: Path):

@@ -283,10 +283,14 @@ def _budget_callback_class() -> type:
     class BudgetCallback(TrainerCallback):
         """Safety net: if real time overruns the budget, stop cleanly (evaluate + save) and record it."""
 
-        def __init__(self, plan: TrainPlan, clock: Callable[[], float] = time.monotonic) -> None:
+        def __init__(self, plan: TrainPlan, clock: Callable[[], float] = time.monotonic,
+                     safety_fraction: float = 0.05,
+                     on_replan: Callable[[int], None] | None = None) -> None:
             self.plan = plan
+            self.on_replan = on_replan  # told the corrected max_steps (a resume must follow it)
             self.clock = clock
             self.budget_seconds = plan.budget_minutes * 60
+            self.safety_fraction = safety_fraction
             self.start = self._mark = 0.0
             self.start_step = 0
             self.steps = 0
@@ -294,6 +298,54 @@ def _budget_callback_class() -> type:
             self.seconds = 0.0
             self.overhead_seconds = 0.0  # evaluation, checkpointing and logging after steps
             self.stopped_by_budget = False
+            self.max_steps = plan.max_steps  # lowered (or raised) once the real speed is known
+            self.calibration: dict[str, Any] | None = None
+            self._first_step_at: float | None = None  # the first step also warms caches up: not timed
+            self._overhead_at_first = 0.0
+            self._evals = 0
+            self._eval_seconds = 0.0
+            self._step_capacity = plan.max_steps
+            self._scheduler = None
+
+        def _lr_factor(self, step: int) -> float:
+            """Linear warm-up, then linear decay reaching 0 at the current max_steps."""
+            warmup = self.plan.warmup_steps
+            if step < warmup:
+                return step / max(1, warmup)
+            return max(0.0, (self.max_steps - step) / max(1, self.max_steps - warmup))
+
+        def calibration_step(self) -> int:
+            """The step at which the plan is corrected: after 5% of it (at least 5 steps), or
+            before its last step when the plan is shorter (a pessimistic estimate can be raised)."""
+            wanted = self.start_step + max(5, math.ceil(0.05 * self.plan.max_steps))
+            return min(wanted, max(self.start_step + 2, self.plan.max_steps - 1))
+
+        def _calibrate(self, state, now: float) -> None:
+            """Re-plan max_steps from the real seconds per step so the schedule ends with the budget."""
+            timed = state.global_step - self.start_step - 1
+            step_seconds = (now - self._first_step_at - (self.overhead_seconds
+                                                         - self._overhead_at_first)) / timed
+            eval_each = (self._eval_seconds / self._evals if self._evals else
+                         self.plan.planned_eval_seconds / max(1, math.ceil(
+                             self.plan.max_steps / self.plan.eval_steps)))
+            per_step = step_seconds + eval_each / self.plan.eval_steps  # evaluations included
+            left = self.budget_seconds * (1 - self.safety_fraction) - (now - self.start)
+            wanted = state.global_step + max(1, math.floor(left / per_step))
+            epoch_cap = max(1, math.ceil(self.plan.max_epochs * self.plan.steps_per_epoch))
+            new = max(state.global_step + 1, min(wanted, epoch_cap, self._step_capacity))
+            self.calibration = {
+                "at_step": state.global_step, "planned_steps": self.plan.max_steps,
+                "steps": new, "real_examples_per_second": round(
+                    self.plan.batch_size / step_seconds, 2) if step_seconds > 0 else None,
+                "planned_examples_per_second": self.plan.examples_per_second}
+            if abs(new - self.max_steps) > 0.1 * self.max_steps:  # small differences: keep the plan
+                self.max_steps = state.max_steps = new
+                scheduler = self._scheduler
+                if scheduler is not None:  # the next step's rate already follows the new schedule
+                    for group, base in zip(scheduler.optimizer.param_groups, scheduler.base_lrs):
+                        group["lr"] = base * self._lr_factor(scheduler.last_epoch)
+                if self.on_replan:
+                    self.on_replan(new)
 
         def on_train_begin(self, args, state, control, **kwargs):
             if state.max_steps != self.plan.max_steps:
@@ -304,9 +356,24 @@ def _budget_callback_class() -> type:
                 )
             self.start = self._mark = self.clock()
             self.start_step = self.steps = state.global_step
+            # Trainer's loop runs whole epochs up to the planned steps: the most a new plan can ask.
+            per_epoch = self.plan.steps_per_epoch
+            self._step_capacity = math.ceil(state.max_steps / per_epoch) * per_epoch
+            scheduler = kwargs.get("lr_scheduler")
+            if self.budget_seconds and hasattr(scheduler, "lr_lambdas"):
+                # The linear schedule reads max_steps from here, so a corrected plan still decays
+                # to 0 at its last step.
+                scheduler.lr_lambdas = [self._lr_factor] * len(scheduler.lr_lambdas)
+                self._scheduler = scheduler
 
         def on_step_end(self, args, state, control, **kwargs):
             now = self.clock()
+            if self._first_step_at is None:
+                self._first_step_at, self._overhead_at_first = now, self.overhead_seconds
+            elif (self.budget_seconds and self.calibration is None
+                  and state.global_step >= self.calibration_step()
+                  and state.global_step < state.max_steps):
+                self._calibrate(state, now)
             self._mark, self.steps = now, state.global_step
             if (self.budget_seconds and now - self.start > self.budget_seconds
                     and state.global_step < state.max_steps):
@@ -323,7 +390,10 @@ def _budget_callback_class() -> type:
             self._mark = now
 
         def on_evaluate(self, args, state, control, **kwargs):
+            before = self.overhead_seconds
             self._overhead()
+            self._evals += 1
+            self._eval_seconds += self.overhead_seconds - before
 
         def on_save(self, args, state, control, **kwargs):
             self._overhead()
@@ -347,12 +417,14 @@ def _budget_callback_class() -> type:
                 "steps": self.steps,
                 "planned_epochs": self.plan.expected_epochs,
                 "epochs": round(self.epochs, 3),
-                "schedule_completed": self.steps >= self.plan.max_steps,
+                "schedule_completed": self.steps >= self.max_steps,
+                "replanned_steps": self.max_steps,
                 "stopped_by_budget": self.stopped_by_budget,
                 "seconds": round(self.seconds, 2),
                 "eval_and_save_seconds": round(self.overhead_seconds, 2),
                 "planned_examples_per_second": self.plan.examples_per_second,
                 "train_examples_per_second": round(examples / step_seconds, 2) if step_seconds > 0 else None,
+                "recalibrated": self.calibration,
             }
 
     BudgetCallback.__qualname__ = "BudgetCallback"
@@ -383,8 +455,13 @@ def explain_result(
     learning_rate: float, stopped_by_budget: bool, metric: str = "accuracy",
     available_train_examples: int | None = None, batch_size: int | None = None,
     seconds_per_epoch: float | None = None, split: str = "test",
+    warm_start: dict | None = None,
 ) -> dict[str, Any]:
-    """A verdict: does the model beat the baselines, which problems explain it, and their fixes."""
+    """A verdict: does the model beat the baselines, which problems explain it, and their fixes.
+
+    `warm_start` (train_summary's kept_warm_start) says the head started as a fitted probe: it
+    needs no steps to learn the classes, and its loss starts low.
+    """
     if metric not in scores:
         raise ValueError(f"metric={metric!r} is not among the model's scores {sorted(scores)}.")
     score = float(scores[metric])
@@ -395,7 +472,15 @@ def explain_result(
     minutes = f" (≈ {seconds_per_epoch / 60:.1f} min per epoch here)" if seconds_per_epoch else ""
 
     needed_steps = MIN_STEPS_PER_CLASS * num_classes
-    if steps < needed_steps:
+    if warm_start and warm_start.get("kept"):
+        problems.append({
+            "cause": f"fine-tuning never beat its starting point (the frozen embeddings + probe "
+                     f"head) on validation: {warm_start['best_validation']:.4f} against "
+                     f"{warm_start['start_validation']:.4f}, so the starting model was kept.",
+            "fix": f"give it more steps (raise TIME_BUDGET_MINUTES{minutes}) or a lower "
+                   f"LEARNING_RATE (e.g. {learning_rate / 2:g}).",
+        })
+    if steps < needed_steps and not warm_start:
         seen = steps * batch_size if batch_size else None
         problems.append({
             "cause": f"too few training steps for {num_classes} classes: {steps} steps"
@@ -416,7 +501,8 @@ def explain_result(
     if len(losses) >= 4:
         k = max(1, len(losses) // 5)
         first, last = sum(losses[:k]) / k, sum(losses[-k:]) / k
-        if not math.isfinite(last) or last > 0.9 * first:
+        # A warm start begins near its best loss: only a rising loss is a problem then.
+        if not math.isfinite(last) or last > (1.5 if warm_start else 0.9) * first:
             chance = math.log(num_classes) if num_classes > 1 else 0.0
             hint = (f"LEARNING_RATE={learning_rate:g} is likely too high for full fine-tuning: try "
                     f"{min(learning_rate / 4, 5e-5):g}" if learning_rate > 1e-4 or not math.isfinite(last)

@@ -74,6 +74,10 @@ def shallow_copy(model):
     keep = list(range(len(layers) - 1, -1, -2))[::-1]
     setattr(parent, attribute, torch.nn.ModuleList([layers[i] for i in keep]))
     model.config.num_hidden_layers = len(keep)
+    for module in model.modules():  # a wrapped encoder has its own config (e.g. mean pooling)
+        config = getattr(module, "config", None)
+        if config is not None and hasattr(config, "num_hidden_layers"):
+            config.num_hidden_layers = len(keep)
     return model, keep
 
 

@@ -119,7 +119,7 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
                                or plan.get("capped_by") == "budget"),
         metric=metric, available_train_examples=summary.get("available_train_examples"),
         batch_size=config.get("batch_size"), seconds_per_epoch=plan.get("seconds_per_epoch"),
-        split=split,
+        split=split, warm_start=summary.get("kept_warm_start"),
     )
 
 

@@ -62,6 +62,11 @@ class HackkitMeanPoolForSequenceClassification(PreTrainedModel):
         elif hasattr(self.encoder, "_init_weights") and module is not self:
             self.encoder._init_weights(module)
 
+    def save_pretrained(self, *args, **kwargs):
+        """Save with the encoder's current config (a distilled student has fewer layers)."""
+        self.config.encoder = self.encoder.config.to_dict()
+        return super().save_pretrained(*args, **kwargs)
+
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None,
                 **kwargs) -> SequenceClassifierOutput:
         """Class logits of a batch; cross-entropy loss when labels are given (Trainer)."""
@@ -71,7 +76,9 @@ class HackkitMeanPoolForSequenceClassification(PreTrainedModel):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                               **given).last_hidden_state
         pooled = torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
-        logits = self.classifier(pooled.to(self.classifier.weight.dtype))
+        # A dynamically quantised (int8) head takes float32 input and has weight() as a method.
+        dtype = getattr(self.classifier.weight, "dtype", torch.float32)
+        logits = self.classifier(pooled.to(dtype))
         loss = (torch.nn.functional.cross_entropy(logits.float(), labels)
                 if labels is not None else None)
         return SequenceClassifierOutput(loss=loss, logits=logits)

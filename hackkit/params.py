@@ -12,6 +12,8 @@ from typing import Any
 from hackkit.device import DEVICES, PRECISIONS
 from hackkit.paths import repo_root
 
+HEAD_INITS = ("probe", "new")  # HEAD_INIT: how a fine-tuned head starts
+
 NOTEBOOKS = ("01_explore.ipynb", "02_finetune.ipynb", "03_evaluate.ipynb")
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -191,6 +193,8 @@ class TrainConfig(_FromParams):
     average_checkpoints: int = field(default=0,
                                      metadata={"help": "average the best N epochs; 0 = off"})
     average_mode: str = field(default="greedy", metadata={"help": "greedy or uniform"})
+    head_init: str = field(default="probe",
+                           metadata={"help": "probe (fitted on frozen features) or new"})
 
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
@@ -227,4 +231,7 @@ class TrainConfig(_FromParams):
              "0 (off) or the number of best epochs to average, e.g. 3"),
             ("AVERAGE_MODE", self.average_mode, self.average_mode in ("greedy", "uniform"),
              "'greedy' (keep a checkpoint only if validation improves) or 'uniform'"),
+            ("HEAD_INIT", self.head_init, self.head_init in HEAD_INITS,
+             "'probe' (the head starts as logistic regression on the frozen model's features) or "
+             "'new' (the model's own head, randomly initialised)"),
         ])

@@ -86,7 +86,9 @@ def check_run(run: Run, config: TrainConfig) -> Task:
     return get_task(config.task)
 
 
-# Batches measured before planning: one warm-up, then these many timed.
+# Batches measured before planning: two warm-up batches (a CPU's first passes run several times
+# slower while kernels and memory are set up), then these many timed.
+WARMUP_BATCHES = 2
 MEASURED_BATCHES = 4
 
 
@@ -95,9 +97,11 @@ def measure_speed(parts: TrainParts, config: TrainConfig, device: str, precision
     import torch
 
     batches = sample_batches(parts.train_ds, parts.collator, config.batch_size,
-                             count=MEASURED_BATCHES + 1, seed=config.seed, grouped=False)
+                             count=WARMUP_BATCHES + MEASURED_BATCHES, seed=config.seed,
+                             grouped=False)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    return measure_throughput(parts.model.to(device), batches, dtype=dtype)
+    return measure_throughput(parts.model.to(device), batches, warmup_batches=WARMUP_BATCHES,
+                              dtype=dtype)
 
 
 def plan_for(parts: TrainParts, config: TrainConfig, speed: float) -> TrainPlan:
@@ -160,8 +164,11 @@ def callbacks(run: Run, config: TrainConfig, plan: TrainPlan, task: Task) -> lis
     from hackkit.budget import BudgetCallback
     from hackkit.progress import ProgressCallback
 
+    def replanned(max_steps: int) -> None:  # a resumed attempt follows the corrected schedule
+        write_json(run.checkpoint_plan, {**plan.to_dict(), "max_steps": max_steps})
+
     found: list[TrainerCallback] = [
-        BudgetCallback(plan),
+        BudgetCallback(plan, on_replan=replanned),
         ProgressCallback(run.progress, budget_seconds=plan.budget_minutes * 60,
                          metric=task.main_metric),
         tensorboard_callback(run.tensorboard),
@@ -188,6 +195,29 @@ def save_model(trainer, run: Run, config: TrainConfig, labels: list[str]) -> Pat
     return run.model_dir
 
 
+def start_score(history: list[dict], metric: str) -> float | None:
+    """The validation `metric` of the evaluation before the first step (eval_on_start), if any."""
+    for entry in history:
+        if entry.get("step") == 0 and f"eval_{metric}" in entry:
+            return float(entry[f"eval_{metric}"])
+    return None
+
+
+def keep_start_if_better(trainer, initial: dict | None, metric: str) -> dict | None:
+    """Put the warm start's weights back when it scored better on validation than every checkpoint."""
+    if initial is None:
+        return None
+    start, best = start_score(trainer.state.log_history, metric), trainer.state.best_metric
+    if start is None or best is None or start <= best:
+        return {"kept": False, "start_validation": start, "best_validation": best}
+    trainer.model.load_state_dict(initial)
+    trainer.state.best_metric = start
+    print(f"fine-tuning never beat its starting point on validation {metric} ({best:.4f} < "
+          f"{start:.4f}): keeping the starting model (the frozen features + probe head). More steps "
+          "(TIME_BUDGET_MINUTES) or a lower LEARNING_RATE may help.", flush=True)
+    return {"kept": True, "start_validation": start, "best_validation": best}
+
+
 def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     """Fine-tune on the run's splits and save model/, the history and the summary into it."""
     from transformers import Trainer, set_seed
@@ -204,6 +234,9 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     set_seed(config.seed)  # before loading: the new head is randomly initialised
     parts: TrainParts = task.train_parts(train_frame, splits["validation"], labels,
                                          resolved.location, config.max_length)
+    if config.head_init == "probe":  # text: mean pooling + a fitted probe as the head
+        parts = task.warm_start(parts, train_frame, labels, resolved.location, config.max_length,
+                                run.embeddings, device, config.seed)
     if resume and run.checkpoint_plan.is_file():  # the schedule the checkpoint was made on
         plan = TrainPlan(**read_json(run.checkpoint_plan))
         plan = dataclasses.replace(plan, budget_minutes=float(config.time_budget_minutes))
@@ -211,9 +244,15 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         plan = plan_for(parts, config, measure_speed(parts, config, device, precision))
     print(plan.describe(), flush=True)
     budget, *others = callbacks(run, config, plan, task)
+    # A warm start already predicts: score it before the first step, and keep its weights to fall
+    # back on if no checkpoint beats it on validation.
+    start_eval = parts.warm_start and resume is None
+    initial = ({k: v.detach().to("cpu", copy=True) for k, v in parts.model.state_dict().items()}
+               if start_eval else None)
     trainer = Trainer(
         model=parts.model, args=training_arguments(run, config, task, plan, device, precision,
-                                                   parts.training_args),
+                                                   {**parts.training_args,
+                                                    "eval_on_start": start_eval}),
         train_dataset=parts.train_ds, eval_dataset=parts.val_ds, processing_class=parts.processor,
         data_collator=parts.collator, compute_metrics=parts.compute_metrics,
         callbacks=[budget, *others],
@@ -230,6 +269,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     seconds = time.monotonic() - started
     averaged = average_best_checkpoints(trainer, run.checkpoints, task.main_metric,
                                         config.average_checkpoints, config.average_mode)
+    kept_start = keep_start_if_better(trainer, initial, task.main_metric)
     save_model(trainer, run, config, labels)
 
     state = trainer.state
@@ -256,6 +296,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         "plan": plan.to_dict(),  # steps, epochs expected, measured examples/s
         "budget": budget.result(),  # planned vs realised
         "checkpoint_averaging": averaged,
+        "kept_warm_start": kept_start,
         **parts.extra,
         "config": asdict(config),
     }

@@ -197,6 +197,7 @@ class ImageClassification(LabelTask):
             val_ds=im.image_items(validation, labels),
             collator=im.ImageCollator(spec), compute_metrics=compute_metrics,
             extra={**extra, "image_size": spec.size, "head_init": "linear probe"},
+            warm_start=True,
             training_args={"remove_unused_columns": False,  # the collator needs the path column
                            "train_sampling_strategy": "random"})  # no token lengths to group by
 

@@ -241,6 +241,8 @@ class TextClassification(LabelTask):
         """The base model with a new sequence-classification head."""
         from transformers import AutoModelForSequenceClassification
 
+        import hackkit.meanpool  # noqa: F401  a fine-tuned run's model/ may be this class
+
         return AutoModelForSequenceClassification.from_pretrained(
             location, num_labels=len(labels), id2label=dict(enumerate(labels)),
             label2id={label: i for i, label in enumerate(labels)},
@@ -256,6 +258,33 @@ class TextClassification(LabelTask):
             train_ds=tokenized(train, tokenizer, labels, max_length),
             val_ds=tokenized(validation, tokenizer, labels, max_length),
             collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics)
+
+    def warm_start(self, parts, train, labels, location, max_length, cache_dir, device="cpu",
+                   seed=42):
+        """Mean pooling + a head that starts as logistic regression on the frozen embeddings.
+
+        A fresh head on the [CLS] token needs hundreds of steps per class before it predicts
+        anything (0.42 accuracy after 200 steps on 77 intents); the probe already scores like the
+        embeddings baseline, so every step of the budget refines a model that works.
+        """
+        import dataclasses
+
+        from hackkit.embeddings import EmbeddingClassifier, cached_embeddings
+        from hackkit.meanpool import build
+
+        vectors = cached_embeddings(list(train["text"]), location, max_length, cache_dir,
+                                    name="train", device=device)
+        probe = EmbeddingClassifier().fit(vectors, train["label"], seed=seed)  # C: the default
+        if probe.labels != list(labels):
+            raise ValueError(f"the training rows have labels {probe.labels}, the run {labels}: "
+                             "every label needs training rows (MAX_TRAIN_EXAMPLES=0 keeps all).")
+        weight, bias = probe.head_weights()
+        model = build(location, labels, weight, bias)
+        train_accuracy = float(np.mean(np.asarray(probe.predict(vectors)) == train["label"].to_numpy()))
+        return dataclasses.replace(
+            parts, model=model, warm_start=True,
+            extra={**parts.extra, "head_init": "linear probe on mean-pooled embeddings",
+                   "probe_train_accuracy": round(train_accuracy, 4)})
 
     def load_trained(self, model_dir: Path):
         """Tokenizer and sequence classifier of a saved folder."""

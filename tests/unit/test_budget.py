@@ -129,8 +129,8 @@ def test_trainer_on_the_plan_ends_its_lr_schedule_at_the_last_step(tiny_parts, t
     plan = plan_training(30, 4, examples_per_second=0.95, budget_minutes=1, max_epochs=3)
     assert (plan.max_steps, plan.capped_by, plan.warmup_steps) == (12, "budget", 2)
     trainer = _trainer(tiny_parts, tmp_path, plan)
-    ticks = iter(range(10_000))  # a clock that advances 1 s per reading: never near the budget
-    budget = BudgetCallback(plan, clock=lambda: float(next(ticks)))
+    step_seconds = plan.planned_train_seconds / plan.max_steps  # real time runs as measured
+    budget = BudgetCallback(plan, clock=lambda: trainer.state.global_step * step_seconds)
     trainer.add_callback(budget)
     trainer.train()
 
@@ -149,6 +149,42 @@ def test_trainer_on_the_plan_ends_its_lr_schedule_at_the_last_step(tiny_parts, t
     result = budget.result()
     assert result["schedule_completed"] and not result["stopped_by_budget"]
     assert result["steps"] == result["planned_steps"] == 12
+
+
+@pytest.mark.parametrize("slower, expected_steps", [(2.0, 6), (0.5, 16)])
+def test_the_plan_follows_the_real_speed_of_the_first_steps(tiny_parts, tmp_path, slower,
+                                                            expected_steps):
+    from transformers import TrainerCallback
+
+    # Planned: 12 steps of 4.2 s. Real steps take twice as long (or half): after 5 steps the plan is
+    # corrected so the schedule still ends with the budget; raising stops at the 2 epochs (16 steps)
+    # Trainer's loop was set up for.
+    plan = plan_training(30, 4, examples_per_second=0.95, budget_minutes=1, max_epochs=3)
+    trainer = _trainer(tiny_parts, tmp_path, plan)
+    step_seconds = slower * plan.planned_train_seconds / plan.max_steps
+    replanned = []
+    budget = BudgetCallback(plan, clock=lambda: trainer.state.global_step * step_seconds,
+                            on_replan=replanned.append)
+    trainer.add_callback(budget)
+    used = []  # the rate each step really runs with
+
+    class Rates(TrainerCallback):
+        def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
+            used.append(optimizer.param_groups[0]["lr"])
+
+    trainer.add_callback(Rates())
+    trainer.train()
+
+    assert trainer.state.global_step == expected_steps == replanned[0]
+    assert trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)
+    # After the correction at step 5 the decay follows the new length down to its last step.
+    new_decay = [1e-3 * (expected_steps - s) / (expected_steps - plan.warmup_steps)
+                 for s in range(5, expected_steps)]
+    assert used[5:] == pytest.approx(new_decay)
+    result = budget.result()
+    assert result["schedule_completed"] and not result["stopped_by_budget"]
+    assert result["recalibrated"]["at_step"] == 5
+    assert result["recalibrated"]["real_examples_per_second"] == pytest.approx(0.95 / slower, rel=0.02)
 
 
 def test_the_safety_net_stops_cleanly_when_real_time_overruns(tiny_parts, tmp_path):
@@ -256,6 +292,21 @@ def test_validation_still_rising_when_the_budget_ran_out():
     assert verdict["beats_baseline"] and "Still worth fixing" in verdict["message"]
     plateau = _explain(history=_history(FALLING, evals=[0.80, 0.92, 0.91]), stopped_by_budget=True)
     assert plateau["problems"] == []
+
+
+def test_a_warm_start_needs_no_steps_per_class_and_says_when_training_never_beat_it():
+    flat = [0.51, 0.50, 0.52, 0.49, 0.50, 0.51]  # a probe head starts near its best loss
+    kept = {"kept": True, "start_validation": 0.86, "best_validation": 0.84}
+    verdict = _explain(score=0.85, steps=50, history=_history(flat), learning_rate=2e-4,
+                       warm_start=kept)
+    [problem] = verdict["problems"]
+    assert "never beat its starting point" in problem["cause"] and "0.8400 against 0.8600" in problem["cause"]
+    assert "TIME_BUDGET_MINUTES" in problem["fix"] and "LEARNING_RATE (e.g. 0.0001)" in problem["fix"]
+    improved = {"kept": False, "start_validation": 0.84, "best_validation": 0.90}
+    assert _explain(steps=50, history=_history(flat), warm_start=improved)["problems"] == []
+    rising = [0.5, 0.6, 0.9, 1.4, 2.0, 2.2]
+    assert any("did not fall" in p["cause"] for p in
+               _explain(history=_history(rising), warm_start=improved)["problems"])
 
 
 def test_unknown_metric_is_named():

@@ -16,6 +16,7 @@ TINY = dict(epochs=1.0, max_length=32, batch_size=16, device="cpu", patience=0)
     ("epochs", 0, "EPOCHS"), ("learning_rate", 0.0, "LEARNING_RATE"), ("batch_size", 0, "BATCH_SIZE"),
     ("warmup", 1.0, "WARMUP"), ("time_budget_minutes", -1, "TIME_BUDGET_MINUTES"),
     ("device", "gpu", "DEVICE"), ("precision", "int8", "PRECISION"), ("max_length", 2, "MAX_LENGTH"),
+    ("head_init", "cls", "HEAD_INIT"),
 ])
 def test_out_of_range_settings_name_the_parameter(field, value, name):
     with pytest.raises(ValueError, match=rf"^{name}="):
@@ -56,6 +57,28 @@ def test_finetune_saves_a_self_contained_model(run_with_splits):
         hk.finetune(run_with_splits, hk.TrainConfig(**TINY))
 
 
+def test_the_head_starts_as_the_probe_and_is_kept_when_training_only_hurts(run_with_splits):
+    from sklearn.metrics import f1_score
+
+    # A learning rate of 0.5 wrecks the pretrained encoder within a step or two.
+    config = hk.TrainConfig(**{**TINY, "learning_rate": 0.5, "warmup": 0.0})
+    summary = hk.finetune(run_with_splits, config)
+    assert summary["head_init"] == "linear probe on mean-pooled embeddings"
+    history = hk.read_json(run_with_splits / "training_history.json")
+    [start] = [h["eval_macro_f1"] for h in history if h.get("step") == 0 and "eval_macro_f1" in h]
+    assert start > 0.5  # the probe already works before the first step
+    kept = summary["kept_warm_start"]
+    assert kept["kept"] and kept["best_validation"] < kept["start_validation"] == start
+    assert summary["best_validation_macro_f1"] == start
+    config_json = json.loads((run_with_splits / "model" / "config.json").read_text())
+    assert config_json["architectures"] == ["HackkitMeanPoolForSequenceClassification"]
+    # The saved model is the starting model: it scores what the step-0 evaluation said.
+    validation = hk.load_splits(run_with_splits)[0]["validation"]
+    predicted = [r["label"] for r in
+                 hk.Predictor.from_run(run_with_splits, device="cpu").predict(list(validation["text"]))]
+    assert f1_score(validation["label"], predicted, average="macro") == pytest.approx(start, abs=1e-6)
+
+
 def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_splits, monkeypatch):
     # A "measured" 0.4 examples/s (far below the real speed, so real time never nears the budget):
     # of 5 minutes, two evaluations of the 40 validation texts take ≈ 67 s; 5 steps of 16 fit.
@@ -65,9 +88,13 @@ def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_spl
     plan, result = summary["plan"], summary["budget"]
     assert (plan["capped_by"], plan["max_steps"], plan["examples_per_second"]) == ("budget", 5, 0.4)
     assert plan["eval_steps"] == 3  # evaluations: one half-way, one at the end
-    assert summary["steps"] == 5 and summary["epochs_completed"] < 1
+    # The first real steps run far faster than "measured": before the last planned step the plan
+    # is raised to the whole epoch Trainer's loop was set up for (6 steps of 16).
+    assert result["recalibrated"]["at_step"] == 4 and result["recalibrated"]["steps"] == 6
+    assert result["recalibrated"]["real_examples_per_second"] > 0.4
+    assert summary["steps"] == result["replanned_steps"] == 6 and summary["epochs_completed"] == 1
     assert result["schedule_completed"] and not summary["stopped_by_time_budget"]
-    assert summary["best_checkpoint"] in ("checkpoint-3", "checkpoint-5")
+    assert summary["best_checkpoint"] in ("checkpoint-3", "checkpoint-6")
     lrs = [h["learning_rate"] for h in hk.read_json(run_with_splits / "training_history.json")
            if "learning_rate" in h]
     assert lrs[-1] < max(lrs)  # the linear decay ran to its end inside the budget
