@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -244,4 +245,7 @@ def quiet_kernel_options() -> dict[str, Any]:
         return {}
     from traitlets.config import Config
 
-    return {"config": Config({"KernelManager": {"transport": "ipc"}})}
+    # The sockets are files named <ip>-<n>; by default "kernel-ipc" in the working directory (the
+    # notebooks folder), where a killed kernel leaves them behind. Keep them in the temp folder.
+    ip = os.path.join(tempfile.gettempdir(), f"hackkit-kernel-{os.getpid()}")
+    return {"config": Config({"KernelManager": {"transport": "ipc", "ip": ip}})}
