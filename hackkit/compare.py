@@ -27,7 +27,11 @@ def student_runs(run_dir: str | Path) -> list[Path]:
 
 
 def model_bytes(predictor) -> int:
-    """Size of the model's weights as saved: the safetensors file, or the int8 state dict."""
+    """Size of the model's weights as saved: the safetensors file, the int8 ONNX file, or the int8 state dict."""
+    if predictor.session is not None:
+        from hackkit.quantize import onnx_int8_file
+
+        return onnx_int8_file(predictor.model_dir).stat().st_size
     if not predictor.int8:
         return sum(p.stat().st_size for p in predictor.model_dir.glob("*.safetensors"))
     import torch

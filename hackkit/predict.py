@@ -35,8 +35,14 @@ class Predictor:
         self.device = resolve_device("cpu" if int8 else device)  # int8 kernels are CPU-only
         self.precision = resolve_precision(self.device, "auto")  # bf16/fp16 on a GPU
         self.int8 = int8
+        self.session = None  # ONNX Runtime's int8 graph, for tasks that export to ONNX
         self.processor, model = self.task.load_trained(self.model_dir)
-        if int8:
+        if int8 and self.task.onnx_export:
+            from hackkit.quantize import onnx_int8_file, onnx_session
+
+            self.session = onnx_session(onnx_int8_file(self.model_dir))
+            self._feeds = {i.name for i in self.session.get_inputs()}
+        elif int8:
             from hackkit.quantize import quantize_int8
 
             model = quantize_int8(model)
@@ -54,13 +60,25 @@ class Predictor:
 
     def __repr__(self) -> str:
         return (f"Predictor({self.model_dir}, task={self.task.name}, device={self.device}, "
-                f"precision={self.precision}{', int8' if self.int8 else ''}, "
+                f"precision={self.precision}{self._engine()}, "
                 f"max_length={self.max_length}, labels={self.labels})")
+
+    def _engine(self) -> str:
+        """", int8 (ONNX Runtime)", ", int8 (PyTorch)" or nothing."""
+        if not self.int8:
+            return ""
+        return ", int8 (ONNX Runtime)" if self.session is not None else ", int8 (PyTorch)"
 
     def probabilities(self, batch) -> np.ndarray:
         """Softmax over the model's logits for one encoded batch (autocast on a GPU)."""
         import torch
 
+        if self.session is not None:
+            from hackkit.export import _as_feed
+
+            feed = _as_feed({k: np.asarray(v) for k, v in batch.items() if k in self._feeds})
+            logits = torch.from_numpy(self.session.run(["logits"], feed)[0]).float()
+            return torch.softmax(logits, dim=-1).numpy()
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         with torch.inference_mode(), torch.autocast(self.device, dtype=dtype,
                                                     enabled=dtype is not None):

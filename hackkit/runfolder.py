@@ -28,6 +28,7 @@ MODEL_INFO = "hackkit.json"  # inside model/: task, labels, max_length, method, 
 MODEL_CARD = "README.md"  # inside model/
 ONNX_FILE = "model.onnx"  # inside model/
 ONNX_CHECK = "onnx_check.json"  # inside model/
+ONNX_INT8_FILE = "model.int8.onnx"  # inside model/: ONNX Runtime's dynamic int8, made on first use
 TRAIN_SUMMARY = "train_summary.json"  # 02
 HISTORY = "training_history.json"  # 02: Trainer's log history
 LEARNING_CURVE = "learning_curve.png"  # 02

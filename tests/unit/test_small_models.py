@@ -100,16 +100,34 @@ def test_distillation_loss_mixes_gold_and_soft_labels():
     assert float(distillation_loss(student, teacher, gold, 2.0, 1.0)) > 0.1
 
 
-def test_int8_predictor_quantises_linear_layers_and_agrees_with_fp32(tiny_run):
-    predictor = hk.Predictor(Run(tiny_run).model_dir, device="cpu", int8=True)
-    modules = list(predictor.model.modules())
-    assert sum(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in modules) == 2 * 6 + 2
-    assert not any(type(m) is torch.nn.Linear for m in modules)  # every Linear was replaced
-    assert predictor.device == "cpu" and predictor.int8
-    check = hk.check_int8(tiny_run)
+def test_int8_predictor_runs_onnx_runtimes_int8_graph_and_agrees_with_fp32(tiny_run, copy_run):
+    import onnx
+
+    run_dir = copy_run(tiny_run)
+    predictor = hk.Predictor(Run(run_dir).model_dir, device="cpu", int8=True)
+    assert predictor.session is not None and "int8 (ONNX Runtime)" in repr(predictor)
+    graph = onnx.load(Run(run_dir).model_dir / "model.int8.onnx").graph
+    ops = {node.op_type for node in graph.node}
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops  # int8 weights, activations on the fly
+    assert "MatMul" not in ops or sum(n.op_type == "MatMulInteger" for n in graph.node) >= 2 * 6 + 1
+    made = (Run(run_dir).model_dir / "model.int8.onnx").stat().st_mtime_ns
+    hk.Predictor(Run(run_dir).model_dir, device="cpu", int8=True)  # made once, then reused
+    assert (Run(run_dir).model_dir / "model.int8.onnx").stat().st_mtime_ns == made
+    check = hk.check_int8(run_dir)
     assert check["examples"] == 40 and 0.5 <= check["agreement"] <= 1.0
     assert abs(check["fp32_accuracy"] - check["int8_accuracy"]) <= 1 - check["agreement"] + 1e-9
-    assert len(_serves(Run(tiny_run).model_dir, int8=True)["predictions"]) == 2
+    assert len(_serves(Run(run_dir).model_dir, int8=True)["predictions"]) == 2
+
+
+def test_pytorch_int8_quantises_every_linear_layer(tiny_run):
+    from hackkit.quantize import quantize_int8
+
+    model = hk.Predictor(Run(tiny_run).model_dir, device="cpu").model
+    modules = list(quantize_int8(model).modules())
+    # 6 per layer, the encoder's pooler and the classifier
+    assert sum(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in modules) == 2 * 6 + 2
+    assert not any(type(m) is torch.nn.Linear for m in modules)  # every Linear was replaced
+    assert any(type(m) is torch.nn.Linear for m in model.modules())  # on a copy
 
 
 def test_lora_trains_only_adapters_and_head_and_its_merged_model_serves_and_exports(
