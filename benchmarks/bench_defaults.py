@@ -1,0 +1,93 @@
+"""The committed defaults on real data: `python -m hackkit run` per data file, as a new user runs it.
+
+For each file, runs 01 -> 03 through the CLI (a fresh runs folder, every parameter at its committed
+default unless given with -p) and prints, from the run folder: test macro-F1 of the model, of the
+TF-IDF baseline and of the frozen-embeddings probe, the minutes 02 took against the budget, the
+steps and epochs trained, the planned and real examples/s, and whether the plan was corrected.
+
+    python benchmarks/bench_defaults.py DATA.csv [DATA2.csv ...] [-p SPLIT_COLUMN split]
+        [-p TIME_BUDGET_MINUTES 10] [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def run_once(data: str, params: list[tuple[str, str]], root: Path) -> dict:
+    """One `hackkit run` into its own runs folder; the figures read back from the run folder."""
+    import hackkit as hk
+
+    env = {**os.environ, "HACKKIT_RUNS_DIR": str(root)}
+    cmd = [sys.executable, "-m", "hackkit", "run", "-p", "DATA_PATH", data]
+    for name, value in params:
+        cmd += ["-p", name, value]
+    started = time.monotonic()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    run = hk.Run(max(root.iterdir(), key=lambda p: p.stat().st_mtime))
+    record, summary, metrics = (hk.read_json(run.path / "run.json"), hk.read_json(run.train_summary),
+                                hk.read_json(run.metrics))
+    seconds = {name: int(re.search(r"(\d+)s", text).group(1))
+               for name, text in record["notebooks"].items()}
+    budget = summary.get("budget") or {}
+    extra = metrics.get("extra_baselines", {})
+    return {
+        "data": Path(data).name, "params": dict(params),
+        "model_macro_f1": round(metrics["model"]["macro_f1"], 4),
+        "tfidf_macro_f1": round(metrics["baseline"]["macro_f1"], 4),
+        "probe_macro_f1": round(next(iter(extra.values()))["macro_f1"], 4) if extra else None,
+        "model_accuracy": round(metrics["model"]["accuracy"], 4),
+        "beats_both": metrics["model"]["macro_f1"] > max(
+            [metrics["baseline"]["macro_f1"]] + [v["macro_f1"] for v in extra.values()]),
+        "budget_minutes": summary["config"]["time_budget_minutes"],
+        "train_minutes": round(summary["train_seconds"] / 60, 2),
+        "notebook_seconds": seconds, "wall_minutes": round(wall / 60, 2),
+        "train_examples": summary["train_examples"], "steps": summary["steps"],
+        "epochs": summary["epochs_completed"],
+        "planned_examples_per_second": (summary.get("plan") or {}).get("examples_per_second"),
+        "real_examples_per_second": budget.get("train_examples_per_second"),
+        "recalibrated": budget.get("recalibrated"),
+        "kept_warm_start": (summary.get("kept_warm_start") or {}).get("kept"),
+        "verdict": metrics.get("verdict", {}).get("message", ""),
+    }
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", nargs="+")
+    parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    parser.add_argument("--out", default="")
+    args = parser.parse_args(argv)
+    results = []
+    for data in args.data:
+        root = Path(tempfile.mkdtemp(prefix="bench-defaults-"))
+        result = run_once(data, [tuple(p) for p in args.p], root)
+        results.append(result)
+        print(f"\n{result['data']} ({' '.join(f'{k}={v}' for k, v in result['params'].items())})")
+        print(f"  test macro-F1: model {result['model_macro_f1']:.4f}, TF-IDF "
+              f"{result['tfidf_macro_f1']:.4f}, probe {result['probe_macro_f1']}; beats both: "
+              f"{result['beats_both']}")
+        print(f"  02 trained {result['train_minutes']} min of a {result['budget_minutes']} min "
+              f"budget ({result['notebook_seconds']}); {result['steps']} steps, "
+              f"{result['epochs']} epochs of {result['train_examples']} examples")
+        print(f"  examples/s planned {result['planned_examples_per_second']}, real "
+              f"{result['real_examples_per_second']}; plan corrected: {result['recalibrated']}")
+        print(f"  {result['verdict']}", flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()
