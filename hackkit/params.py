@@ -191,10 +191,11 @@ class TrainConfig(_FromParams):
     average_checkpoints: int = field(default=0,
                                      metadata={"help": "average the best N epochs; 0 = off"})
     average_mode: str = field(default="greedy", metadata={"help": "greedy or uniform"})
+    nproc: int = field(default=1, metadata={"help": "processes training one model (torchrun)"})
 
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
-        from hackkit.methods import CLASSIFICATION_METHODS, method_names
+        from hackkit.methods import CLASSIFICATION_METHODS, DISTRIBUTED_METHODS, method_names
         from hackkit.tasks import get_task
 
         task = get_task(self.task)
@@ -227,4 +228,17 @@ class TrainConfig(_FromParams):
              "0 (off) or the number of best epochs to average, e.g. 3"),
             ("AVERAGE_MODE", self.average_mode, self.average_mode in ("greedy", "uniform"),
              "'greedy' (keep a checkpoint only if validation improves) or 'uniform'"),
+            ("NPROC", self.nproc, self.nproc >= 1,
+             "1 (train in this process) or the number of processes, e.g. the GPUs to use"),
         ])
+        if self.nproc > 1 and self.method not in DISTRIBUTED_METHODS:
+            raise ValueError(
+                f"NPROC={self.nproc} trains one model with several processes, which "
+                f"METHOD={self.method!r} does not do (it trains in one process, in seconds to "
+                f"minutes). Set NPROC=1, or METHOD to one of {DISTRIBUTED_METHODS}.")
+        if self.nproc > 1 and self.batch_size % self.nproc:
+            lower = self.batch_size - self.batch_size % self.nproc or self.nproc
+            raise ValueError(
+                f"BATCH_SIZE={self.batch_size} is not a multiple of NPROC={self.nproc}: each "
+                f"process takes BATCH_SIZE / NPROC examples of every step. Use BATCH_SIZE={lower} "
+                f"or {lower + self.nproc}, or another NPROC.")

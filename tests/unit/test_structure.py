@@ -243,7 +243,8 @@ def test_no_generic_module_branches_on_a_task_name():
 RUN_FILES = ("run.json", "data_report.json", "labels.json", "hackkit.json", "train_summary.json",
              "training_history.json", "learning_curve.png", "metrics.json", "predictions_test.csv",
              "confusion_matrix.png", "hackkit_config.json", "onnx_check.json", "model.onnx",
-             "progress.jsonl", "info.json", "feedback.csv", "model_comparison.csv", "pruned.json")
+             "progress.jsonl", "info.json", "feedback.csv", "model_comparison.csv", "pruned.json",
+             "train_config.json", "distributed.log")
 RUN_FOLDERS = ("checkpoints", "scored", "tensorboard", "embedding_cache",
                "lora_adapter")  # "splits"/"model" also name stages
 
