@@ -83,9 +83,14 @@ def _test_macro_f1(run_dir) -> tuple[float, list[str]]:
     return hk.score_predictions(run_dir, predictions)["macro_f1"], list(predictions["predicted"])
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_train_the_model_one_process_would(run_with_splits, copy_run,
                                                               tiny_model_without_dropout):
     """A real torchrun launch of 2 CPU processes (gloo) against one process on the same splits.
+
+    slow: 38 to 58 s on the shared 2-core machine (the one-process run about half of it; starting
+    torchrun and loading the model in each process most of the rest). The default run launches
+    torchrun too, in the failing-process test below (about 10 s).
 
     Each process takes 8 of every 16 examples, so with dropout off both runs take the same 60
     optimizer steps on the same data: the training losses and the test predictions must agree.
@@ -102,7 +107,7 @@ def test_two_gloo_processes_train_the_model_one_process_would(run_with_splits, c
     assert double["processes"] == 2 and shared["backend"] == "gloo"
     assert [r["rank"] for r in shared["ranks"]] == [0, 1]
     assert len({r["pid"] for r in shared["ranks"]}) == 2  # two processes really trained
-    assert 0 < shared["launch_seconds"] <= launched
+    assert 0 < shared["launch_seconds"] <= launched + 0.01  # rounded to 0.01 s
     assert double["plan"]["processes"] == 2 and double["steps"] == single["steps"] == 60
     assert hk.Run(double_dir).distributed_log.is_file()
     assert hk.read_model_info(hk.Run(double_dir).model_dir).labels == \
