@@ -45,13 +45,16 @@ class TrainPlan:
     max_epochs: float
     capped_by: str  # "budget", "epochs", or "none" (no budget: MAX_EPOCHS alone decides)
     warning: str = ""  # set when the budget is too short for even the smallest useful plan
+    processes: int = 1  # NPROC: each takes batch_size / processes examples of every step
 
     def describe(self) -> str:
         """One line: measured speed, minutes per epoch, epochs the budget allows, the schedule."""
         speed = (f"about {self.examples_per_second:.0f} examples/s here; one epoch ≈ "
                  f"{self.seconds_per_epoch / 60:.1f} min" if self.examples_per_second else
                  "speed not measured")
-        schedule = (f"{self.max_steps:,} steps of {self.batch_size}, warm-up {self.warmup_steps}, "
+        split = (f" ({self.batch_size // self.processes} in each of {self.processes} processes)"
+                 if self.processes > 1 else "")
+        schedule = (f"{self.max_steps:,} steps of {self.batch_size}{split}, warm-up {self.warmup_steps}, "
                     f"linear decay to 0 at the last step, evaluation every {self.eval_steps} steps")
         if self.capped_by == "none":
             return f"{speed}; no time budget: {self.expected_epochs:.2f} epochs ({schedule})"
@@ -66,7 +69,7 @@ class TrainPlan:
         """The TrainingArguments fields this plan sets (merge them into the other arguments)."""
         return {
             "max_steps": self.max_steps,  # overrides num_train_epochs
-            "per_device_train_batch_size": self.batch_size,
+            "per_device_train_batch_size": self.batch_size // self.processes,  # DDP: per process
             "warmup_steps": self.warmup_steps,  # an int >= 1 counts steps; 0 means none
             "lr_scheduler_type": "linear",
             "eval_strategy": "steps",
@@ -370,7 +373,8 @@ def _budget_callback_class() -> type:
             now = self.clock()
             if self._first_step_at is None:
                 self._first_step_at, self._overhead_at_first = now, self.overhead_seconds
-            elif (self.budget_seconds and self.calibration is None
+            # One process only: every DDP process would have to change its schedule in step.
+            elif (self.budget_seconds and self.calibration is None and self.plan.processes == 1
                   and state.global_step >= self.calibration_step()
                   and state.global_step < state.max_steps):
                 self._calibrate(state, now)

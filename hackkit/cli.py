@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--name", default="", help="label appended to the run folder's name")
     run.add_argument("--resume", metavar="RUN_DIR", default="",
                      help="finish an interrupted or failed run in its folder, with its parameters")
+    run.add_argument("--nproc", type=int, default=None, metavar="N",
+                     help="train the one model with N data-parallel processes (torchrun; the GPUs "
+                          "to use, or CPU processes); the same as -p NPROC N")
     run.add_argument("--dry-run", action="store_true",
                      help="check everything and print what each notebook would do, with the "
                           "training plan measured on a few batches; train nothing, write no run")
@@ -101,18 +104,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "doctor":
             return _doctor(args.data, [tuple(p) for p in args.parameter])
+        pairs = [tuple(p) for p in args.parameter]
+        if args.command == "run" and args.nproc is not None:
+            pairs.append(("NPROC", str(args.nproc)))  # checked like any parameter
         if args.command == "run" and args.dry_run:
             if args.resume:
                 raise ValueError("--dry-run checks a new run; drop --resume.")
-            dry_run(load_params(args.parameters_file, [tuple(p) for p in args.parameter]))
+            dry_run(load_params(args.parameters_file, pairs))
             return 0
         if args.resume:
-            if args.parameter or args.parameters_file or args.name:
-                raise ValueError("--resume reuses the run's own parameters and name; drop -p, -f "
-                                 "and --name (or start a new run with them).")
+            if args.parameter or args.parameters_file or args.name or args.nproc is not None:
+                raise ValueError("--resume reuses the run's own parameters and name; drop -p, -f, "
+                                 "--nproc and --name (or start a new run with them).")
             run_dir = resume_run(args.resume)
         else:
-            params = load_params(args.parameters_file, [tuple(p) for p in args.parameter])
+            params = load_params(args.parameters_file, pairs)
             run_dir = run_pipeline(params, name=args.name)
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -189,7 +189,7 @@ def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
     student_model = options.student or str(teacher.model_dir)
     config = replace(base, model=student_model, method="finetune", device=device,
                      epochs=options.epochs or base.epochs, average_checkpoints=0,
-                     max_length=teacher.max_length())
+                     max_length=teacher.max_length(), nproc=1)  # distill trains in one process
     resolved = resolve_model(student_model) if options.student else None
     config.validate()
 

@@ -15,12 +15,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hackkit.device import resolve_device, resolve_precision
+from hackkit.distributed import (barrier, check_processes, is_main_process, launch_training,
+                                 process_report, rank_and_world)
 from hackkit.models import resolve_model
 from hackkit.params import TrainConfig
 from hackkit.paths import write_json
 from hackkit.runfolder import Run, load_splits
-from hackkit.train import (callbacks, check_run, measure_speed, plan_for, save_model,
-                           training_arguments)
+from hackkit.train import callbacks, check_run, measured_plan, save_model, training_arguments
 
 
 def lora_targets(config: TrainConfig) -> list[str]:
@@ -72,6 +73,10 @@ def finetune_lora(run_dir: str | Path, config: TrainConfig) -> dict:
     if run.adapter_dir.exists():
         raise FileExistsError(f"{run.adapter_dir} already exists; start a new run (01 with "
                               "RUN_DIR='') rather than overwrite a trained adapter.")
+    if config.nproc > 1 and rank_and_world()[1] == 1:  # start NPROC processes that come back here
+        return launch_training(run.path, config)
+    _, world = check_processes(config)  # NPROC > 1: one of the processes torchrun started
+    main = is_main_process()
     device = resolve_device(config.device)
     precision = resolve_precision(device, config.precision)
     resolved = resolve_model(config.model)
@@ -83,9 +88,10 @@ def finetune_lora(run_dir: str | Path, config: TrainConfig) -> dict:
                              config.max_length)
     model = parts.model = lora_model(parts.model, config)
     trainable, total = trainable_parameters(model)
-    print(f"LoRA: training {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
-    plan = plan_for(parts, config, measure_speed(parts, config, device, precision))
-    print(plan.describe(), flush=True)
+    plan = measured_plan(parts, config, device, precision)
+    if main:
+        print(f"LoRA: training {trainable:,} of {total:,} parameters ({trainable / total:.2%})")
+        print(plan.describe(), flush=True)
     args = training_arguments(run, config, task, plan, device, precision, parts.training_args)
     args.label_names = ["labels"]  # a PeftModel's forward hides the argument names Trainer reads
     budget, *others = callbacks(run, config, plan, task)
@@ -93,11 +99,17 @@ def finetune_lora(run_dir: str | Path, config: TrainConfig) -> dict:
                       eval_dataset=parts.val_ds, processing_class=parts.processor,
                       data_collator=parts.collator, compute_metrics=parts.compute_metrics,
                       callbacks=[budget, *others])
-    shutil.rmtree(run.checkpoints, ignore_errors=True)  # no resume for LoRA: start clean
-    write_json(run.checkpoint_config, asdict(config))
+    if main:
+        shutil.rmtree(run.checkpoints, ignore_errors=True)  # no resume for LoRA: start clean
+        write_json(run.checkpoint_config, asdict(config))
+    barrier()
     started = time.monotonic()
     trainer.train()
     seconds = time.monotonic() - started
+    processes = process_report(device)  # None in a single process
+    if not main:  # rank 0 writes the adapter, the merged model and the summary
+        barrier()
+        return {}
 
     trainer.model.save_pretrained(str(run.adapter_dir))  # adapter + head weights alone (small)
     trainer.model = trainer.model.merge_and_unload()  # plain transformers model from here on
@@ -120,10 +132,12 @@ def finetune_lora(run_dir: str | Path, config: TrainConfig) -> dict:
         "lora": {"rank": config.lora_rank, "alpha": config.lora_alpha,
                  "dropout": config.lora_dropout, "targets": lora_targets(config),
                  "adapter": run.adapter_dir.name, "merged": True},
+        "processes": world, "distributed": processes,
         **parts.extra,
         "config": asdict(config),
     }
     write_json(run.history, state.log_history)
     write_json(run.train_summary, summary)
     shutil.rmtree(run.checkpoints, ignore_errors=True)
+    barrier()
     return summary

@@ -17,6 +17,8 @@ METHODS: dict[str, str] = {
     "auto": "hackkit.fewlabels:train_auto",  # picks one of the above from examples per class
     "lora": "hackkit.lora:finetune_lora",  # LoRA adapters (peft) + the head, merged on save
 }
+# Methods that can train one model with NPROC > 1 processes (hackkit.distributed, torchrun).
+DISTRIBUTED_METHODS = ("finetune", "lora")
 # Methods that need one label per text: a task says whether it supports them (Task.embedding_methods).
 CLASSIFICATION_METHODS = ("embeddings", "zero-shot", "auto")
 
@@ -33,7 +35,11 @@ def method_names() -> tuple[str, ...]:
 
 
 def train_model(run_dir: str | Path, config) -> dict:
-    """Train with the method config.method names (a TrainConfig); return the training summary."""
+    """Train with the method config.method names (a TrainConfig); return the training summary.
+
+    With NPROC > 1 the method starts NPROC processes with torchrun (hackkit.distributed), each of
+    which calls it again; the first one writes the model and the summary returned here.
+    """
     config.validate()
     module, function = METHODS[config.method].split(":")
     return getattr(importlib.import_module(module), function)(run_dir, config)

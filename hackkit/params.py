@@ -195,10 +195,11 @@ class TrainConfig(_FromParams):
     average_mode: str = field(default="greedy", metadata={"help": "greedy or uniform"})
     head_init: str = field(default="probe",
                            metadata={"help": "probe (fitted on frozen features) or new"})
+    nproc: int = field(default=1, metadata={"help": "processes training one model (torchrun)"})
 
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
-        from hackkit.methods import CLASSIFICATION_METHODS, method_names
+        from hackkit.methods import CLASSIFICATION_METHODS, DISTRIBUTED_METHODS, method_names
         from hackkit.tasks import get_task
 
         task = get_task(self.task)
@@ -234,4 +235,17 @@ class TrainConfig(_FromParams):
             ("HEAD_INIT", self.head_init, self.head_init in HEAD_INITS,
              "'probe' (the head starts as logistic regression on the frozen model's features) or "
              "'new' (the model's own head, randomly initialised)"),
+            ("NPROC", self.nproc, self.nproc >= 1,
+             "1 (train in this process) or the number of processes, e.g. the GPUs to use"),
         ])
+        if self.nproc > 1 and self.method not in DISTRIBUTED_METHODS:
+            raise ValueError(
+                f"NPROC={self.nproc} trains one model with several processes, which "
+                f"METHOD={self.method!r} does not do (it trains in one process, in seconds to "
+                f"minutes). Set NPROC=1, or METHOD to one of {DISTRIBUTED_METHODS}.")
+        if self.nproc > 1 and self.batch_size % self.nproc:
+            lower = self.batch_size - self.batch_size % self.nproc or self.nproc
+            raise ValueError(
+                f"BATCH_SIZE={self.batch_size} is not a multiple of NPROC={self.nproc}: each "
+                f"process takes BATCH_SIZE / NPROC examples of every step. Use BATCH_SIZE={lower} "
+                f"or {lower + self.nproc}, or another NPROC.")

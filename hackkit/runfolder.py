@@ -46,6 +46,8 @@ FEEDBACK = "feedback.csv"  # 04: corrections given in the demo, appended; 01 mer
 ADAPTER_DIR = "lora_adapter"  # 02 with METHOD="lora": the adapter alone (model/ holds it merged)
 MODEL_COMPARISON = "model_comparison.csv"  # compare_models: the run and its derived models
 PRUNED_MARK = "pruned.json"  # 02: an Optuna pruner stopped this trial's training early (why, time saved)
+TRAIN_CONFIG = "train_config.json"  # 02 with NPROC > 1: the TrainConfig every worker process reads
+DISTRIBUTED_LOG = "distributed.log"  # 02 with NPROC > 1: the output of torchrun and its workers
 
 DEFAULT_MAX_LENGTH = 128  # only for model folders saved before MODEL_INFO existed
 
@@ -131,6 +133,8 @@ class Run:
     adapter_dir = property(lambda self: self.path / ADAPTER_DIR)
     model_comparison = property(lambda self: self.path / MODEL_COMPARISON)
     pruned_mark = property(lambda self: self.path / PRUNED_MARK)
+    train_config = property(lambda self: self.path / TRAIN_CONFIG)
+    distributed_log = property(lambda self: self.path / DISTRIBUTED_LOG)
 
     def split_file(self, split: str, task: Task) -> Path:
         """splits/<split><suffix>, the suffix being the task's split format."""

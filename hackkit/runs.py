@@ -68,6 +68,10 @@ def dry_run(params: dict[str, Any], notebooks: tuple[str, ...] = NOTEBOOKS,
         said["02_finetune.ipynb"] = (
             f"METHOD={train.method} on {len(kept):,} training {task.unit}: "
             + (plan.describe() if plan is not None else "no estimate for this method"))
+        if train.nproc > 1:
+            said["02_finetune.ipynb"] += (
+                f" [measured in this one process; with NPROC={train.nproc} the training processes "
+                "measure their own speed together and plan again]")
     out = {nb: said.get(nb, "runs with the parameters above") for nb in notebooks}
     log("dry run: checks passed; nothing trained, no run folder written")
     for notebook, text in out.items():

@@ -20,6 +20,9 @@ from hackkit.averaging import average_best_checkpoints
 from hackkit.base import Task, TrainParts
 from hackkit.budget import TrainPlan, measure_throughput, plan_training, sample_batches
 from hackkit.device import resolve_device, resolve_precision
+from hackkit.distributed import (agree_to_stop_callback, backend_for, barrier, check_processes,
+                                 is_main_process, launch_training, process_report, rank_and_world,
+                                 slowest)
 from hackkit.models import model_name_for, resolve_for_task
 from hackkit.params import TrainConfig
 from hackkit.paths import atomic_folder, read_json, write_json
@@ -92,11 +95,12 @@ WARMUP_BATCHES = 2
 MEASURED_BATCHES = 4
 
 
-def measure_speed(parts: TrainParts, config: TrainConfig, device: str, precision: str) -> float:
+def measure_speed(parts: TrainParts, config: TrainConfig, device: str, precision: str,
+                  batch_size: int = 0) -> float:
     """Training examples/s on this machine, from a few shuffled batches of the real data."""
     import torch
 
-    batches = sample_batches(parts.train_ds, parts.collator, config.batch_size,
+    batches = sample_batches(parts.train_ds, parts.collator, batch_size or config.batch_size,
                              count=WARMUP_BATCHES + MEASURED_BATCHES, seed=config.seed,
                              grouped=False)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
@@ -104,13 +108,26 @@ def measure_speed(parts: TrainParts, config: TrainConfig, device: str, precision
                               dtype=dtype)
 
 
-def plan_for(parts: TrainParts, config: TrainConfig, speed: float) -> TrainPlan:
+def plan_for(parts: TrainParts, config: TrainConfig, speed: float, processes: int = 1) -> TrainPlan:
     """Steps, warm-up and evaluation cadence that fit TIME_BUDGET_MINUTES, EPOCHS as a cap."""
-    return plan_training(
+    plan = plan_training(
         len(parts.train_ds), config.batch_size, examples_per_second=speed,
         budget_minutes=config.time_budget_minutes, max_epochs=config.epochs,
         warmup_ratio=config.warmup, validation_examples=len(parts.val_ds),
     )
+    return dataclasses.replace(plan, processes=processes)
+
+
+def measured_plan(parts: TrainParts, config: TrainConfig, device: str, precision: str) -> TrainPlan:
+    """Measure the speed and plan; with NPROC processes, one plan that every process shares.
+
+    Every process measures its share of a batch at the same time (so CPU processes compete as
+    they will while training); the slowest one's speed times NPROC is the run's speed, and the
+    same inputs give every process the same max_steps.
+    """
+    _, world = check_processes(config)
+    speed = measure_speed(parts, config, device, precision, config.batch_size // world)
+    return plan_for(parts, config, slowest(speed) * world, world)
 
 
 def estimate_plan(splits: dict, labels: list[str], config: TrainConfig) -> TrainPlan:
@@ -153,12 +170,24 @@ def training_arguments(run: Run, config: TrainConfig, task: Task, plan: TrainPla
         report_to="none",  # TensorBoard is added by callbacks() with its folder inside the run
     )
     settings.update(plan.training_arguments())  # max_steps, warm-up, linear decay, eval/save cadence
+    if plan.processes > 1:  # Trainer reads RANK / WORLD_SIZE from torchrun and wraps in DDP
+        settings["ddp_backend"] = backend_for(device)
+        # On (the transformers 5 default), Trainer multiplies the loss by the number of processes
+        # for every model whose forward takes **kwargs, expecting it to divide by the tokens of all
+        # processes; sequence classifiers take a plain mean, so their gradients came out NPROC
+        # times too large (measured: logged loss 2.77 = 2 x ln 4 on 4 classes, and a stuck run).
+        # Off, each process's mean loss is averaged by DDP: the single-process gradient.
+        settings["average_tokens_across_devices"] = False
     settings.update(extra or {})  # the task's own settings (images: keep the path column, no grouping)
     return TrainingArguments(**settings)
 
 
 def callbacks(run: Run, config: TrainConfig, plan: TrainPlan, task: Task) -> list[TrainerCallback]:
-    """Budget safety net, live progress, TensorBoard and (with PATIENCE) early stopping."""
+    """Budget safety net, live progress, TensorBoard and (with PATIENCE) early stopping.
+
+    With several processes, rank 0 alone keeps the time, writes progress and TensorBoard and
+    reports to a search; the last callback makes every process follow its decisions.
+    """
     from transformers import EarlyStoppingCallback
 
     from hackkit.budget import BudgetCallback
@@ -167,17 +196,24 @@ def callbacks(run: Run, config: TrainConfig, plan: TrainPlan, task: Task) -> lis
     def replanned(max_steps: int) -> None:  # a resumed attempt follows the corrected schedule
         write_json(run.checkpoint_plan, {**plan.to_dict(), "max_steps": max_steps})
 
+    main = is_main_process()
     found: list[TrainerCallback] = [
-        BudgetCallback(plan, on_replan=replanned),
-        ProgressCallback(run.progress, budget_seconds=plan.budget_minutes * 60,
-                         metric=task.main_metric),
-        tensorboard_callback(run.tensorboard),
+        BudgetCallback(plan if main else dataclasses.replace(plan, budget_minutes=0.0),
+                       on_replan=replanned),
     ]
+    if main:
+        found += [ProgressCallback(run.progress, budget_seconds=plan.budget_minutes * 60,
+                                   metric=task.main_metric),
+                  tensorboard_callback(run.tensorboard)]
     if config.patience:  # counts evaluations without a better main metric
         found.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     from hackkit.pruning import trial_callbacks  # a search trial: report to Optuna, maybe prune
 
-    return found + trial_callbacks(run)
+    if main:
+        found += trial_callbacks(run)
+    if plan.processes > 1:
+        found.append(agree_to_stop_callback())
+    return found
 
 
 def save_model(trainer, run: Run, config: TrainConfig, labels: list[str]) -> Path:
@@ -223,11 +259,17 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     from transformers import Trainer, set_seed
 
     run = Run(run_dir)
+    if config.nproc > 1 and rank_and_world()[1] == 1:  # start NPROC processes that come back here
+        check_run(run, config)  # fail here in seconds, not in every process
+        return launch_training(run.path, config)
+    _, world = check_processes(config)  # NPROC > 1: one of the processes torchrun started
+    main = is_main_process()
     task = check_run(run, config)
     device = resolve_device(config.device)
     precision = resolve_precision(device, config.precision)
     resolved = resolve_for_task(task, config.model)
     resume = check_resumable(run, config)
+    barrier()  # every process has seen the checkpoints before rank 0 may clear them
     splits, labels = load_splits(run.path)
     train_frame = task.subsample(splits["train"], config.max_train_examples, config.seed)
 
@@ -235,14 +277,19 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     parts: TrainParts = task.train_parts(train_frame, splits["validation"], labels,
                                          resolved.location, config.max_length)
     if config.head_init == "probe":  # text: mean pooling + a fitted probe as the head
+        if not main:
+            barrier()  # rank 0 fills the run's embedding cache first; the others read it
         parts = task.warm_start(parts, train_frame, labels, resolved.location, config.max_length,
                                 run.embeddings, device, config.seed)
+        if main:
+            barrier()
     if resume and run.checkpoint_plan.is_file():  # the schedule the checkpoint was made on
         plan = TrainPlan(**read_json(run.checkpoint_plan))
         plan = dataclasses.replace(plan, budget_minutes=float(config.time_budget_minutes))
     else:
-        plan = plan_for(parts, config, measure_speed(parts, config, device, precision))
-    print(plan.describe(), flush=True)
+        plan = measured_plan(parts, config, device, precision)
+    if main:
+        print(plan.describe(), flush=True)
     budget, *others = callbacks(run, config, plan, task)
     # A warm start already predicts: score it before the first step, and keep its weights to fall
     # back on if no checkpoint beats it on validation.
@@ -258,17 +305,23 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         callbacks=[budget, *others],
     )
     start_epoch = float(read_json(resume / "trainer_state.json").get("epoch") or 0) if resume else 0.0
-    if resume:
+    if resume and main:
         print(f"resuming the interrupted training from {resume} (epoch {start_epoch:g})")
-    else:
+    elif main:
         shutil.rmtree(run.checkpoints, ignore_errors=True)  # incomplete leftovers only
         write_json(run.checkpoint_config, asdict(config))
         write_json(run.checkpoint_plan, plan.to_dict())
+    barrier()
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.monotonic() - started
+    # Every process evaluates the averages (evaluation is shared out between them).
     averaged = average_best_checkpoints(trainer, run.checkpoints, task.main_metric,
                                         config.average_checkpoints, config.average_mode)
+    processes = process_report(device)  # None in a single process
+    if not main:  # rank 0 writes the model and the summary
+        barrier()
+        return {}
     kept_start = keep_start_if_better(trainer, initial, task.main_metric)
     save_model(trainer, run, config, labels)
 
@@ -297,6 +350,8 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         "budget": budget.result(),  # planned vs realised
         "checkpoint_averaging": averaged,
         "kept_warm_start": kept_start,
+        "processes": world,
+        "distributed": processes,  # NPROC > 1: backend, and each process's rank, pid, device
         **parts.extra,
         "config": asdict(config),
     }
@@ -304,6 +359,7 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     write_json(run.train_summary, summary)
     # The best weights are in model/ now; checkpoints hold optimizer state we no longer need.
     shutil.rmtree(run.checkpoints, ignore_errors=True)
+    barrier()
     return summary
 
 

@@ -244,7 +244,8 @@ RUN_FILES = ("run.json", "data_report.json", "labels.json", "hackkit.json", "tra
              "training_history.json", "learning_curve.png", "metrics.json", "predictions_test.csv",
              "confusion_matrix.png", "hackkit_config.json", "onnx_check.json", "model.onnx",
              "model.int8.onnx",
-             "progress.jsonl", "info.json", "feedback.csv", "model_comparison.csv", "pruned.json")
+             "progress.jsonl", "info.json", "feedback.csv", "model_comparison.csv", "pruned.json",
+             "train_config.json", "distributed.log")
 RUN_FOLDERS = ("checkpoints", "scored", "tensorboard", "embedding_cache",
                "lora_adapter")  # "splits"/"model" also name stages
 
