@@ -7,7 +7,7 @@ PyTorch's dynamic int8 of the teacher against the ONNX Runtime int8 that Predict
 
     python benchmarks/bench_small_model.py [--data data/support_intents.csv] [--split-column split]
         [--max-train 0] [--epochs 10] [--student-epochs 10] [--max-length 128] [--time-budget 5]
-        [--learning-rate 1e-4]
+        [--learning-rate 1e-4] [--teacher RUN_DIR] [--pytorch-int8]
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--time-budget", type=float, default=5.0, help="minutes per training")
+    parser.add_argument("--teacher", default="", help="a finished run folder to use as the teacher "
+                        "(its splits; --data and the training options are then ignored)")
     parser.add_argument("--pytorch-int8", action="store_true",
                         help="also time PyTorch's dynamic int8 of the teacher at batch 1")
     args = parser.parse_args()
@@ -55,13 +57,18 @@ def main() -> None:
     import hackkit as hk
 
     task = hk.get_task("text-classification")
-    splits = hk.diagnose(args.data, lengths=False, split_column=args.split_column).splits  # as 01
-    run_dir = root / "teacher"
-    hk.save_splits(splits, run_dir, task)
-    config = hk.TrainConfig(epochs=args.epochs, max_train_examples=args.max_train,
-                            max_length=args.max_length, time_budget_minutes=args.time_budget,
-                            learning_rate=args.learning_rate, patience=0, device="cpu")
-    teacher = hk.finetune(run_dir, config)
+    if args.teacher:  # a finished run (e.g. from bench_defaults.py) is the teacher
+        run_dir = Path(args.teacher)
+        splits = hk.load_splits(run_dir)[0]
+        teacher = hk.read_json(hk.Run(run_dir).train_summary)
+    else:
+        splits = hk.diagnose(args.data, lengths=False, split_column=args.split_column).splits  # as 01
+        run_dir = root / "teacher"
+        hk.save_splits(splits, run_dir, task)
+        config = hk.TrainConfig(epochs=args.epochs, max_train_examples=args.max_train,
+                                max_length=args.max_length, time_budget_minutes=args.time_budget,
+                                learning_rate=args.learning_rate, patience=0, device="cpu")
+        teacher = hk.finetune(run_dir, config)
     student = hk.distill_run(run_dir, hk.DistillConfig(epochs=args.student_epochs), device="cpu")
     table = hk.compare_models(run_dir, latency_texts=100, throughput_texts=256)
     shown = table[["model", "macro_f1", "macro_f1_kept", "agreement_with_run", "parameters_m",
@@ -77,7 +84,7 @@ def main() -> None:
         texts = splits["test"]["text"].tolist()
         print(f"teacher, PyTorch dynamic int8 at batch 1: {pytorch_int8_latency(run_dir, texts)} ms "
               "(the table's int8 rows are ONNX Runtime's)")
-    print(f"runs kept under {root}")
+    print(f"runs kept under {run_dir.parent}")
 
 
 if __name__ == "__main__":
