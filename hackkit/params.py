@@ -173,7 +173,7 @@ class TrainConfig(_FromParams):
     method: str = field(default="finetune", metadata={"help": "how the model is trained"})
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "hub id or local model folder"})
     epochs: float = field(default=10.0, metadata={"help": "most passes over the training set"})
-    learning_rate: float = field(default=2e-4, metadata={"help": "peak AdamW learning rate"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "peak AdamW learning rate"})
     batch_size: int = field(default=8, metadata={"help": "examples per training step"})
     max_length: int = field(default=128, metadata={"help": "tokens kept per text"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
