@@ -27,15 +27,17 @@ from sklearn.metrics import accuracy_score, f1_score
 
 import hackkit as hk
 from hackkit import embeddings as em
+from hackkit.tasks.text import fit_baseline
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+TEXT = hk.get_task("text-classification")
 
 
 def load(data: str, split_column: str, seed: int) -> dict[str, pd.DataFrame]:
     """The splits 01 would make: the file's own split column as is, else dedup + stratified 70/10/20."""
-    dataset = hk.load_dataset(data, "text", "label", split_column)
-    frame = dataset.frame if split_column else hk.deduplicate(dataset.frame)[0]
-    return hk.make_splits(frame, 0.2, 0.1, seed=seed)
+    dataset = hk.load_data(data, text_column="text", label_column="label", split_column=split_column)
+    frame = dataset.frame if split_column else hk.deduplicate(dataset.frame, TEXT)[0]
+    return hk.make_splits(frame, 0.2, 0.1, seed, TEXT)
 
 
 def per_class(frame: pd.DataFrame, n: int, seed: int) -> np.ndarray:
@@ -60,12 +62,14 @@ def finetune_once(splits, train_idx, val_idx, labels, epochs: float, seed: int) 
         run = Path(tmp) / "run"
         hk.save_splits({"train": splits["train"].iloc[train_idx].reset_index(drop=True),
                         "validation": splits["validation"].iloc[val_idx].reset_index(drop=True),
-                        "test": splits["test"]}, run)
+                        "test": splits["test"]}, run, TEXT)
         started = time.perf_counter()
         summary = hk.finetune(run, hk.TrainConfig(model=MODEL, epochs=epochs, batch_size=16, patience=0,
-                                                  seed=seed, device="cpu"))
+                                                  seed=seed, device="cpu",
+                                                  time_budget_minutes=0))  # fixed epochs, no budget
         trained = time.perf_counter() - started
-        proba, names = hk.predict_proba(run / "model", list(splits["test"]["text"]), device="cpu")
+        predictor = hk.Predictor.from_run(run, device="cpu")
+        proba, names = predictor.predict_proba(list(splits["test"]["text"])), predictor.labels
         total = time.perf_counter() - started
     pred = [names[i] for i in proba.argmax(1)]
     return {**scores(splits["test"]["label"], pred, labels), "train_seconds": round(trained, 1),
@@ -130,7 +134,7 @@ def main() -> None:
                             **scores(test_y, pred, labels), "seconds": round(seconds, 2), "c": probe.c,
                             "c_source": probe.c_source, "test_macro_f1_by_c": by_c})
             started = time.perf_counter()
-            tfidf = hk.fit_baseline(splits["train"]["text"].iloc[ti], train_y, seed=seed)
+            tfidf = fit_baseline(splits["train"]["text"].iloc[ti], train_y, seed=seed)
             pred = tfidf.predict(list(splits["test"]["text"]))
             results.append({"method": "TF-IDF + LR", "per_class": n, "seed": seed, "train_rows": len(ti),
                             **scores(test_y, pred, labels), "seconds": round(time.perf_counter() - started, 2)})
