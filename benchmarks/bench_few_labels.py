@@ -28,6 +28,7 @@ from sklearn.metrics import accuracy_score, f1_score
 import hackkit as hk
 from hackkit import embeddings as em
 from hackkit.tasks.text import fit_baseline
+from plot_few_labels import plot_curves  # this folder: benchmarks/
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TEXT = hk.get_task("text-classification")
@@ -156,37 +157,12 @@ def main() -> None:
     by_c = pd.DataFrame([{"per_class": r["per_class"] or "all", **r["test_macro_f1_by_c"]} for r in probe_rows])
     print("probe test macro-F1 at each fixed C (mean over seeds):")
     print(by_c.groupby("per_class", sort=False).mean().round(3).to_string())
+    record = {"data": args.data, "labels": len(labels), "train_rows": len(splits["train"]),
+              "test_rows": len(splits["test"]), "embed_seconds": embed_seconds, "results": results}
     if args.out:
-        Path(args.out).write_text(json.dumps({"data": args.data, "labels": len(labels),
-                                              "train_rows": len(splits["train"]), "test_rows": len(splits["test"]),
-                                              "embed_seconds": embed_seconds, "results": results}, indent=1))
+        Path(args.out).write_text(json.dumps(record, indent=1))
     if args.plot:
-        plot(table, train_counts.mean(), Path(args.data).stem, args.plot)
-
-
-def plot(table: pd.DataFrame, full_per_class: float, title: str, path: str) -> None:
-    """Accuracy and macro-F1 against labelled rows per class (log scale; 'all' at the true mean)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    x_of = lambda v: full_per_class if v == "all" else float(v)  # noqa: E731
-    for ax, metric in zip(axes, ("accuracy", "macro_f1")):
-        for method, rows in table.groupby("method", sort=False):
-            if method.startswith("zero-shot"):
-                ax.axhline(rows[metric].iloc[0], ls=":", color="grey" if "names" in method else "black",
-                           label=method)
-            elif method.startswith("fine-tune"):
-                ax.plot([x_of(v) for v in rows["per_class"]], rows[metric], "r*", ms=12, label=method)
-            else:
-                ax.plot([x_of(v) for v in rows["per_class"]], rows[metric], "o-", label=method)
-        ax.set(xscale="log", xlabel="labelled training rows per class (rightmost = all)", ylabel=metric,
-               ylim=(0, 1.02), title=f"{title}: test {metric}")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        plot_curves([record], args.plot)
 
 
 if __name__ == "__main__":
