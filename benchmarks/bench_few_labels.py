@@ -27,15 +27,18 @@ from sklearn.metrics import accuracy_score, f1_score
 
 import hackkit as hk
 from hackkit import embeddings as em
+from hackkit.tasks.text import fit_baseline
+from plot_few_labels import plot_curves  # this folder: benchmarks/
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+TEXT = hk.get_task("text-classification")
 
 
 def load(data: str, split_column: str, seed: int) -> dict[str, pd.DataFrame]:
     """The splits 01 would make: the file's own split column as is, else dedup + stratified 70/10/20."""
-    dataset = hk.load_dataset(data, "text", "label", split_column)
-    frame = dataset.frame if split_column else hk.deduplicate(dataset.frame)[0]
-    return hk.make_splits(frame, 0.2, 0.1, seed=seed)
+    dataset = hk.load_data(data, text_column="text", label_column="label", split_column=split_column)
+    frame = dataset.frame if split_column else hk.deduplicate(dataset.frame, TEXT)[0]
+    return hk.make_splits(frame, 0.2, 0.1, seed, TEXT)
 
 
 def per_class(frame: pd.DataFrame, n: int, seed: int) -> np.ndarray:
@@ -60,12 +63,14 @@ def finetune_once(splits, train_idx, val_idx, labels, epochs: float, seed: int) 
         run = Path(tmp) / "run"
         hk.save_splits({"train": splits["train"].iloc[train_idx].reset_index(drop=True),
                         "validation": splits["validation"].iloc[val_idx].reset_index(drop=True),
-                        "test": splits["test"]}, run)
+                        "test": splits["test"]}, run, TEXT)
         started = time.perf_counter()
         summary = hk.finetune(run, hk.TrainConfig(model=MODEL, epochs=epochs, batch_size=16, patience=0,
-                                                  seed=seed, device="cpu"))
+                                                  seed=seed, device="cpu",
+                                                  time_budget_minutes=0))  # fixed epochs, no budget
         trained = time.perf_counter() - started
-        proba, names = hk.predict_proba(run / "model", list(splits["test"]["text"]), device="cpu")
+        predictor = hk.Predictor.from_run(run, device="cpu")
+        proba, names = predictor.predict_proba(list(splits["test"]["text"])), predictor.labels
         total = time.perf_counter() - started
     pred = [names[i] for i in proba.argmax(1)]
     return {**scores(splits["test"]["label"], pred, labels), "train_seconds": round(trained, 1),
@@ -130,7 +135,7 @@ def main() -> None:
                             **scores(test_y, pred, labels), "seconds": round(seconds, 2), "c": probe.c,
                             "c_source": probe.c_source, "test_macro_f1_by_c": by_c})
             started = time.perf_counter()
-            tfidf = hk.fit_baseline(splits["train"]["text"].iloc[ti], train_y, seed=seed)
+            tfidf = fit_baseline(splits["train"]["text"].iloc[ti], train_y, seed=seed)
             pred = tfidf.predict(list(splits["test"]["text"]))
             results.append({"method": "TF-IDF + LR", "per_class": n, "seed": seed, "train_rows": len(ti),
                             **scores(test_y, pred, labels), "seconds": round(time.perf_counter() - started, 2)})
@@ -152,37 +157,12 @@ def main() -> None:
     by_c = pd.DataFrame([{"per_class": r["per_class"] or "all", **r["test_macro_f1_by_c"]} for r in probe_rows])
     print("probe test macro-F1 at each fixed C (mean over seeds):")
     print(by_c.groupby("per_class", sort=False).mean().round(3).to_string())
+    record = {"data": args.data, "labels": len(labels), "train_rows": len(splits["train"]),
+              "test_rows": len(splits["test"]), "embed_seconds": embed_seconds, "results": results}
     if args.out:
-        Path(args.out).write_text(json.dumps({"data": args.data, "labels": len(labels),
-                                              "train_rows": len(splits["train"]), "test_rows": len(splits["test"]),
-                                              "embed_seconds": embed_seconds, "results": results}, indent=1))
+        Path(args.out).write_text(json.dumps(record, indent=1))
     if args.plot:
-        plot(table, train_counts.mean(), Path(args.data).stem, args.plot)
-
-
-def plot(table: pd.DataFrame, full_per_class: float, title: str, path: str) -> None:
-    """Accuracy and macro-F1 against labelled rows per class (log scale; 'all' at the true mean)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    x_of = lambda v: full_per_class if v == "all" else float(v)  # noqa: E731
-    for ax, metric in zip(axes, ("accuracy", "macro_f1")):
-        for method, rows in table.groupby("method", sort=False):
-            if method.startswith("zero-shot"):
-                ax.axhline(rows[metric].iloc[0], ls=":", color="grey" if "names" in method else "black",
-                           label=method)
-            elif method.startswith("fine-tune"):
-                ax.plot([x_of(v) for v in rows["per_class"]], rows[metric], "r*", ms=12, label=method)
-            else:
-                ax.plot([x_of(v) for v in rows["per_class"]], rows[metric], "o-", label=method)
-        ax.set(xscale="log", xlabel="labelled training rows per class (rightmost = all)", ylabel=metric,
-               ylim=(0, 1.02), title=f"{title}: test {metric}")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        plot_curves([record], args.plot)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,7 @@ class DemoApp:
         self.preview = w.Image(width=224)
         if predictor.task.input_kind == "image":  # an upload or a path instead of the text box
             self.image_upload.add_class("hackkit-demo-image-upload")
+            self.preview.add_class("hackkit-demo-preview")
             self.image_upload.observe(lambda _: self.show_image(), names="value")
             self.image_path.value = str(example or "")
             single = w.VBox([w.HBox([self.image_upload, self.image_path, self.button]),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import MODEL, SAMPLE, TEXT
+from helpers import MODEL, SAMPLE, TEXT, make_image_folder
 
 import hackkit as hk
 
@@ -99,6 +99,23 @@ def tiny_run(tmp_path_factory, tiny_model, sample_splits) -> Path:
     hk.finetune(run_dir, hk.TrainConfig(model=str(tiny_model), epochs=1, batch_size=16,
                                         learning_rate=1e-3, patience=0, device="cpu",
                                         time_budget_minutes=0))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def image_run(tmp_path_factory) -> Path:
+    """An image run (alone under its own runs root) trained through hk.finetune on 24 generated
+    images at 64 px, one epoch: circle, star, triangle. Seconds; read-only."""
+    root = tmp_path_factory.mktemp("image-run")
+    folder = make_image_folder(root / "shapes")
+    diagnosis = hk.diagnose(hk.DataConfig(task="image-classification", data_path=str(folder),
+                                          test_size=0.25, val_size=0.25, max_length=64))
+    diagnosis.raise_for_errors()
+    run_dir = root / "runs" / "img"
+    task = hk.get_task("image-classification")
+    hk.save_splits(diagnosis.splits, run_dir, task)
+    hk.finetune(run_dir, hk.TrainConfig(task=task.name, epochs=1, batch_size=8, max_length=64,
+                                        patience=0, device="cpu", time_budget_minutes=0))
     return run_dir
 
 

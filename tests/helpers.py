@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -19,6 +20,27 @@ NER_SAMPLE = ROOT / "data" / "support_entities.conll"
 TEXT = hk.get_task("text-classification")
 NER = hk.get_task("token-classification")
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+IMAGE_LABELS = ("circle", "star", "triangle")
+
+
+def image_generator():
+    """data/make_sample_images.py as a module: it draws the shapes sample's images."""
+    spec = importlib.util.spec_from_file_location("make_sample_images", ROOT / "data" / "make_sample_images.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_image_folder(root: Path, per_class: int = 8, labels=IMAGE_LABELS, seed: int = 0) -> Path:
+    """root/<label>/<label>_<i>.jpg, drawn by the sample's generator."""
+    import numpy as np
+
+    generator, rng = image_generator(), np.random.default_rng(seed)
+    for label in labels:
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            generator.draw_image(label, rng).save(root / label / f"{label}_{i}.jpg", quality=90)
+    return root
 
 
 def free_port() -> int:

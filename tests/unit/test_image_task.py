@@ -3,63 +3,27 @@ the demo widget, the HTTP API and ONNX export, on small generated images."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import ROOT, served
+from helpers import IMAGE_LABELS, make_image_folder, served
 
 import hackkit as hk
 from hackkit.runfolder import read_model_info
 
 IMAGES = hk.get_task("image-classification")
-LABELS = ("circle", "star", "triangle")
-
-
-@pytest.fixture(scope="module")
-def generator():
-    """data/make_sample_images.py as a module."""
-    spec = importlib.util.spec_from_file_location("make_sample_images", ROOT / "data" / "make_sample_images.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def make_folder(root: Path, generator, per_class: int = 8, labels=LABELS, seed: int = 0) -> Path:
-    """root/<label>/<label>_<i>.jpg, generated."""
-    rng = np.random.default_rng(seed)
-    for label in labels:
-        (root / label).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            generator.draw_image(label, rng).save(root / label / f"{label}_{i}.jpg", quality=90)
-    return root
+LABELS = IMAGE_LABELS
 
 
 def doctor(folder: Path, **fields) -> hk.Diagnosis:
     return hk.diagnose(hk.DataConfig(task="image-classification", data_path=str(folder), **fields))
-
-
-@pytest.fixture(scope="module")
-def image_run(tmp_path_factory, generator) -> Path:
-    """A run trained through hk.finetune on 24 generated images at 64 px (one epoch): read-only."""
-    root = tmp_path_factory.mktemp("image-run")
-    folder = make_folder(root / "shapes", generator)
-    diagnosis = doctor(folder, test_size=0.25, val_size=0.25, max_length=64)
-    diagnosis.raise_for_errors()
-    run_dir = root / "runs" / "img"
-    hk.save_splits(diagnosis.splits, run_dir, IMAGES)
-    hk.finetune(run_dir, hk.TrainConfig(task="image-classification", epochs=1, batch_size=8,
-                                        max_length=64, patience=0, device="cpu",
-                                        time_budget_minutes=0))
-    return run_dir
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +36,8 @@ def predictor(image_run):
 
 @pytest.mark.parametrize("bad, check", [("empty", "empty"), ("corrupt", "corrupt"),
                                         ("text", "not-an-image")])
-def test_doctor_reports_each_bad_file_with_its_path(tmp_path, generator, bad, check):
-    folder = make_folder(tmp_path / "data", generator, per_class=6, labels=("circle", "star"))
+def test_doctor_reports_each_bad_file_with_its_path(tmp_path, bad, check):
+    folder = make_image_folder(tmp_path / "data", per_class=6, labels=("circle", "star"))
     good = folder / "star" / "star_0.jpg"
     path = folder / "star" / "bad.jpg"
     content = {"empty": b"", "corrupt": good.read_bytes()[: good.stat().st_size // 2],
@@ -89,11 +53,11 @@ def test_doctor_reports_each_bad_file_with_its_path(tmp_path, generator, bad, ch
         diagnosis.raise_for_errors()
 
 
-def test_doctor_finds_identical_and_near_identical_pictures(tmp_path, generator):
+def test_doctor_finds_identical_and_near_identical_pictures(tmp_path):
     folder = tmp_path / "data"
-    make_folder(folder / "train", generator, per_class=6, labels=("circle", "star"))
-    make_folder(folder / "test", generator, per_class=3, labels=("circle", "star"), seed=1)
-    make_folder(folder / "validation", generator, per_class=3, labels=("circle", "star"), seed=2)
+    make_image_folder(folder / "train", per_class=6, labels=("circle", "star"))
+    make_image_folder(folder / "test", per_class=3, labels=("circle", "star"), seed=1)
+    make_image_folder(folder / "validation", per_class=3, labels=("circle", "star"), seed=2)
     # the same file in train and test (leakage), and a half-size JPEG copy within train (a near duplicate)
     shutil.copy(folder / "train" / "star" / "star_0.jpg", folder / "test" / "star" / "copy.jpg")
     original = Image.open(folder / "train" / "circle" / "circle_1.jpg")
@@ -110,8 +74,8 @@ def test_doctor_finds_identical_and_near_identical_pictures(tmp_path, generator)
     assert set(pairs["kind"]) == {"exact", "near"} and pairs["cross_split"].sum() == 1
 
 
-def test_clean_images_get_no_problems_and_a_size_report(tmp_path, generator):
-    folder = make_folder(tmp_path / "data", generator, per_class=6, labels=("circle", "star"))
+def test_clean_images_get_no_problems_and_a_size_report(tmp_path):
+    folder = make_image_folder(tmp_path / "data", per_class=6, labels=("circle", "star"))
     data = hk.DataConfig(task="image-classification", data_path=str(folder))
     diagnosis = hk.diagnose(data)
     assert diagnosis.summary().startswith("data doctor: no problems found")
@@ -124,8 +88,8 @@ def test_clean_images_get_no_problems_and_a_size_report(tmp_path, generator):
     assert hk.plot_examples(diagnosis.splits, hk.get_task("text-classification")).startswith("no examples view")
 
 
-def test_a_table_of_paths_reads_text_column_as_the_image_column(tmp_path, generator):
-    folder = make_folder(tmp_path / "imgs", generator, per_class=5, labels=("circle", "star"))
+def test_a_table_of_paths_reads_text_column_as_the_image_column(tmp_path):
+    folder = make_image_folder(tmp_path / "imgs", per_class=5, labels=("circle", "star"))
     rows = [{"file": str(p.relative_to(tmp_path)), "kind": p.parent.name} for p in sorted(folder.rglob("*.jpg"))]
     pd.DataFrame(rows).to_csv(tmp_path / "table.csv", index=False)
     dataset = hk.load_data(tmp_path / "table.csv", task="image-classification", text_column="file",
