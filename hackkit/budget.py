@@ -505,12 +505,19 @@ def explain_result(
     if len(losses) >= 4:
         k = max(1, len(losses) // 5)
         first, last = sum(losses[:k]) / k, sum(losses[-k:]) / k
-        # A warm start begins near its best loss: only a rising loss is a problem then.
-        if not math.isfinite(last) or last > (1.5 if warm_start else 0.9) * first:
-            chance = math.log(num_classes) if num_classes > 1 else 0.0
-            hint = (f"LEARNING_RATE={learning_rate:g} is likely too high for full fine-tuning: try "
-                    f"{min(learning_rate / 4, 5e-5):g}" if learning_rate > 1e-4 or not math.isfinite(last)
-                    else f"LEARNING_RATE={learning_rate:g} may be too low: try {learning_rate * 4:g}")
+        chance = math.log(num_classes) if num_classes > 1 else 0.0
+        # A warm start begins near its best loss, and small batches make it noisy: only a loss
+        # climbing towards chance level is a problem then.
+        failing = (last > max(1.5 * first, 0.5 * chance) if warm_start else last > 0.9 * first)
+        if not math.isfinite(last) or failing:
+            if warm_start:
+                hint = (f"LEARNING_RATE={learning_rate:g} is likely too high for a head that starts "
+                        f"from the probe: try {learning_rate / 2:g}")
+            else:
+                hint = (f"LEARNING_RATE={learning_rate:g} is likely too high for full fine-tuning: "
+                        f"try {min(learning_rate / 4, 5e-5):g}"
+                        if learning_rate > 1e-4 or not math.isfinite(last)
+                        else f"LEARNING_RATE={learning_rate:g} may be too low: try {learning_rate * 4:g}")
             problems.append({
                 "cause": f"the training loss did not fall: {first:.3f} at the start, {last:.3f} at "
                          f"the end (predicting every class equally gives {chance:.3f}).",
