@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--time-budget", type=float, default=5.0, help="minutes per training")
+    parser.add_argument("--student-minutes", type=float, default=-1.0,
+                        help="the student's time budget (-1: the teacher's)")
     parser.add_argument("--teacher", default="", help="a finished run folder to use as the teacher "
                         "(its splits; --data and the training options are then ignored)")
     parser.add_argument("--pytorch-int8", action="store_true",
@@ -69,7 +71,9 @@ def main() -> None:
                                 max_length=args.max_length, time_budget_minutes=args.time_budget,
                                 learning_rate=args.learning_rate, patience=0, device="cpu")
         teacher = hk.finetune(run_dir, config)
-    student = hk.distill_run(run_dir, hk.DistillConfig(epochs=args.student_epochs), device="cpu")
+    student = hk.distill_run(run_dir, hk.DistillConfig(epochs=args.student_epochs,
+                                                       time_budget_minutes=args.student_minutes),
+                             device="cpu")
     table = hk.compare_models(run_dir, latency_texts=100, throughput_texts=256)
     shown = table[["model", "macro_f1", "macro_f1_kept", "agreement_with_run", "parameters_m",
                    "size_mb", "latency_ms_batch1", "speedup_batch1", "texts_per_s_batch32"]]

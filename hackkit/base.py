@@ -157,9 +157,9 @@ class Task:
         """Model, encoded splits, collator and compute_metrics for Trainer."""
         raise NotImplementedError
 
-    def warm_start(self, parts: TrainParts, train: pd.DataFrame, labels: list[str], location: str,
-                   max_length: int, cache_dir: Path, device: str = "cpu",
-                   seed: int = 42) -> TrainParts:
+    def warm_start(self, parts: TrainParts, train: pd.DataFrame, validation: pd.DataFrame,
+                   labels: list[str], location: str, max_length: int, cache_dir: Path,
+                   device: str = "cpu", seed: int = 42) -> TrainParts:
         """Parts whose head starts as a linear probe on frozen features (HEAD_INIT probe); as is by default."""
         return parts
 

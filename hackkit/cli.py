@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="file of extra texts (column `text`) the teacher labels for training")
     distill.add_argument("--epochs", type=float, default=0.0,
                          help="student epochs (default: the teacher's EPOCHS)")
+    distill.add_argument("--minutes", type=float, default=-1.0,
+                         help="the student's time budget (default: the teacher's "
+                              "TIME_BUDGET_MINUTES; 0: no limit)")
     distill.add_argument("--name", default="", help="label of the new run folder")
     export = sub.add_parser("export", help="write the model card; with --onnx also an ONNX copy")
     export.add_argument("run", nargs="?", default="", help="run folder (default: latest with a model)")
@@ -210,7 +213,8 @@ def _distill(args: argparse.Namespace) -> int:
 
     summary = distill_run(args.run, DistillConfig(
         student=args.student, temperature=args.temperature, alpha=args.alpha,
-        unlabelled=args.unlabelled, epochs=args.epochs), name=args.name)
+        unlabelled=args.unlabelled, epochs=args.epochs, time_budget_minutes=args.minutes),
+        name=args.name)
     print(f"student run: {summary['run_dir']}")
     for key, value in summary["test"].items():
         print(f"  test {key:<20}{value:.4f}")

@@ -36,6 +36,7 @@ class DistillConfig:
     alpha: float = 0.5  # weight of the teacher's soft labels; 1 - alpha for the gold labels
     unlabelled: str = ""  # file of extra texts (column `text`) labelled by the teacher
     epochs: float = 0.0  # 0: the teacher's EPOCHS
+    time_budget_minutes: float = -1.0  # -1: the teacher's TIME_BUDGET_MINUTES; 0: no limit
 
     def validate(self) -> None:
         """Raise a ValueError naming the option for any out-of-range value."""
@@ -43,6 +44,9 @@ class DistillConfig:
             raise ValueError(f"--temperature {self.temperature}: use a positive number, e.g. 2.")
         if not 0 <= self.alpha <= 1:
             raise ValueError(f"--alpha {self.alpha}: use a weight in [0, 1], e.g. 0.5.")
+        if self.time_budget_minutes < 0 and self.time_budget_minutes != -1:
+            raise ValueError(f"--minutes {self.time_budget_minutes}: use -1 (the teacher's budget), "
+                             "0 (no limit) or a positive number of minutes.")
         if self.epochs < 0:
             raise ValueError(f"--epochs {self.epochs}: use 0 (the teacher's) or a positive number.")
         if self.unlabelled and not find_input(self.unlabelled).is_file():
@@ -189,6 +193,9 @@ def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
     student_model = options.student or str(teacher.model_dir)
     config = replace(base, model=student_model, method="finetune", device=device,
                      epochs=options.epochs or base.epochs, average_checkpoints=0,
+                     time_budget_minutes=(base.time_budget_minutes
+                                          if options.time_budget_minutes == -1
+                                          else options.time_budget_minutes),
                      max_length=teacher.max_length(), nproc=1)  # distill trains in one process
     resolved = resolve_model(student_model) if options.student else None
     config.validate()

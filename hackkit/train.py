@@ -279,8 +279,9 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     if config.head_init == "probe":  # text: mean pooling + a fitted probe as the head
         if not main:
             barrier()  # rank 0 fills the run's embedding cache first; the others read it
-        parts = task.warm_start(parts, train_frame, labels, resolved.location, config.max_length,
-                                run.embeddings, device, config.seed)
+        parts = task.warm_start(parts, train_frame, splits["validation"], labels,
+                                resolved.location, config.max_length, run.embeddings, device,
+                                config.seed)
         if main:
             barrier()
     if resume and run.checkpoint_plan.is_file():  # the schedule the checkpoint was made on

@@ -259,8 +259,8 @@ class TextClassification(LabelTask):
             val_ds=tokenized(validation, tokenizer, labels, max_length),
             collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics)
 
-    def warm_start(self, parts, train, labels, location, max_length, cache_dir, device="cpu",
-                   seed=42):
+    def warm_start(self, parts, train, validation, labels, location, max_length, cache_dir,
+                   device="cpu", seed=42):
         """Mean pooling + a head that starts as logistic regression on the frozen embeddings.
 
         A fresh head on the [CLS] token needs hundreds of steps per class before it predicts
@@ -269,12 +269,13 @@ class TextClassification(LabelTask):
         """
         import dataclasses
 
-        from hackkit.embeddings import EmbeddingClassifier, cached_embeddings
+        from hackkit.embeddings import cached_probe
         from hackkit.meanpool import build
 
-        vectors = cached_embeddings(list(train["text"]), location, max_length, cache_dir,
-                                    name="train", device=device)
-        probe = EmbeddingClassifier().fit(vectors, train["label"], seed=seed)  # C: the default
+        # The second baseline's probe (C chosen on validation), fitted once per run folder.
+        probe, vectors = cached_probe(train["text"], train["label"], validation["text"],
+                                      validation["label"], location, max_length, cache_dir,
+                                      device, seed)
         if probe.labels != list(labels):
             raise ValueError(f"the training rows have labels {probe.labels}, the run {labels}: "
                              "every label needs training rows (MAX_TRAIN_EXAMPLES=0 keeps all).")
@@ -326,15 +327,12 @@ class TextClassification(LabelTask):
     def extra_baselines(self, splits, labels, split, model_location, max_length, cache_dir,
                         seed=42):
         """Frozen mean-pooled embeddings + class-balanced logistic regression (the embeddings method)."""
-        from hackkit.embeddings import EmbeddingClassifier, cached_embeddings
+        from hackkit.embeddings import cached_embeddings, cached_probe
 
-        def embedded(name):
-            return cached_embeddings(list(splits[name]["text"]), model_location, max_length,
-                                     cache_dir, name=name)
-
-        probe = EmbeddingClassifier().fit(embedded("train"), splits["train"]["label"],
-                                          embedded("validation"), splits["validation"]["label"],
-                                          seed=seed)
-        target = embedded(split) if split != "train" else embedded("train")
+        probe, _ = cached_probe(splits["train"]["text"], splits["train"]["label"],
+                                splits["validation"]["text"], splits["validation"]["label"],
+                                model_location, max_length, cache_dir, seed=seed)
+        target = cached_embeddings(list(splits[split]["text"]), model_location, max_length,
+                                   cache_dir, name=split)
         return {self.embeddings_baseline_name:
                 classification_metrics(splits[split]["label"], probe.predict(target), labels)}

@@ -12,6 +12,7 @@ from helpers import NER
 
 import hackkit as hk
 from hackkit.averaging import average_weights, choose_average
+from hackkit.distill import layer_list
 from hackkit.runfolder import Run
 
 
@@ -65,7 +66,9 @@ def test_distilled_student_is_a_run_with_half_the_layers(tiny_run, copy_run, wri
     assert summary["teacher_run"] == "teacher" and summary["distillation"]["layers_kept"] == [1]
     assert summary["distillation"]["unlabelled_texts"] == 2
     assert hk.read_json(student.train_summary)["teacher"] == str(teacher)
-    assert hk.Predictor(student.model_dir, device="cpu").model.config.num_hidden_layers == 1
+    loaded = hk.Predictor(student.model_dir, device="cpu").model
+    assert loaded.config.num_hidden_layers == 1
+    assert len(loaded.get_submodule(layer_list(loaded))) == 1  # the saved encoder has one layer
     assert student.metrics.is_file() and student.model_card.is_file()
     assert (student.splits_dir / "test.csv").read_text() == \
         (Run(teacher).splits_dir / "test.csv").read_text()
@@ -223,4 +226,6 @@ def test_distill_command_rejects_a_bad_option_before_any_work(tiny_run, capsys):
 
     assert main(["distill", str(tiny_run), "--temperature", "0"]) == 2
     assert "--temperature 0.0: use a positive number" in capsys.readouterr().err
+    assert main(["distill", str(tiny_run), "--minutes", "-3"]) == 2
+    assert "--minutes -3.0: use -1 (the teacher's budget), 0 (no limit)" in capsys.readouterr().err
     assert sorted(p.name for p in tiny_run.parent.iterdir()) == [tiny_run.name]  # no new run
