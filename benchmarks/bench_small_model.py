@@ -7,7 +7,7 @@ PyTorch's dynamic int8 of the teacher against the ONNX Runtime int8 that Predict
 
     python benchmarks/bench_small_model.py [--data data/support_intents.csv] [--split-column split]
         [--max-train 0] [--epochs 10] [--student-epochs 10] [--max-length 128] [--time-budget 5]
-        [--learning-rate 1e-4] [--teacher RUN_DIR] [--pytorch-int8]
+        [--learning-rate 5e-5] [--teacher RUN_DIR] [--student-minutes M] [--pytorch-int8]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=10.0, help="a cap; the budget decides")
     parser.add_argument("--student-epochs", type=float, default=10.0)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--time-budget", type=float, default=5.0, help="minutes per training")
     parser.add_argument("--student-minutes", type=float, default=-1.0,
                         help="the student's time budget (-1: the teacher's)")
