@@ -161,7 +161,7 @@ def test_ner_has_no_embeddings_baseline(tmp_path):
 def test_embeddings_baseline_is_cached_in_the_run_folder(run_with_splits, tiny_model):
     first = hk.extra_baselines(run_with_splits, "validation", str(tiny_model))
     cache = sorted(p.name for p in hk.Run(run_with_splits).embeddings.iterdir())
-    assert [n.split("-")[0] for n in cache] == ["train", "validation"]
+    assert [n.split("-")[0] for n in cache] == ["probe", "train", "validation"]  # one probe fit, reused
     stamps = [p.stat().st_mtime_ns for p in hk.Run(run_with_splits).embeddings.iterdir()]
     again = hk.extra_baselines(run_with_splits, "validation", str(tiny_model))
     assert again == first and stamps == [p.stat().st_mtime_ns

@@ -31,8 +31,9 @@ def test_same_parameters_and_seed_give_the_same_metrics(run_with_splits, tiny_mo
     shutil.copytree(run_with_splits / "splits", other / "splits")
     history_a, proba_a, metrics_a = _train_and_score(run_with_splits, tiny_model, seed=7)
     history_b, proba_b, metrics_b = _train_and_score(twin, tiny_model, seed=7)
-    # 2 epochs of 6 steps, evaluated every 2 steps (at least 5 evaluations: the planner's cadence)
-    assert history_a == history_b and len([h for h in history_a if "eval_loss" in h]) == 6
+    # 2 epochs of 6 steps, evaluated every 2 steps (at least 5 evaluations: the planner's cadence),
+    # after the probe start's evaluation at step 0
+    assert history_a == history_b and len([h for h in history_a if "eval_loss" in h]) == 7
     np.testing.assert_array_equal(proba_a, proba_b)
     assert metrics_a == metrics_b
     history_c, proba_c, _ = _train_and_score(other, tiny_model, seed=8)
