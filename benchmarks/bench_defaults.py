@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
               f"budget ({result['notebook_seconds']}); {result['steps']} steps, "
               f"{result['epochs']} epochs of {result['train_examples']} examples")
         print(f"  examples/s planned {result['planned_examples_per_second']}, real "
-              f"{result['real_examples_per_second']}; plan corrected: {result['recalibrated']}")
+              f"{result['real_examples_per_second']}; check of the plan on real steps: {result['recalibrated']}")
         print(f"  {result['verdict']}", flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))

@@ -340,8 +340,9 @@ def _budget_callback_class() -> type:
                 "at_step": state.global_step, "planned_steps": self.plan.max_steps,
                 "steps": new, "real_examples_per_second": round(
                     self.plan.batch_size / step_seconds, 2) if step_seconds > 0 else None,
-                "planned_examples_per_second": self.plan.examples_per_second}
-            if abs(new - self.max_steps) > 0.1 * self.max_steps:  # small differences: keep the plan
+                "planned_examples_per_second": self.plan.examples_per_second,
+                "applied": abs(new - self.max_steps) > 0.1 * self.max_steps}
+            if self.calibration["applied"]:  # within 10%: keep the plan
                 self.max_steps = state.max_steps = new
                 scheduler = self._scheduler
                 if scheduler is not None:  # the next step's rate already follows the new schedule

@@ -149,6 +149,7 @@ def test_trainer_on_the_plan_ends_its_lr_schedule_at_the_last_step(tiny_parts, t
     result = budget.result()
     assert result["schedule_completed"] and not result["stopped_by_budget"]
     assert result["steps"] == result["planned_steps"] == 12
+    assert not result["recalibrated"]["applied"]  # real steps ran as measured: the plan stands
 
 
 @pytest.mark.parametrize("slower, expected_steps", [(2.0, 6), (0.5, 16)])
@@ -183,7 +184,7 @@ def test_the_plan_follows_the_real_speed_of_the_first_steps(tiny_parts, tmp_path
     assert used[5:] == pytest.approx(new_decay)
     result = budget.result()
     assert result["schedule_completed"] and not result["stopped_by_budget"]
-    assert result["recalibrated"]["at_step"] == 5
+    assert result["recalibrated"]["at_step"] == 5 and result["recalibrated"]["applied"]
     assert result["recalibrated"]["real_examples_per_second"] == pytest.approx(0.95 / slower, rel=0.02)
 
 
