@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import nbformat
+import pytest
 import papermill
 
 import hackkit as hk
@@ -31,6 +32,7 @@ def test_demo_notebook_runs_headless_and_exports_onnx(tiny_run, tmp_path):
     assert card.startswith(f"# {tiny_run.name}: text-classification")
 
 
+@pytest.mark.slow  # 14 s on an idle 2-core CPU; the distillation itself is tested in test_small_models
 def test_demo_notebook_distills_a_student_and_compares_the_models(tiny_run, copy_run, tmp_path):
     run_dir = copy_run(tiny_run)
     out = tmp_path / "04_demo_distill.ipynb"

@@ -1,6 +1,6 @@
 """Each notebook under papermill; asserts on what the run folder holds.
 
-The pipeline trains a fixed amount of work (800 examples, 2 epochs, about 2 minutes on 2 cores) so
+The pipeline trains a fixed amount of work (800 examples, 1 epoch, about 1.5 minutes on 2 cores) so
 the test can check the promise that matters: the fine-tuned model beats the baseline on the sample
 test split. The time budget is lifted (the committed defaults let it decide, which depends on the
 machine's speed), so a slow or busy machine trains the same steps instead of fewer.
@@ -18,7 +18,8 @@ import pytest
 
 import hackkit as hk
 
-INJECTED = {"TOP_MISTAKES": 5, "DEVICE": "cpu", "TIME_BUDGET_MINUTES": 0, "EPOCHS": 2, "MAX_TRAIN_EXAMPLES": 800}
+# One epoch: the head starts from the probe, so 100 steps already beat the baseline.
+INJECTED = {"TOP_MISTAKES": 5, "DEVICE": "cpu", "TIME_BUDGET_MINUTES": 0, "EPOCHS": 1, "MAX_TRAIN_EXAMPLES": 800}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def test_explore_wrote_splits_and_a_data_report(run_dir):
 def test_finetune_wrote_model_history_and_curve(run_dir):
     summary = hk.read_json(run_dir / "train_summary.json")
     assert summary["train_examples"] == 800 and summary["device"] == "cpu"
-    assert summary["model_source"] == "packaged" and summary["epochs_completed"] == 2.0
+    assert summary["model_source"] == "packaged" and summary["epochs_completed"] == 1.0
     config = json.loads((run_dir / "model" / "config.json").read_text())
     assert sorted(config["id2label"].values()) == hk.load_splits(run_dir)[1]
     assert (run_dir / "model" / "model.safetensors").stat().st_size > 50_000_000
