@@ -24,7 +24,7 @@ from hackkit.params import TrainConfig
 from hackkit.paths import find_input, write_json
 from hackkit.runfolder import Run, find_run, load_splits, new_run_dir
 from hackkit.train import (callbacks, check_run, measure_speed, plan_for, save_model,
-                           training_arguments)
+                           training_arguments, training_record)
 
 
 @dataclass
@@ -250,14 +250,7 @@ def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
                          "unlabelled_texts": len(extra)},
         "model_source": resolved.source if resolved else "teacher",
         "device": device_name, "precision": precision,
-        "train_examples": len(parts.train_ds), "validation_examples": len(parts.val_ds),
-        "epochs_completed": round(float(state.epoch or 0), 3), "steps": state.global_step,
-        "train_seconds": round(seconds, 2),
-        "train_examples_per_second": round(float(state.epoch or 0) * len(parts.train_ds)
-                                           / seconds, 2),
-        "stopped_by_time_budget": budget.stopped_by_budget,
-        "plan": plan.to_dict(), "budget": budget.result(),
-        f"best_validation_{task.main_metric}": state.best_metric,
+        **training_record(trainer, parts, plan, budget, seconds, task.main_metric),
         "parameters": sum(p.numel() for p in trainer.model.parameters()),
         **parts.extra,
         "config": asdict(recorded),

@@ -21,7 +21,8 @@ from hackkit.models import resolve_model
 from hackkit.params import TrainConfig
 from hackkit.paths import write_json
 from hackkit.runfolder import Run, load_splits
-from hackkit.train import callbacks, check_run, measured_plan, save_model, training_arguments
+from hackkit.train import (callbacks, check_run, measured_plan, save_model, training_arguments,
+                           training_record)
 
 
 def lora_targets(config: TrainConfig) -> list[str]:
@@ -119,15 +120,8 @@ def finetune_lora(run_dir: str | Path, config: TrainConfig) -> dict:
     summary = {
         "task": config.task, "method": config.method, "main_metric": task.main_metric,
         "model": config.model, "model_source": resolved.source, "device": device,
-        "precision": precision, "train_examples": len(parts.train_ds),
-        "validation_examples": len(parts.val_ds),
-        "epochs_completed": round(float(state.epoch or 0), 3), "steps": state.global_step,
-        "train_seconds": round(seconds, 2),
-        "train_examples_per_second": round(float(state.epoch or 0) * len(parts.train_ds)
-                                           / seconds, 2),
-        "stopped_by_time_budget": budget.stopped_by_budget,
-        "plan": plan.to_dict(), "budget": budget.result(),
-        f"best_validation_{task.main_metric}": state.best_metric,
+        "precision": precision,
+        **training_record(trainer, parts, plan, budget, seconds, task.main_metric),
         "trainable_parameters": trainable, "total_parameters": total,
         "lora": {"rank": config.lora_rank, "alpha": config.lora_alpha,
                  "dropout": config.lora_dropout, "targets": lora_targets(config),

@@ -231,6 +231,25 @@ def save_model(trainer, run: Run, config: TrainConfig, labels: list[str]) -> Pat
     return run.model_dir
 
 
+def training_record(trainer, parts: TrainParts, plan: TrainPlan, budget, seconds: float,
+                    metric: str, start_epoch: float = 0.0) -> dict:
+    """What a Trainer run did, for train_summary.json: examples, epochs, steps, time, speed, plan."""
+    state = trainer.state
+    epochs = float(state.epoch or 0)
+    return {
+        "train_examples": len(parts.train_ds),
+        "validation_examples": len(parts.val_ds),
+        "epochs_completed": round(epochs, 3),
+        "steps": state.global_step,
+        "train_seconds": round(seconds, 2),  # this attempt only, when resumed
+        "train_examples_per_second": round((epochs - start_epoch) * len(parts.train_ds) / seconds, 2),
+        "stopped_by_time_budget": budget.stopped_by_budget,
+        f"best_validation_{metric}": state.best_metric,
+        "plan": plan.to_dict(),  # steps, epochs expected, measured examples/s
+        "budget": budget.result(),  # planned vs realised
+    }
+
+
 def start_score(history: list[dict], metric: str) -> float | None:
     """The validation `metric` of the evaluation before the first step (eval_on_start), if any."""
     for entry in history:
@@ -335,20 +354,10 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
         "model_source": resolved.source,
         "device": device,
         "precision": precision,
-        "train_examples": len(parts.train_ds),
         "available_train_examples": len(splits["train"]),
-        "validation_examples": len(parts.val_ds),
-        "epochs_completed": round(float(state.epoch or 0), 3),
-        "steps": state.global_step,
-        "train_seconds": round(seconds, 2),  # this attempt only, when resumed
-        "train_examples_per_second": round(
-            (float(state.epoch or 0) - start_epoch) * len(parts.train_ds) / seconds, 2),
-        "stopped_by_time_budget": budget.stopped_by_budget,
+        **training_record(trainer, parts, plan, budget, seconds, task.main_metric, start_epoch),
         "resumed_from": resume.name if resume else None,
-        f"best_validation_{task.main_metric}": state.best_metric,
         "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
-        "plan": plan.to_dict(),  # steps, epochs expected, measured examples/s
-        "budget": budget.result(),  # planned vs realised
         "checkpoint_averaging": averaged,
         "kept_warm_start": kept_start,
         "processes": world,
