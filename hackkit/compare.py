@@ -61,9 +61,44 @@ def throughput(predictor, texts: list[str], batch_size: int = 32) -> float:
     return len(texts) / (time.perf_counter() - start)
 
 
+def interleaved_speed(predictors: list, texts: list[str], latency_texts: int,
+                      throughput_texts: int, batch_size: int = 32, rounds: int = 4
+                      ) -> list[tuple[float, float]]:
+    """(median ms per text at batch 1, texts/s at batch_size) for each predictor, timed in turns.
+
+    Both samples are split into rounds that every model runs in turn, so that a busy moment on a
+    shared machine slows all the models alike instead of whichever was being timed: the ratios
+    between rows hold even when the absolute times drift. Within a round a model answers several
+    texts in a row (one at a time), as a demo does, so its weights are warm in the caches.
+    """
+    for predictor in predictors:  # warm-up, and the batch size for the throughput rounds
+        predictor.predict(texts[:1])
+        predictor.batch_size = batch_size
+        predictor.predict(texts[:batch_size])
+    waits = [[] for _ in predictors]
+    sample = (texts * latency_texts)[:latency_texts]
+    step = -(-len(sample) // rounds)
+    for begin in range(0, len(sample), step):
+        for i, predictor in enumerate(predictors):
+            for text in sample[begin:begin + step]:
+                start = time.perf_counter()
+                predictor.predict([text])
+                waits[i].append(time.perf_counter() - start)
+    sample = (texts * (throughput_texts // max(1, len(texts)) + 1))[:throughput_texts]
+    step = -(-len(sample) // rounds)
+    spent = [0.0] * len(predictors)
+    for begin in range(0, len(sample), step):
+        for i, predictor in enumerate(predictors):
+            start = time.perf_counter()
+            predictor.predict(sample[begin:begin + step])
+            spent[i] += time.perf_counter() - start
+    return [(float(np.median(w) * 1000), len(sample) / s) for w, s in zip(waits, spent)]
+
+
 def measure(model_dir: Path, name: str, int8: bool, frame: pd.DataFrame,
-            reference: np.ndarray | None, latency_texts: int, throughput_texts: int) -> tuple[dict, np.ndarray]:
-    """One row of the comparison: scores, agreement with `reference` predictions, size, speed."""
+            reference: np.ndarray | None) -> tuple[dict, np.ndarray, object]:
+    """One row of the comparison without its speed: scores, agreement with `reference`
+    predictions, parameters and size; with the predictions and the loaded Predictor."""
     from hackkit.predict import Predictor
 
     predictor = Predictor(model_dir, device="cpu", int8=int8)
@@ -74,7 +109,6 @@ def measure(model_dir: Path, name: str, int8: bool, frame: pd.DataFrame,
     predicted = table["predicted"].to_numpy()
     # Parameters of the network (an int8 copy has the same count, stored in a quarter of the bytes).
     params = sum(p.numel() for p in task.load_trained(model_dir)[1].parameters())
-    texts = [str(x) for x in inputs]
     row = {
         "model": name, "run": model_dir.parent.name, "int8": int8,
         "accuracy": scores["accuracy"], task.main_metric: scores[task.main_metric],
@@ -82,15 +116,14 @@ def measure(model_dir: Path, name: str, int8: bool, frame: pd.DataFrame,
         else 1.0,
         "parameters_m": round(params / 1e6, 2),
         "size_mb": round(model_bytes(predictor) / 2**20, 1),
-        "latency_ms_batch1": round(latency_ms(predictor, texts, latency_texts), 2),
-        "texts_per_s_batch32": round(throughput(predictor, (texts * 8)[:throughput_texts]), 1),
     }
-    return row, predicted
+    return row, predicted, predictor
 
 
 def compare_models(run_dir: str | Path = "", int8: bool = True, latency_texts: int = 50,
                    throughput_texts: int = 256, write: bool = True) -> pd.DataFrame:
-    """The run's model, its int8 copy, and each distilled student (and its int8 copy), measured.
+    """The run's model, its int8 copy, and each distilled student (and its int8 copy), measured
+    (the speeds in turns, see interleaved_speed).
 
     Written to the run folder (MODEL_COMPARISON) where 04 and the leaderboard read it.
     """
@@ -106,14 +139,19 @@ def compare_models(run_dir: str | Path = "", int8: bool = True, latency_texts: i
     candidates = [(run.model_dir, own)]
     for student in student_runs(run.path):
         candidates.append((Run(student).model_dir, f"{student.name} (student)"))
-    rows, reference = [], None
+    rows, predictors, reference = [], [], None
     print(f"measuring on {torch.get_num_threads()} CPU threads, {len(frame)} test examples")
     for model_dir, name in candidates:
         for quantised in ((False, True) if int8 else (False,)):
-            row, predicted = measure(model_dir, name + (" int8" if quantised else ""), quantised,
-                                     frame, reference, latency_texts, throughput_texts)
+            row, predicted, predictor = measure(model_dir, name + (" int8" if quantised else ""),
+                                                quantised, frame, reference)
             reference = predicted if reference is None else reference
             rows.append(row)
+            predictors.append(predictor)
+    texts = [str(x) for x in predictors[0].task.inputs_of(frame)]
+    for row, (ms, per_s) in zip(rows, interleaved_speed(predictors, texts, latency_texts,
+                                                        throughput_texts)):
+        row.update(latency_ms_batch1=round(ms, 2), texts_per_s_batch32=round(per_s, 1))
     table = pd.DataFrame(rows)
     base = table["latency_ms_batch1"].iloc[0]
     table["speedup_batch1"] = (base / table["latency_ms_batch1"]).round(2)
