@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     distill.add_argument("run", help="the teacher: a finished text-classification run folder")
     distill.add_argument("--student", default="",
                          help="model to train (default: the teacher with every other layer kept)")
+    distill.add_argument("--layers", type=int, default=0,
+                         help="layers of the teacher the default student keeps, evenly spaced, the "
+                              "top one included (default 0: every other one)")
     distill.add_argument("--temperature", type=float, default=2.0,
                          help="softens the teacher's outputs (default 2.0)")
     distill.add_argument("--alpha", type=float, default=0.5,
@@ -213,7 +216,8 @@ def _distill(args: argparse.Namespace) -> int:
 
     summary = distill_run(args.run, DistillConfig(
         student=args.student, temperature=args.temperature, alpha=args.alpha,
-        unlabelled=args.unlabelled, epochs=args.epochs, time_budget_minutes=args.minutes),
+        unlabelled=args.unlabelled, epochs=args.epochs, time_budget_minutes=args.minutes,
+        layers=args.layers),
         name=args.name)
     print(f"student run: {summary['run_dir']}")
     for key, value in summary["test"].items():

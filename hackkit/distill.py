@@ -21,7 +21,7 @@ import pandas as pd
 
 from hackkit.device import resolve_device, resolve_precision
 from hackkit.params import TrainConfig
-from hackkit.paths import find_input, write_json
+from hackkit.paths import find_input, read_json, write_json
 from hackkit.runfolder import Run, find_run, load_splits, new_run_dir
 from hackkit.train import (callbacks, check_run, measure_speed, plan_for, save_model,
                            training_arguments, training_record)
@@ -37,6 +37,7 @@ class DistillConfig:
     unlabelled: str = ""  # file of extra texts (column `text`) labelled by the teacher
     epochs: float = 0.0  # 0: the teacher's EPOCHS
     time_budget_minutes: float = -1.0  # -1: the teacher's TIME_BUDGET_MINUTES; 0: no limit
+    layers: int = 0  # layers of the teacher kept in the default student; 0: every other one
 
     def validate(self) -> None:
         """Raise a ValueError naming the option for any out-of-range value."""
@@ -47,6 +48,13 @@ class DistillConfig:
         if self.time_budget_minutes < 0 and self.time_budget_minutes != -1:
             raise ValueError(f"--minutes {self.time_budget_minutes}: use -1 (the teacher's budget), "
                              "0 (no limit) or a positive number of minutes.")
+        if self.layers < 0:
+            raise ValueError(f"--layers {self.layers}: use 0 (every other layer of the teacher) "
+                             "or the number of layers to keep, e.g. 2.")
+        if self.layers and self.student:
+            raise ValueError(f"--layers {self.layers} applies to the default student (the teacher's "
+                             f"own layers); --student {self.student} names a model of its own: "
+                             "give one of the two.")
         if self.epochs < 0:
             raise ValueError(f"--epochs {self.epochs}: use 0 (the teacher's) or a positive number.")
         if self.unlabelled and not find_input(self.unlabelled).is_file():
@@ -66,16 +74,34 @@ def layer_list(model):
     return max(found)[1]
 
 
-def shallow_copy(model):
-    """The model with every other transformer layer kept, the top one included (in place)."""
+def kept_layers(total: int, count: int = 0) -> list[int]:
+    """Which of `total` layers a student keeps: `count` evenly spaced ones, the top one included
+    (the head was trained on its output); count 0 keeps every other one. 6 -> [1, 3, 5]; 6, 2 ->
+    [2, 5]; 6, 1 -> [5]."""
+    if not count:
+        return list(range(total - 1, -1, -2))[::-1]
+    if count >= total:
+        raise ValueError(f"--layers {count}: the teacher has {total} layers; a student keeps fewer "
+                         f"(1 to {total - 1}).")
+    step = total / count
+    return [round(total - 1 - i * step) for i in range(count)][::-1]
+
+
+def teacher_depth(model_dir: Path) -> int:
+    """Transformer layers of a saved model, from its config.json (a wrapped encoder's own config)."""
+    config = read_json(Path(model_dir) / "config.json")
+    return int(config.get("num_hidden_layers") or (config.get("encoder") or {}).get("num_hidden_layers"))
+
+
+def shallow_copy(model, count: int = 0):
+    """The model with `count` of its transformer layers kept (0: every other one), in place."""
     import torch
 
     path = layer_list(model)
     parent_name, _, attribute = path.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     layers = getattr(parent, attribute)
-    # Keep the top layer: the head was trained on its output. 6 layers -> 1, 3, 5; 2 -> 1.
-    keep = list(range(len(layers) - 1, -1, -2))[::-1]
+    keep = kept_layers(len(layers), count)
     setattr(parent, attribute, torch.nn.ModuleList([layers[i] for i in keep]))
     model.config.num_hidden_layers = len(keep)
     for module in model.modules():  # a wrapped encoder has its own config (e.g. mean pooling)
@@ -200,6 +226,8 @@ def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
     resolved = resolve_model(student_model) if options.student else None
     config.validate()
 
+    if options.layers:  # before the student's run folder exists
+        kept_layers(teacher_depth(teacher.model_dir), options.layers)
     student = start_student_run(teacher, name)
     check_run(student, config)
     splits, labels = load_splits(student.path)
@@ -218,7 +246,7 @@ def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
     parts = task.train_parts(train, splits["validation"], labels, location, config.max_length)
     kept = None
     if not options.student:
-        parts.model, kept = shallow_copy(parts.model)
+        parts.model, kept = shallow_copy(parts.model, options.layers)
     device_name = resolve_device(config.device)
     precision = resolve_precision(device_name, config.precision)
     plan = plan_for(parts, config, measure_speed(parts, config, device_name, precision))

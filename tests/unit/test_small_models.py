@@ -92,6 +92,26 @@ def test_distillation_says_ner_is_not_supported_and_checks_its_options(tiny_run,
         hk.distill_run(teacher, device="cpu")
 
 
+def test_students_keep_evenly_spaced_layers_with_the_top_one():
+    from hackkit.distill import kept_layers
+
+    assert kept_layers(6) == [1, 3, 5] and kept_layers(2) == [1]  # every other one by default
+    assert kept_layers(6, 2) == [2, 5] and kept_layers(6, 1) == [5] and kept_layers(12, 4) == [2, 5, 8, 11]
+    with pytest.raises(ValueError, match="--layers 6: the teacher has 6 layers"):
+        kept_layers(6, 6)
+    with pytest.raises(ValueError, match="--layers -1"):
+        hk.DistillConfig(layers=-1).validate()
+    with pytest.raises(ValueError, match="--layers 2 applies to the default student"):
+        hk.DistillConfig(layers=2, student="some/model").validate()
+
+
+def test_too_many_layers_are_refused_before_a_student_run_is_made(tiny_run, copy_run):
+    teacher = _teacher(tiny_run, copy_run)
+    with pytest.raises(ValueError, match="--layers 2: the teacher has 2 layers"):
+        hk.distill_run(teacher, hk.DistillConfig(layers=2), device="cpu")
+    assert [p.name for p in teacher.parent.iterdir()] == ["teacher"]
+
+
 def test_distillation_loss_mixes_gold_and_soft_labels():
     from hackkit.distill import distillation_loss
 
@@ -113,6 +133,10 @@ def test_int8_predictor_runs_onnx_runtimes_int8_graph_and_agrees_with_fp32(tiny_
     ops = {node.op_type for node in graph.node}
     assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops  # int8 weights, activations on the fly
     assert "MatMul" not in ops or sum(n.op_type == "MatMulInteger" for n in graph.node) >= 2 * 6 + 1
+    per_channel = [t for t in graph.initializer if t.name.endswith("_scale") and list(t.dims) > [1]]
+    assert len(per_channel) >= 2 * 6  # the layers' weights: one scale per output channel
+    assert predictor.session.get_session_options().get_session_config_entry(
+        "session.intra_op.allow_spinning") == "0"
     made = (Run(run_dir).model_dir / "model.int8.onnx").stat().st_mtime_ns
     hk.Predictor(Run(run_dir).model_dir, device="cpu", int8=True)  # made once, then reused
     assert (Run(run_dir).model_dir / "model.int8.onnx").stat().st_mtime_ns == made
@@ -219,6 +243,32 @@ def test_compare_models_measures_the_run_its_student_and_int8_copies(tiny_run, c
     board = hk.leaderboard(root=teacher.parent).set_index("run")
     assert board.loc[student.name, "latency_ms_batch1"] == pytest.approx(
         table["latency_ms_batch1"].iloc[2])
+
+
+def test_speeds_are_timed_in_rounds_that_every_model_runs_in_turn():
+    from hackkit.compare import interleaved_speed
+
+    calls = []
+
+    class Fake:
+        batch_size = 1
+
+        def __init__(self, name):
+            self.name = name
+
+        def predict(self, texts):
+            calls.append((self.name, len(texts)))
+            return [{}] * len(texts)
+
+    texts = [f"text {i}" for i in range(10)]
+    speeds = interleaved_speed([Fake("a"), Fake("b")], texts, latency_texts=8,
+                               throughput_texts=64, rounds=4)
+    assert len(speeds) == 2 and all(ms >= 0 and per_s > 0 for ms, per_s in speeds)
+    timed = calls[4:]  # after each model's two warm-up calls
+    single = [name for name, n in timed if n == 1]
+    assert single == ["a", "a", "b", "b"] * 4  # 8 texts each, in 4 rounds of 2, taking turns
+    batched = [(name, n) for name, n in timed if n > 1]
+    assert batched == [("a", 16), ("b", 16)] * 4  # the 64 texts in 4 rounds, taking turns
 
 
 def test_distill_command_rejects_a_bad_option_before_any_work(tiny_run, capsys):
