@@ -10,6 +10,12 @@ each found, the trials run and pruned, and the seconds pruning saved. Both use f
 
 Optuna checks its time budget between trials, so the search may overrun by one trial: both wall
 times are printed.
+
+    python benchmarks/bench_search.py --compare-workers 4 [--examples 400] [--epochs 1]
+
+instead runs one search of 4 equal-cost trials (only LEARNING_RATE varies, no pruner) with one
+worker and then the same search with two, and prints both wall times, the speed-up, and whether
+every trial ran exactly once (one run folder per trial number, no number twice).
 """
 
 from __future__ import annotations
@@ -38,6 +44,42 @@ def best_scores(root: Path, sweep: str) -> tuple[float, float, str]:
     return max(rows)
 
 
+def compare_workers(args) -> None:
+    """The same search with one worker and with two: wall times, and each trial run exactly once."""
+    import optuna
+
+    from hackkit.search import open_storage
+
+    fixed = {"MAX_TRAIN_EXAMPLES": args.examples or 400, "EPOCHS": args.epochs or 1.0,
+             "TIME_BUDGET_MINUTES": 0}
+    if args.model:
+        fixed["MODEL"] = args.model
+    seconds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.environ["HACKKIT_RUNS_DIR"] = str(tmp / "runs")
+        for workers in (1, 2):
+            name = f"bench-workers-{workers}"
+            path = tmp / f"{name}.yaml"
+            path.write_text(yaml.safe_dump({"name": name, "fixed": fixed, "search": {
+                "method": "random", "pruner": "none", "trials": args.compare_workers, "seed": 0,
+                "space": {"LEARNING_RATE": {"low": 5e-5, "high": 2e-4, "log": True}}}}))
+            started = time.monotonic()
+            hk.run_sweep(path, workers=workers)
+            seconds[workers] = time.monotonic() - started
+            storage = str(hk.sweep_dir(name) / "study.journal")
+            trials = optuna.load_study(study_name=name, storage=open_storage(storage)).trials
+            done = [t for t in trials if t.state.name == "COMPLETE"]
+            folders = list((tmp / "runs").glob(f"*-{name}-trial-*"))
+            pids = {t.user_attrs.get("pid") for t in done}
+            print(f"{workers} worker(s): {len(done)} trials done in {seconds[workers]:.0f}s by "
+                  f"{len(pids)} process(es); {len(folders)} run folders; trial numbers unique: "
+                  f"{len({t.number for t in trials}) == len(trials)}")
+    print(f"\nsettings: {fixed}, {args.compare_workers} trials; CPU cores: {os.cpu_count()}")
+    print(f"two workers took {seconds[2]:.0f}s against {seconds[1]:.0f}s for one: "
+          f"{seconds[1] / seconds[2]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", default=str(ROOT / "sweeps" / "example.yaml"))
@@ -45,7 +87,12 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=0, help="override MAX_TRAIN_EXAMPLES")
     parser.add_argument("--epochs", type=float, default=0, help="override EPOCHS")
     parser.add_argument("--workers", type=int, default=1, help="search worker processes")
+    parser.add_argument("--compare-workers", type=int, default=0, metavar="TRIALS",
+                        help="time a search of TRIALS trials with 1 worker, then with 2")
     args = parser.parse_args()
+    if args.compare_workers:
+        compare_workers(args)
+        return
     grid = yaml.safe_load(Path(args.grid).read_text())
     fixed = dict(grid.get("fixed") or {})
     for key, value in (("MODEL", args.model), ("MAX_TRAIN_EXAMPLES", args.examples),
