@@ -9,7 +9,8 @@ each found, the trials run and pruned, and the seconds pruning saved. Both use f
     python benchmarks/bench_search.py [--model PATH] [--examples 800] [--epochs 2] [--workers 1]
 
 Optuna checks its time budget between trials, so the search may overrun by one trial: both wall
-times are printed.
+times are printed. `--keep-grid DIR` keeps the grid's runs; `--grid-runs DIR --grid-seconds S`
+then reruns only the search against them.
 
     python benchmarks/bench_search.py --compare-workers 4 [--examples 400] [--epochs 1]
 
@@ -21,7 +22,9 @@ every trial ran exactly once (one run folder per trial number, no number twice).
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -87,9 +90,17 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=0, help="override MAX_TRAIN_EXAMPLES")
     parser.add_argument("--epochs", type=float, default=0, help="override EPOCHS")
     parser.add_argument("--workers", type=int, default=1, help="search worker processes")
+    parser.add_argument("--keep-grid", default="", metavar="DIR",
+                        help="copy the grid's runs folder to DIR, to rerun the search alone later")
+    parser.add_argument("--grid-runs", default="", metavar="DIR",
+                        help="reuse a grid kept with --keep-grid (give --grid-seconds too)")
+    parser.add_argument("--grid-seconds", type=float, default=0,
+                        help="the kept grid's wall time, printed when it ran")
     parser.add_argument("--compare-workers", type=int, default=0, metavar="TRIALS",
                         help="time a search of TRIALS trials with 1 worker, then with 2")
     args = parser.parse_args()
+    if args.grid_runs and not args.grid_seconds:
+        parser.error("--grid-runs needs --grid-seconds (the grid's wall time)")
     if args.compare_workers:
         compare_workers(args)
         return
@@ -102,8 +113,12 @@ def main() -> None:
     grid["fixed"] = fixed
     rates = [float(v) for v in grid["grid"]["LEARNING_RATE"]]
     warmups = sorted({0.0, *(float(s.get("WARMUP", 0.1)) for s in grid.get("settings", []))} | {0.1})
+    # `trials` is a cap (the grid's time decides); sized like the grid so that TPE's random start
+    # (a quarter of the trials) leaves most trials to the model-guided sampler.
+    settings = len(grid.get("settings") or []) + math.prod(len(v) for v in grid["grid"].values())
+    trials = 2 * settings
     search = {"name": "bench-tpe", "fixed": fixed, "search": {
-        "method": "tpe", "pruner": "median", "trials": 100, "seed": 0,
+        "method": "tpe", "pruner": "median", "trials": trials, "seed": 0,
         "space": {"LEARNING_RATE": {"low": min(rates), "high": max(rates), "log": True},
                   "BATCH_SIZE": list(grid["grid"]["BATCH_SIZE"]), "WARMUP": warmups}}}
 
@@ -113,9 +128,16 @@ def main() -> None:
         grid_file, search_file = tmp / "grid.yaml", tmp / "search.yaml"
         grid["name"] = "bench-grid"
         grid_file.write_text(yaml.safe_dump(grid))
-        started = time.monotonic()
-        grid_state = hk.run_sweep(grid_file)
-        grid_seconds = time.monotonic() - started
+        if args.grid_runs:  # the grid of an earlier run of this script, with its wall time
+            shutil.copytree(args.grid_runs, tmp / "runs")
+            grid_seconds = args.grid_seconds
+            grid_done = len(list((tmp / "runs").glob("*-bench-grid-*")))
+        else:
+            started = time.monotonic()
+            grid_done = hk.run_sweep(grid_file)["summary"]["done"]
+            grid_seconds = time.monotonic() - started
+            if args.keep_grid:
+                shutil.copytree(tmp / "runs", args.keep_grid)
         search["search"]["time_budget_minutes"] = grid_seconds / 60
         search_file.write_text(yaml.safe_dump(search))
         started = time.monotonic()
@@ -125,7 +147,7 @@ def main() -> None:
         s_val, s_test, s_run = best_scores(tmp / "runs", "bench-tpe")
         s = state["summary"]
         print(f"\nsettings: {fixed}")
-        print(f"grid : {grid_state['summary']['done']} runs in {grid_seconds:.0f}s; best validation "
+        print(f"grid : {grid_done} runs in {grid_seconds:.0f}s; best validation "
               f"{g_val:.4f} (test {g_test:.4f}) {g_run}")
         print(f"TPE  : {s['done']} finished + {s['pruned']} pruned trials in {search_seconds:.0f}s "
               f"(budget {grid_seconds:.0f}s); best validation {s_val:.4f} (test {s_test:.4f}) {s_run}")

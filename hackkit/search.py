@@ -296,8 +296,12 @@ def work(spec, url: str, runner: Callable[..., Path], log: Callable[[str], None]
     pruner = search.get("pruner", "median")
 
     def stop_when_enough(study, _trial) -> None:
+        # Trials other workers are running count as finishing: starting one more would overshoot
+        # `trials` (this worker's own trial is no longer running when Optuna calls this). If one
+        # of them fails, its own worker runs the replacement.
         counts = _count(study)
-        if limit and (counts["done"] + counts["pruned"] >= limit or counts["failed"] >= limit):
+        if limit and (counts["done"] + counts["pruned"] + counts["running"] >= limit
+                      or counts["failed"] >= limit):
             study.stop()  # every worker sees the same counts in storage
 
     def objective(trial) -> float:
