@@ -3,7 +3,7 @@
 Two engines, chosen per task by what measured faster here (README, "A small, fast model for the
 demo"): for tasks with an ONNX export (one label per input) ONNX Runtime's dynamic quantisation of
 the exported graph, made once and kept as model/model.int8.onnx (MiniLM at batch size 1 on a 2-core
-CPU: 20 ms against 131 ms for PyTorch's int8); for the others (NER) PyTorch's dynamic quantisation,
+CPU: 2.7 ms against 5.7 ms for PyTorch's int8); for the others (NER) PyTorch's dynamic quantisation,
 which stays a PyTorch module. Both store the Linear layers' weights as int8 and quantise the
 activations on the fly: no calibration data. `Predictor(..., int8=True)` picks the engine;
 hk.compare_models scores it against fp32. CPU only.
