@@ -114,9 +114,12 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
         num_classes=len(run.labels()), train_examples=summary["train_examples"],
         steps=summary["steps"], epochs_completed=summary["epochs_completed"],
         learning_rate=config.get("learning_rate", 0.0),
-        # The budget decided when the plan was cut by it, or when the safety net stopped training.
+        # The budget decided when the safety net stopped training, or when a plan cut by the
+        # budget ran to its end (not when early stopping ended it first).
         stopped_by_budget=bool(summary.get("stopped_by_time_budget")
-                               or plan.get("capped_by") == "budget"),
+                               or (plan.get("capped_by") == "budget"
+                                   and (summary.get("budget") or {}).get("schedule_completed",
+                                                                         True))),
         metric=metric, available_train_examples=summary.get("available_train_examples"),
         batch_size=config.get("batch_size"), seconds_per_epoch=plan.get("seconds_per_epoch"),
         split=split, warm_start=summary.get("kept_warm_start"),

@@ -84,3 +84,27 @@ def test_a_run_that_loses_to_the_baseline_says_so_with_the_cause_and_fix(run_wit
     # 02 judges the best validation score the same way
     on_validation = hk.explain_run(run_with_splits, split="validation")
     assert not on_validation["beats_baseline"] and "validation macro_f1" in on_validation["message"]
+
+
+def test_a_budget_plan_ended_by_early_stopping_is_not_called_cut_by_the_budget(run_with_splits, tiny_model):
+    # sms_spam at 10 minutes: early stopping ended a budget-sized plan at 1,568 of 2,009 steps
+    # and the verdict said "still rising when the budget ran out"; it had 2.7 minutes left.
+    config = hk.TrainConfig(model=str(tiny_model), epochs=1.0, batch_size=16, learning_rate=1e-4,
+                            patience=0, device="cpu", time_budget_minutes=0.0)
+    hk.finetune(run_with_splits, config)
+    run = hk.Run(run_with_splits)
+    summary = hk.read_json(run.train_summary)
+    history = [{"step": s, "eval_macro_f1": v} for s, v in ((0, 0.95), (392, 0.96), (784, 0.98),
+                                                            (1176, 0.97), (1568, 0.98))]
+    hk.write_json(run.history, history)
+
+    def rising(completed: bool) -> bool:
+        hk.write_json(run.train_summary, {
+            **summary, "stopped_by_time_budget": False,
+            "plan": {**summary["plan"], "capped_by": "budget"},
+            "budget": {**(summary.get("budget") or {}), "schedule_completed": completed}})
+        verdict = hk.explain_run(run_with_splits, split="validation")
+        return any("still rising" in p["cause"] for p in verdict["problems"])
+
+    assert not rising(completed=False)  # early stopping ended it: time was left
+    assert rising(completed=True)  # the plan ran out with the budget, the score still climbing
