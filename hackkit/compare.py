@@ -52,15 +52,6 @@ def latency_ms(predictor, texts: list[str], repeats: int) -> float:
     return float(np.median(times) * 1000)
 
 
-def throughput(predictor, texts: list[str], batch_size: int = 32) -> float:
-    """Texts per second predicted in batches of batch_size."""
-    predictor.batch_size = batch_size
-    predictor.predict(texts[:batch_size])  # warm-up
-    start = time.perf_counter()
-    predictor.predict(texts)
-    return len(texts) / (time.perf_counter() - start)
-
-
 def interleaved_speed(predictors: list, texts: list[str], latency_texts: int,
                       throughput_texts: int, batch_size: int = 32, rounds: int = 4
                       ) -> list[tuple[float, float]]:
@@ -77,15 +68,15 @@ def interleaved_speed(predictors: list, texts: list[str], latency_texts: int,
         predictor.predict(texts[:batch_size])
     waits = [[] for _ in predictors]
     sample = (texts * latency_texts)[:latency_texts]
-    step = -(-len(sample) // rounds)
+    step = max(1, -(-len(sample) // rounds))
     for begin in range(0, len(sample), step):
         for i, predictor in enumerate(predictors):
             for text in sample[begin:begin + step]:
                 start = time.perf_counter()
                 predictor.predict([text])
                 waits[i].append(time.perf_counter() - start)
-    sample = (texts * (throughput_texts // max(1, len(texts)) + 1))[:throughput_texts]
-    step = -(-len(sample) // rounds)
+    sample = (texts * (throughput_texts // max(1, len(texts)) + 1))[:max(1, throughput_texts)]
+    step = max(1, -(-len(sample) // rounds))
     spent = [0.0] * len(predictors)
     for begin in range(0, len(sample), step):
         for i, predictor in enumerate(predictors):
