@@ -49,10 +49,6 @@ def best_scores(root: Path, sweep: str) -> tuple[float, float, str]:
 
 def compare_workers(args) -> None:
     """The same search with one worker and with two: wall times, and each trial run exactly once."""
-    import optuna
-
-    from hackkit.search import open_storage
-
     fixed = {"MAX_TRAIN_EXAMPLES": args.examples or 400, "EPOCHS": args.epochs or 1.0,
              "TIME_BUDGET_MINUTES": 0}
     if args.model:
@@ -70,8 +66,7 @@ def compare_workers(args) -> None:
             started = time.monotonic()
             hk.run_sweep(path, workers=workers)
             seconds[workers] = time.monotonic() - started
-            storage = str(hk.sweep_dir(name) / "study.journal")
-            trials = optuna.load_study(study_name=name, storage=open_storage(storage)).trials
+            trials = hk.load_search(name).trials
             done = [t for t in trials if t.state.name == "COMPLETE"]
             folders = list((tmp / "runs").glob(f"*-{name}-trial-*"))
             pids = {t.user_attrs.get("pid") for t in done}

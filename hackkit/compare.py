@@ -41,17 +41,6 @@ def model_bytes(predictor) -> int:
     return buffer.tell()
 
 
-def latency_ms(predictor, texts: list[str], repeats: int) -> float:
-    """Median milliseconds to predict one text (batch size 1), after a warm-up call."""
-    predictor.predict(texts[:1])
-    times = []
-    for text in (texts * repeats)[:repeats]:
-        start = time.perf_counter()
-        predictor.predict([text])
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
-
-
 def interleaved_speed(predictors: list, texts: list[str], latency_texts: int,
                       throughput_texts: int, batch_size: int = 32, rounds: int = 4
                       ) -> list[tuple[float, float]]:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from hackkit.device import resolve_device, resolve_precision
 from hackkit.params import TrainConfig
-from hackkit.paths import find_input, read_json, write_json
+from hackkit.paths import find_input, write_json
 from hackkit.runfolder import Run, find_run, load_splits, new_run_dir
 from hackkit.train import (callbacks, check_run, measure_speed, plan_for, save_model,
                            training_arguments, training_record)
@@ -88,9 +88,16 @@ def kept_layers(total: int, count: int = 0) -> list[int]:
 
 
 def teacher_depth(model_dir: Path) -> int:
-    """Transformer layers of a saved model, from its config.json (a wrapped encoder's own config)."""
-    config = read_json(Path(model_dir) / "config.json")
-    return int(config.get("num_hidden_layers") or (config.get("encoder") or {}).get("num_hidden_layers"))
+    """Transformer layers of a saved model, from its config alone (a wrapped encoder's own config;
+    transformers maps names such as DistilBERT's n_layers to num_hidden_layers)."""
+    from transformers import AutoConfig
+
+    import hackkit.meanpool  # noqa: F401  registers hackkit's mean-pooling classifier
+
+    config = AutoConfig.from_pretrained(str(model_dir))
+    if hasattr(config, "encoder_config"):
+        config = config.encoder_config()
+    return int(config.num_hidden_layers)
 
 
 def shallow_copy(model, count: int = 0):
