@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+# test processes (pytest-xdist) for `make test`; TEST_WORKERS=0 runs every test in one process
+TEST_WORKERS ?= 2
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup browser postgres run test lab serve sweep leaderboard tensorboard bench bench-onnx clean
@@ -42,7 +44,7 @@ run: $(STAMP)  ## run 01 -> 03 with papermill into a new runs/ folder (extra: AR
 	$(BIN)/python -m hackkit run $(ARGS)
 
 test: $(STAMP) browser postgres  ## unit tests, papermill notebook tests and nbval over notebooks/
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(ARGS)
 
 lab: $(STAMP)  ## JupyterLab on 127.0.0.1 with a login token, kernel python3 from .venv
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) $(ARGS) notebooks/01_explore.ipynb

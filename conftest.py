@@ -23,6 +23,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["MPLBACKEND"] = "Agg"
     os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach for the hub; unknown ids fail at once
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one of several test processes sharing the cores:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread each (kernels inherit it)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -44,3 +46,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """With `-n N` (pytest-xdist; `make test` uses 2): each test file goes whole to one worker, so
+    its module fixtures are built once, and nbval's notebooks go together, in order, to one
+    worker, since each reads the run folder the notebook before it wrote."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileNotebooksTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "notebooks/*.ipynb" if path.endswith(".ipynb") else path
+
+    return ByFileNotebooksTogether(config, log)
