@@ -127,14 +127,20 @@ def teacher_logits(model_dir: Path, texts: list[str], max_length: int,
     from hackkit.predict import Predictor
 
     teacher = Predictor(model_dir, batch_size=batch_size, max_length=max_length)
+    order = np.argsort([len(text) for text in texts], kind="stable")  # batches of similar length
     out = []
     with torch.inference_mode():
         for start in tqdm(range(0, len(texts), batch_size), desc="Teacher labelling",
                           disable=len(texts) < 4 * batch_size):
-            batch = teacher.processor(texts[start:start + batch_size], truncation=True,
-                                      max_length=max_length, padding=True, return_tensors="pt")
+            chunk = [texts[i] for i in order[start:start + batch_size]]
+            batch = teacher.processor(chunk, truncation=True, max_length=max_length,
+                                      padding=True, return_tensors="pt")
             out.append(teacher.model(**batch.to(teacher.device)).logits.float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(teacher.labels)), dtype=np.float32)
+    if not out:
+        return np.zeros((0, len(teacher.labels)), dtype=np.float32)
+    logits = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
+    logits[order] = np.concatenate(out)  # back in the texts' order
+    return logits
 
 
 class TeacherCollator:
