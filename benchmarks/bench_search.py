@@ -7,6 +7,7 @@ choices) with the grid's wall time as its time budget. Prints the best validatio
 each found, the trials run and pruned, and the seconds pruning saved. Both use fresh run roots.
 
     python benchmarks/bench_search.py [--model PATH] [--examples 800] [--epochs 2] [--workers 1]
+        [--val-size 0.3]
 
 Optuna checks its time budget between trials, so the search may overrun by one trial: both wall
 times are printed. `--keep-grid DIR` keeps the grid's runs; `--grid-runs DIR --grid-seconds S`
@@ -84,6 +85,9 @@ def main() -> None:
     parser.add_argument("--model", default="", help="override MODEL (e.g. a tiny model folder)")
     parser.add_argument("--examples", type=int, default=0, help="override MAX_TRAIN_EXAMPLES")
     parser.add_argument("--epochs", type=float, default=0, help="override EPOCHS")
+    parser.add_argument("--val-size", type=float, default=0,
+                        help="override VAL_SIZE in both (e.g. 0.3: more validation texts, so that "
+                             "one text moves the score less; training keeps MAX_TRAIN_EXAMPLES)")
     parser.add_argument("--workers", type=int, default=1, help="search worker processes")
     parser.add_argument("--keep-grid", default="", metavar="DIR",
                         help="copy the grid's runs folder to DIR, to rerun the search alone later")
@@ -102,7 +106,7 @@ def main() -> None:
     grid = yaml.safe_load(Path(args.grid).read_text())
     fixed = dict(grid.get("fixed") or {})
     for key, value in (("MODEL", args.model), ("MAX_TRAIN_EXAMPLES", args.examples),
-                       ("EPOCHS", args.epochs)):
+                       ("EPOCHS", args.epochs), ("VAL_SIZE", args.val_size)):
         if value:
             fixed[key] = value
     grid["fixed"] = fixed
@@ -141,7 +145,9 @@ def main() -> None:
         g_val, g_test, g_run = best_scores(tmp / "runs", "bench-grid")
         s_val, s_test, s_run = best_scores(tmp / "runs", "bench-tpe")
         s = state["summary"]
-        print(f"\nsettings: {fixed}")
+        val_texts = hk.read_json(next((tmp / "runs").glob("*-bench-grid-*")) /
+                                 "train_summary.json")["validation_examples"]
+        print(f"\nsettings: {fixed}; {val_texts} validation texts")
         print(f"grid : {grid_done} runs in {grid_seconds:.0f}s; best validation "
               f"{g_val:.4f} (test {g_test:.4f}) {g_run}")
         print(f"TPE  : {s['done']} finished + {s['pruned']} pruned trials in {search_seconds:.0f}s "
