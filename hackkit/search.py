@@ -166,19 +166,27 @@ class TrialLink:
         storage.set_trial_intermediate_value(trial_id, step, float(value))
         return bool(study.pruner.prune(study, storage.get_trial(trial_id)))
 
-    def others_median(self, step: int) -> float | None:
-        """The median score of the other trials at this evaluation, for the pruning reason."""
-        study, _, _ = self._open()
-        values = [t.intermediate_values[step] for t in study.get_trials(deepcopy=False)
-                  if t.number != self.number and step in t.intermediate_values]
-        return statistics.median(values) if values else None
+    def median_bar(self, step: int) -> tuple[float, float] | None:
+        """The median pruner's test at this evaluation, for the pruning reason: this trial's best
+        score so far, and the median of the finished trials' scores there (Optuna's
+        MedianPruner stops a trial whose best so far is below it; pruned and running trials do
+        not count). None when no finished trial reached this evaluation."""
+        from optuna.trial import TrialState
+
+        study, storage, trial_id = self._open()
+        finished = [t.intermediate_values[step] for t in
+                    study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                    if step in t.intermediate_values]
+        mine = storage.get_trial(trial_id).intermediate_values.values()
+        return (max(mine), statistics.median(finished)) if finished and mine else None
 
 
 def prune_record(link: TrialLink, metric: str, value: float, step: int, planned_steps: int,
                  used_steps: int, seconds_used: float) -> dict:
     """What the pruned-run marker holds: why the trial stopped and the time it saved."""
-    median = link.others_median(step)
-    versus = f"; the other trials' median there is {median:.4f}" if median is not None else ""
+    bar = link.median_bar(step) if link.pruner == "median" else None
+    versus = (f"; its best so far, {bar[0]:.4f}, is below the finished trials' median there, "
+              f"{bar[1]:.4f}" if bar else "")
     per_step = seconds_used / max(1, used_steps)
     return {
         "reason": f"{link.pruner} pruner stopped trial {link.number}: validation {metric} "

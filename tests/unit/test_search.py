@@ -215,6 +215,9 @@ def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_pa
         t = study.ask()
         t.report(value, 1)
         study.tell(t, value)
+    pruned = study.ask()  # a pruned trial does not count towards the median (as in Optuna's rule)
+    pruned.report(0.1, 1)
+    study.tell(pruned, state=optuna.trial.TrialState.PRUNED)
     trial = study.ask()
     link = TrialLink(url, "s", trial.number, "median")
     assert trial_callbacks(Run(tmp_path)) == []  # an ordinary run: no reporter
@@ -233,7 +236,8 @@ def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_pa
     assert control.should_training_stop
     mark = hk.read_json(Run(tmp_path).pruned_mark)
     assert mark["used_steps"] == 10 and mark["planned_steps"] == 30 and mark["step"] == 1
-    assert "validation macro_f1 0.2000 after evaluation 1; the other trials' median there is 0.8500" in mark["reason"]
+    assert ("validation macro_f1 0.2000 after evaluation 1; its best so far, 0.2000, is below the "
+            "finished trials' median there, 0.8500") in mark["reason"]
     assert study.trials[trial.number].intermediate_values == {1: 0.2}
     with pytest.raises(KeyError, match="no eval_macro_f1 to report"):
         callback.on_evaluate(args, state, TrainerControl(), metrics={"eval_loss": 1.0})
