@@ -142,17 +142,56 @@ def cached_embeddings(
     folder = Path(cache_dir)
     path = folder / f"{name}-{key[:24]}.safetensors"
     if path.is_file():
-        return load_file(path)["embeddings"]
+        try:
+            vectors = load_file(path)["embeddings"]
+            os.utime(path)  # recently used: evicted last
+            return vectors
+        except (OSError, KeyError):  # evicted by another process meanwhile: compute it again
+            pass
     vectors = embed(texts, model_location, max_length=max_length, batch_size=batch_size,
                     device=device, progress=progress)
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(f"{name}-*.safetensors"):  # one file per split name: old texts are gone
-        stale.unlink()
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     save_file({"embeddings": np.ascontiguousarray(vectors)}, str(tmp),
               metadata={"model": model_location, "max_length": str(max_length), "rows": str(len(texts))})
     tmp.replace(path)  # atomic: a crash never leaves a half-written cache entry
+    evict(folder, keep=path)
     return vectors
+
+
+CACHE_LIMIT_MB = 1024  # the embedding cache beside the run folders stays under this
+CACHE_PROBES = 16  # and keeps this many fitted probes
+
+
+def evict(folder: Path, keep: Path | None = None, limit_mb: float = CACHE_LIMIT_MB,
+          probes: int = CACHE_PROBES) -> list[str]:
+    """Delete the least recently used embedding files until the cache holds at most `limit_mb`,
+    and all but the `probes` most recently used probes; `keep` (the entry just written) stays.
+    Returns the names deleted."""
+    def used(entry: Path) -> float:
+        try:
+            return entry.stat().st_mtime
+        except OSError:  # deleted by another process meanwhile
+            return 0.0
+
+    deleted = []
+    files = sorted(folder.glob("*.safetensors"), key=used, reverse=True)  # newest first
+    total = 0
+    for entry in files:
+        try:
+            total += entry.stat().st_size
+        except OSError:
+            continue
+        if total > limit_mb * 2**20 and entry != keep:
+            entry.unlink(missing_ok=True)
+            deleted.append(entry.name)
+    fitted = sorted((d for d in folder.glob("probe-*") if ".tmp" not in d.name), key=used,
+                    reverse=True)
+    for entry in fitted[probes:]:
+        if entry != keep:
+            shutil.rmtree(entry, ignore_errors=True)
+            deleted.append(entry.name)
+    return deleted
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -309,8 +348,9 @@ def cached_probe(train_texts: Sequence[str], train_labels: Sequence, val_texts: 
     """The probe fitted on the cached train embeddings (C chosen on validation), and those embeddings.
 
     The fit (several logistic regressions on the C grid: tens of seconds on 15,000 texts and 150
-    classes) is stored beside the embeddings, so 02's second baseline, the fine-tuning warm start
-    and 03 fit it once. Any change of texts, labels, model, length or seed fits again.
+    classes) is stored beside the embeddings, so 02's second baseline, the fine-tuning warm start,
+    03 and every other run on the same splits fit it once. Any change of texts, labels, model,
+    length or seed fits again.
     """
     train_emb = cached_embeddings(list(train_texts), model_location, max_length, cache_dir,
                                   name="train", device=device)
@@ -320,17 +360,21 @@ def cached_probe(train_texts: Sequence[str], train_labels: Sequence, val_texts: 
                      *map(str, val_labels), f"seed={seed}"], model_location, max_length)
     folder = Path(cache_dir) / f"probe-{key[:24]}"
     if (folder / PROBE_WEIGHTS).is_file() and (folder / PROBE_SETTINGS).is_file():
-        return EmbeddingClassifier.load(folder), train_emb
+        try:
+            probe = EmbeddingClassifier.load(folder)
+            os.utime(folder)  # recently used: evicted last
+            return probe, train_emb
+        except OSError:  # evicted by another process meanwhile: fit it again
+            pass
     probe = EmbeddingClassifier().fit(train_emb, list(train_labels), val_emb, list(val_labels),
                                       seed=seed)
-    for stale in Path(cache_dir).glob("probe-*"):  # one probe per cache: older splits are gone
-        shutil.rmtree(stale, ignore_errors=True)
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     probe.save(tmp)
     try:
         tmp.replace(folder)  # atomic: a crash never leaves a half-written probe
     except OSError:  # another process stored the same probe first
         shutil.rmtree(tmp, ignore_errors=True)
+    evict(Path(cache_dir), keep=folder)
     return probe, train_emb
 
 

@@ -41,7 +41,7 @@ PREDICTIONS = "predictions_test.csv"  # 03
 CONFUSION = "confusion_matrix.png"  # 03
 SCORED = "scored"  # 04: scored copies of uploaded files
 PROGRESS = "progress.jsonl"  # 02: live training progress for `hackkit run`
-EMBEDDINGS = "embedding_cache"  # 02/03: cached sentence embeddings per split (embeddings method, probe baseline)
+EMBEDDINGS = ".embedding_cache"  # beside the run folders: sentence embeddings and probes, shared by runs on the same data
 FEEDBACK = "feedback.csv"  # 04: corrections given in the demo, appended; 01 merges them (FEEDBACK)
 ADAPTER_DIR = "lora_adapter"  # 02 with METHOD="lora": the adapter alone (model/ holds it merged)
 MODEL_COMPARISON = "model_comparison.csv"  # compare_models: the run and its derived models
@@ -128,7 +128,9 @@ class Run:
     confusion = property(lambda self: self.path / CONFUSION)
     scored = property(lambda self: self.path / SCORED)
     progress = property(lambda self: self.path / PROGRESS)
-    embeddings = property(lambda self: self.path / EMBEDDINGS)
+    # A cache, not part of the run: keyed by texts, model and length, so every run under the same
+    # root (a sweep's trials, a second run on the same data) reuses the embeddings and the probe.
+    embeddings = property(lambda self: self.path.parent / EMBEDDINGS)
     feedback = property(lambda self: self.path / FEEDBACK)
     adapter_dir = property(lambda self: self.path / ADAPTER_DIR)
     model_comparison = property(lambda self: self.path / MODEL_COMPARISON)

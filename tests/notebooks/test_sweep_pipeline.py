@@ -134,5 +134,5 @@ search:
   space: {{LEARNING_RATE: {{low: 1e-5, high: 1e-3, log: true}}, BATCH_SIZE: [8, 16]}}
 """)
     state = hk.run_sweep(file, log=lambda _: None)
-    assert state["summary"] == {"done": 2, "failed": 0, "pending": 0}
+    assert state["summary"] == {"done": 2, "failed": 0, "pending": 0, "pruned": 0}
     assert len(hk.leaderboard(sweep="search")) == 2

@@ -90,8 +90,27 @@ def test_cache_hit_then_invalidation_by_changed_text(minilm, tmp_path, monkeypat
                                    progress=False)
     np.testing.assert_array_equal(changed[:2], first[:2])
     assert not np.allclose(changed[2], first[2])
-    assert [f.name for f in tmp_path.glob("train-*.safetensors")] != [files[0].name]  # stale entry replaced
-    assert len(list(tmp_path.glob("train-*.safetensors"))) == 1
+    names = sorted(f.name for f in tmp_path.glob("train-*.safetensors"))
+    assert len(names) == 2 and files[0].name in names  # both kept: another run may use the first
+
+
+def test_the_cache_deletes_the_least_recently_used_entries_beyond_its_limits(tmp_path):
+    import os
+
+    for i, name in enumerate(["a-1", "b-2", "c-3", "d-4"]):  # 1 MB each, a oldest
+        path = tmp_path / f"{name}.safetensors"
+        path.write_bytes(b"0" * 2**20)
+        os.utime(path, (1000 + i, 1000 + i))
+    for i in range(4):
+        probe = tmp_path / f"probe-{i}"
+        probe.mkdir()
+        os.utime(probe, (1000 + i, 1000 + i))
+    (tmp_path / "probe-9.tmp123").mkdir()  # another process writing a probe: left alone
+    deleted = em.evict(tmp_path, keep=tmp_path / "a-1.safetensors", limit_mb=2.5, probes=2)
+    assert sorted(deleted) == ["b-2.safetensors", "probe-0", "probe-1"]  # a-1 was just written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a-1.safetensors", "c-3.safetensors", "d-4.safetensors", "probe-2", "probe-3", "probe-9.tmp123"]
+    assert em.evict(tmp_path, limit_mb=2.5, probes=2) == ["a-1.safetensors"]  # now the oldest goes
 
 
 def test_classifier_beats_chance_and_round_trips_without_pickle(few_intents, few_embedded, tmp_path):

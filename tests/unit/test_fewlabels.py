@@ -4,6 +4,7 @@ embeddings baseline, and NER's refusal. Real packaged MiniLM on ~150 texts, or t
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ def test_embeddings_method_saves_a_model_the_one_prediction_path_loads(tmp_path,
     assert saved["method"] == "embeddings" and saved["train_examples"] == 64
     assert saved["main_metric"] == "macro_f1" and 0 < saved["best_validation_macro_f1"] <= 1
     assert {"task", "model", "device", "train_seconds", "config"} <= set(saved) and summary == saved
-    assert list(run.embeddings.glob("train-*.safetensors"))  # cached in the run folder
+    assert list(run.embeddings.glob("train-*.safetensors"))  # cached beside the run folders
 
     # The saved model class gives exactly the probe's probabilities on the probe's embeddings.
     texts = list(few_per_class["test"]["text"][:6])
@@ -158,14 +159,26 @@ def test_ner_has_no_embeddings_baseline(tmp_path):
     assert ner.extra_baselines({}, [], "test", "unused", 128, tmp_path) == {}
 
 
-def test_embeddings_baseline_is_cached_in_the_run_folder(run_with_splits, tiny_model):
+def test_embeddings_baseline_is_cached_and_shared_by_runs_on_the_same_data(run_with_splits,
+                                                                          tiny_model, monkeypatch):
+    from hackkit import embeddings as em
+
     first = hk.extra_baselines(run_with_splits, "validation", str(tiny_model))
-    cache = sorted(p.name for p in hk.Run(run_with_splits).embeddings.iterdir())
-    assert [n.split("-")[0] for n in cache] == ["probe", "train", "validation"]  # one probe fit, reused
-    stamps = [p.stat().st_mtime_ns for p in hk.Run(run_with_splits).embeddings.iterdir()]
+    cache = hk.Run(run_with_splits).embeddings
+    assert cache.parent == run_with_splits.parent  # beside the run folders, not inside one
+    names = sorted(p.name for p in cache.iterdir())
+    assert [n.split("-")[0] for n in names] == ["probe", "train", "validation"]  # one probe fit
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the cache should have answered")
+
+    monkeypatch.setattr(em, "embed", fail)
+    monkeypatch.setattr(em.EmbeddingClassifier, "fit", fail)
     again = hk.extra_baselines(run_with_splits, "validation", str(tiny_model))
-    assert again == first and stamps == [p.stat().st_mtime_ns
-                                         for p in hk.Run(run_with_splits).embeddings.iterdir()]
+    second = run_with_splits.parent / "second-run"  # another run on the same splits (a sweep trial)
+    shutil.copytree(hk.Run(run_with_splits).splits_dir, hk.Run(second).splits_dir)
+    assert hk.extra_baselines(second, "validation", str(tiny_model)) == again == first
+    assert sorted(p.name for p in cache.iterdir()) == names
     assert set(first["embeddings + logistic regression"]) >= {"accuracy", "macro_f1", "per_class"}
 
 

@@ -1,8 +1,9 @@
 """Two search workers on a real PostgreSQL server: the shared storage machines would use.
 
 The server is installed by `make postgres` (apt-get as root, like the browser test's Chromium) and
-started here on loopback in a temporary data folder (marked slow: ~40 s); skipped with the reason when that is
-impossible, a failure in CI (CI=true). About 10 s: initdb, two worker processes, 6 short trials.
+started here on loopback in a temporary data folder; skipped with the reason when that is
+impossible, a failure in CI (CI=true). Part of the default run: about 8 s on an idle 2-core CPU
+(initdb, the server, two worker processes, 6 short trials), up to 40 s on busy cores.
 """
 
 from __future__ import annotations
@@ -88,7 +89,6 @@ def postgres(tmp_path):
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.mark.slow  # ~40 s on 2 busy cores: initdb, server start, two worker processes
 def test_two_workers_share_a_postgres_study_each_trial_once(postgres, runs_dir, tmp_path):
     path = tmp_path / "search.yaml"
     path.write_text(TPE.format(method="tpe", pruner="median", trials=6))

@@ -246,7 +246,7 @@ RUN_FILES = ("run.json", "data_report.json", "labels.json", "hackkit.json", "tra
              "model.int8.onnx",
              "progress.jsonl", "info.json", "feedback.csv", "model_comparison.csv", "pruned.json",
              "train_config.json", "distributed.log")
-RUN_FOLDERS = ("checkpoints", "scored", "tensorboard", "embedding_cache",
+RUN_FOLDERS = ("checkpoints", "scored", "tensorboard", ".embedding_cache",
                "lora_adapter")  # "splits"/"model" also name stages
 
 
