@@ -52,13 +52,14 @@ def open_storage(url: str, heartbeat: bool = False):
     locked' timeouts, and it needs no server. Several machines share a search through a database.
     """
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     if "://" in url:
         kwargs: dict[str, Any] = {}
         if heartbeat:  # a worker that dies stops beating; its trial is failed and run again
+            retry = RetryHeartbeatStaleTrialCallback(max_retry=2)
             kwargs = dict(heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                          failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+                          heartbeat_stale_trial_callback=retry)
         engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
         return RDBStorage(url, engine_kwargs=engine, **kwargs)
     from optuna.storages.journal import JournalFileBackend
