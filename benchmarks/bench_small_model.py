@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "support_intents.csv"
 
@@ -31,7 +29,7 @@ def pytorch_int8_latency(run_dir: Path, texts: list[str], repeats: int = 50) -> 
 
     predictor = hk.Predictor(hk.Run(run_dir).model_dir, device="cpu")
     predictor.model = quantize_int8(predictor.model)
-    return round(interleaved_speed([predictor], texts, repeats, throughput_texts=32)[0][0], 2)
+    return round(interleaved_speed([predictor], texts, repeats, throughput_texts=1)[0][0], 2)
 
 
 def main() -> None:

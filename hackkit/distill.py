@@ -118,29 +118,13 @@ def shallow_copy(model, count: int = 0):
     return model, keep
 
 
-def teacher_logits(model_dir: Path, texts: list[str], max_length: int,
-                   batch_size: int = 64) -> np.ndarray:
-    """The teacher's raw logits for each text (CPU or GPU, fp32)."""
-    import torch
-    from tqdm.auto import tqdm
-
-    from hackkit.predict import Predictor
-
-    teacher = Predictor(model_dir, batch_size=batch_size, max_length=max_length)
-    order = np.argsort([len(text) for text in texts], kind="stable")  # batches of similar length
-    out = []
-    with torch.inference_mode():
-        for start in tqdm(range(0, len(texts), batch_size), desc="Teacher labelling",
-                          disable=len(texts) < 4 * batch_size):
-            chunk = [texts[i] for i in order[start:start + batch_size]]
-            batch = teacher.processor(chunk, truncation=True, max_length=max_length,
-                                      padding=True, return_tensors="pt")
-            out.append(teacher.model(**batch.to(teacher.device)).logits.float().cpu().numpy())
-    if not out:
-        return np.zeros((0, len(teacher.labels)), dtype=np.float32)
-    logits = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
-    logits[order] = np.concatenate(out)  # back in the texts' order
-    return logits
+def teacher_logits(teacher, texts: list[str]) -> np.ndarray:
+    """The teacher's log-probabilities for each text (a Predictor's, in fp32): its logits less a
+    constant per text, which the softened softmax of the distillation loss ignores. The batches
+    are the task's length-sorted ones (Predictor.predict_proba), in the texts' order."""
+    teacher.precision = "fp32"  # soft targets at full precision, on a GPU too
+    probabilities = teacher.predict_proba(texts)
+    return np.log(np.maximum(probabilities, 1e-30)).astype(np.float32)
 
 
 class TeacherCollator:
@@ -247,9 +231,12 @@ def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
     train = task.subsample(splits["train"], config.max_train_examples, config.seed)
     extra = _unlabelled_texts(options.unlabelled) if options.unlabelled else []
     texts = train["text"].tolist() + extra
-    logits = teacher_logits(teacher.model_dir, texts, config.max_length)
-    val_logits = teacher_logits(teacher.model_dir, splits["validation"]["text"].tolist(),
-                                config.max_length)
+    from hackkit.predict import Predictor
+
+    labeller = Predictor(teacher.model_dir, batch_size=64, max_length=config.max_length)
+    logits = teacher_logits(labeller, texts)
+    val_logits = teacher_logits(labeller, splits["validation"]["text"].tolist())
+    del labeller  # its memory, before the student trains
     if extra:  # the teacher's label for each unlabelled text
         train = pd.concat([train, pd.DataFrame({"text": extra, "label": [
             labels[i] for i in logits[len(train):].argmax(axis=1)]})], ignore_index=True)

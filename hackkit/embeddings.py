@@ -168,25 +168,23 @@ def evict(folder: Path, keep: Path | None = None, limit_mb: float = CACHE_LIMIT_
     """Delete the least recently used embedding files until the cache holds at most `limit_mb`,
     and all but the `probes` most recently used probes; `keep` (the entry just written) stays.
     Returns the names deleted."""
-    def used(entry: Path) -> float:
-        try:
-            return entry.stat().st_mtime
-        except OSError:  # deleted by another process meanwhile
-            return 0.0
+    def by_use(pattern: str) -> list[tuple[Path, os.stat_result]]:
+        """Entries matching the pattern with their stat, most recently used first."""
+        found = []
+        for entry in folder.glob(pattern):
+            try:
+                found.append((entry, entry.stat()))
+            except OSError:  # deleted by another process meanwhile
+                pass
+        return sorted(found, key=lambda item: item[1].st_mtime, reverse=True)
 
-    deleted = []
-    files = sorted(folder.glob("*.safetensors"), key=used, reverse=True)  # newest first
-    total = 0
-    for entry in files:
-        try:
-            total += entry.stat().st_size
-        except OSError:
-            continue
+    deleted, total = [], 0
+    for entry, stat in by_use("*.safetensors"):
+        total += stat.st_size
         if total > limit_mb * 2**20 and entry != keep:
             entry.unlink(missing_ok=True)
             deleted.append(entry.name)
-    fitted = sorted((d for d in folder.glob("probe-*") if ".tmp" not in d.name), key=used,
-                    reverse=True)
+    fitted = [entry for entry, _ in by_use("probe-*") if ".tmp" not in entry.name]
     for entry in fitted[probes:]:
         if entry != keep:
             shutil.rmtree(entry, ignore_errors=True)
