@@ -12,7 +12,8 @@ from hackkit.search import TrialLink, prune_record
 
 
 class OptunaPruningCallback(TrainerCallback):
-    """After each evaluation, report the main metric to the trial; stop cleanly when pruned.
+    """After each evaluation, report the main metric to the trial; stop cleanly when pruned
+    (the pruner is asked from half of the planned steps on: search.PRUNE_FROM).
 
     Training stops through Trainer's own flag, so the best checkpoint is still loaded and saved,
     03 still evaluates, and the run folder gets a pruned marker with the reason and time saved.
@@ -33,7 +34,8 @@ class OptunaPruningCallback(TrainerCallback):
             raise KeyError(f"the evaluation returned no {key} to report to Optuna trial "
                            f"{self.link.number}; metrics: {sorted(metrics or {})}.")
         self.evaluations += 1  # the step pruners compare across trials: the n-th evaluation
-        prune = self.link.report(metrics[key], self.evaluations)
+        prune = self.link.report(metrics[key], self.evaluations,
+                                 done=state.global_step / max(1, state.max_steps))
         if prune and state.global_step < state.max_steps:  # pruning at the end saves nothing
             self.pruned = prune_record(self.link, key.removeprefix("eval_"), metrics[key],
                                        self.evaluations, state.max_steps, state.global_step,

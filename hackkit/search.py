@@ -3,7 +3,8 @@ in storage (a journal file by default, or any database URL), and workers that sh
 
 Every trial is an ordinary run folder made by the papermill pipeline. The kernel that trains it
 learns which trial it is through environment variables (TrialLink) and reports its validation
-score after each evaluation, so the pruner can stop a hopeless trial (hackkit.pruning).
+score after each evaluation, so the pruner can stop a hopeless trial in the second half of its
+training (hackkit.pruning). A new study's first trial runs the notebooks' defaults.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ ENV_STORAGE, ENV_STUDY = "HACKKIT_OPTUNA_STORAGE", "HACKKIT_OPTUNA_STUDY"
 ENV_TRIAL, ENV_PRUNER = "HACKKIT_OPTUNA_TRIAL", "HACKKIT_OPTUNA_PRUNER"
 HEARTBEAT_SECONDS, GRACE_SECONDS = 60, 180  # database storage: a silent worker's trial fails after 3 min
 MIN_IMPORTANCE_TRIALS = 4  # parameter importances from fewer finished trials are noise
+# No trial is pruned before this share of its training: with warm-up and a decaying learning rate,
+# a low learning rate scores below the others early on and ends best (measured on the sample: a
+# trial at 5.2e-5 pruned at 40% with 0.913 where the grid's 5e-5 run ended at 0.9365, the best).
+PRUNE_FROM = 0.5
 
 
 def storage_url(search: dict, folder: Path, override: str = "") -> str:
@@ -103,6 +108,39 @@ def suggest(trial, key: str, dist: Any, default: Any) -> Any:
     return trial.suggest_float(key, float(low), float(high), log=bool(dist.get("log")))
 
 
+def defaults_in_space(space: dict, defaults: dict) -> dict[str, Any]:
+    """The notebooks' default value of each searched parameter that the space holds (inside a
+    range, or among the choices); parameters whose default it does not hold are left out."""
+    start = {}
+    for key, dist in space.items():
+        default = defaults.get(key)
+        if default is None:
+            continue
+        if isinstance(dist, list):
+            if default in [as_type_of(v, default) for v in dist]:
+                start[key] = default
+        elif (float(as_type_of(dist["low"], 0.0)) <= float(default)
+              <= float(as_type_of(dist["high"], 0.0))):
+            start[key] = default
+    return start
+
+
+def queue_defaults(study, spec, log: Callable[[str], None]) -> dict[str, Any] | None:
+    """A new study's first trial: the notebooks' defaults where the space holds them (Optuna
+    draws the rest). A search then never reports worse than a plain run of the same settings,
+    and TPE learns from a setting known to train well. Off with `start_from_defaults: false`."""
+    if not spec.search.get("start_from_defaults", True) or study.get_trials(deepcopy=False):
+        return None
+    fixed = spec.fixed_typed
+    start = defaults_in_space(spec.search["space"], {**spec.defaults, **fixed})
+    if not start:
+        return None
+    study.enqueue_trial(start, user_attrs={"start": "defaults"})
+    shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in start.items())
+    log(f"first trial: the defaults {shown}")
+    return start
+
+
 def space_checks(search: dict, fixed: dict, defaults: dict) -> list[tuple[str, dict]]:
     """Settings at the ends of every range and at every choice, to check before any trial runs."""
     space = search["space"]
@@ -161,10 +199,13 @@ class TrialLink:
                 study_id, self.number))
         return self._cache
 
-    def report(self, value: float, step: int) -> bool:
-        """Record the validation score after evaluation `step`; True when the pruner says stop."""
+    def report(self, value: float, step: int, done: float = 1.0) -> bool:
+        """Record the validation score after evaluation `step`, with `done` the share of the
+        trial's training behind it; True when the pruner says stop (never before PRUNE_FROM)."""
         study, storage, trial_id = self._open()
         storage.set_trial_intermediate_value(trial_id, step, float(value))
+        if done < PRUNE_FROM:
+            return False
         return bool(study.pruner.prune(study, storage.get_trial(trial_id)))
 
     def median_bar(self, step: int) -> tuple[float, float] | None:
@@ -424,6 +465,7 @@ def run_search(spec, sweep_file: Path, log: Callable[[str], None] = print,
     folder = _sweep_folder(spec.name)
     url = storage_url(spec.search, folder, storage)
     study = open_study(spec, url)  # creates it, or loads it: a search resumes where it stopped
+    queue_defaults(study, spec, log)  # before any worker starts: a new study only
     recover_stale(study, folder, log)
     with _state(folder) as state:
         state.update(name=spec.name, sweep_file=str(Path(sweep_file).resolve()),

@@ -20,7 +20,8 @@ from hackkit.runfolder import Run
 from hackkit.runs import preflight, run_pipeline
 
 SECTIONS = {"name", "fixed", "grid", "settings", "search"}
-SEARCH_KEYS = {"method", "pruner", "trials", "time_budget_minutes", "seed", "space", "storage"}
+SEARCH_KEYS = {"method", "pruner", "trials", "time_budget_minutes", "seed", "space", "storage",
+               "start_from_defaults"}
 
 
 @dataclass
@@ -112,6 +113,9 @@ def _check_search(search: dict, path: Path) -> None:
         raise ValueError(f"{path}: search trials={trials!r}; use a positive integer.")
     if budget is not None and (not isinstance(budget, (int, float)) or budget <= 0):
         raise ValueError(f"{path}: search time_budget_minutes={budget!r}; use a positive number.")
+    if not isinstance(search.get("start_from_defaults", True), bool):
+        raise ValueError(f"{path}: search start_from_defaults={search['start_from_defaults']!r}; "
+                         "use true (the first trial runs the notebooks' defaults) or false.")
     space = search.get("space")
     if not isinstance(space, dict) or not space:
         raise ValueError(f"{path}: search needs a 'space', e.g. LEARNING_RATE: {{low: 1.0e-5, "

@@ -109,6 +109,45 @@ def test_tpe_with_pruning_stops_bad_trials_early_and_reports_the_best_not_the_la
     assert abs(__import__("math").log10(best.params["LEARNING_RATE"] / TARGET_LR)) < 1
 
 
+def test_a_new_search_starts_from_the_defaults_its_space_holds(runs_dir, search_file):
+    defaults = {k: v["default"] for nb in hk.notebook_parameters().values() for k, v in nb.items()}
+    searched = ("LEARNING_RATE", "BATCH_SIZE", "WARMUP")
+    runner, lines = FakeTraining(), []
+    hk.run_sweep(search_file(method="random", pruner="none", trials=3), log=lines.append,
+                 runner=runner)
+    assert {k: runner.calls[0][k] for k in searched} == {k: defaults[k] for k in searched}
+    assert all(call["LEARNING_RATE"] != defaults["LEARNING_RATE"] for call in runner.calls[1:])
+    assert sum("first trial: the defaults" in line for line in lines) == 1
+    study = load_search("tpe")
+    assert study.trials[0].user_attrs["start"] == "defaults"
+    # Resumed with more trials: the defaults are not queued again.
+    more, lines = FakeTraining(), []
+    hk.run_sweep(search_file(method="random", pruner="none", trials=5), log=lines.append,
+                 runner=more)
+    assert len(more.calls) == 2 and not any("the defaults" in line for line in lines)
+    assert all(call["LEARNING_RATE"] != defaults["LEARNING_RATE"] for call in more.calls)
+
+
+def test_defaults_outside_the_space_are_drawn_and_the_start_can_be_switched_off(
+        runs_dir, search_file, tmp_path):
+    from hackkit.search import defaults_in_space
+
+    defaults = {"LEARNING_RATE": 1e-4, "BATCH_SIZE": 8, "WARMUP": 0.1}
+    space = {"LEARNING_RATE": {"low": 1e-3, "high": 1e-2, "log": True}, "BATCH_SIZE": [16, 32],
+             "WARMUP": {"low": 0.0, "high": 0.2}}
+    assert defaults_in_space(space, defaults) == {"WARMUP": 0.1}
+    path = tmp_path / "off.yaml"
+    path.write_text(search_file(method="random", pruner="none", trials=2).read_text().replace(
+        "  seed: 0", "  seed: 0\n  start_from_defaults: false"))
+    runner, lines = FakeTraining(), []
+    hk.run_sweep(path, log=lines.append, runner=runner)
+    assert len(runner.calls) == 2 and not any("the defaults" in line for line in lines)
+    assert all(call["LEARNING_RATE"] != 1e-4 for call in runner.calls)
+    path.write_text(path.read_text().replace("start_from_defaults: false", "start_from_defaults: 1"))
+    with pytest.raises(ValueError, match="start_from_defaults=1; use true"):
+        hk.load_sweep(path)
+
+
 def test_a_crashed_search_resumes_and_a_killed_workers_trial_is_run_again(runs_dir, search_file):
     path = search_file(trials=5, pruner="none")
     with pytest.raises(KeyboardInterrupt):
@@ -211,12 +250,14 @@ def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_pa
     url = str(tmp_path / "study.journal")
     study = optuna.create_study(study_name="s", storage=open_storage(url), direction="maximize",
                                 pruner=make_pruner("median"))
-    for value in (0.8, 0.9):  # two finished trials that scored well after evaluation 1
+    for value in (0.8, 0.9):  # two finished trials that scored well at evaluations 1 and 2
         t = study.ask()
-        t.report(value, 1)
+        t.report(value - 0.1, 1)
+        t.report(value, 2)
         study.tell(t, value)
     pruned = study.ask()  # a pruned trial does not count towards the median (as in Optuna's rule)
     pruned.report(0.1, 1)
+    pruned.report(0.1, 2)
     study.tell(pruned, state=optuna.trial.TrialState.PRUNED)
     trial = study.ask()
     link = TrialLink(url, "s", trial.number, "median")
@@ -232,12 +273,17 @@ def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_pa
                              report_to="none")
     state, control = TrainerState(max_steps=30, global_step=10), TrainerControl()
     callback.on_train_begin(args, state, control)
+    # A third of the way through: reported, but too early to judge (a slow start often ends best).
     callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.2})
+    assert not control.should_training_stop and not Run(tmp_path).pruned_mark.exists()
+    assert study.trials[trial.number].intermediate_values == {1: 0.2}
+    state.global_step = 15  # half-way: the pruner is asked
+    callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.25})
     assert control.should_training_stop
     mark = hk.read_json(Run(tmp_path).pruned_mark)
-    assert mark["used_steps"] == 10 and mark["planned_steps"] == 30 and mark["step"] == 1
-    assert ("validation macro_f1 0.2000 after evaluation 1; its best so far, 0.2000, is below the "
+    assert mark["used_steps"] == 15 and mark["planned_steps"] == 30 and mark["step"] == 2
+    assert ("validation macro_f1 0.2500 after evaluation 2; its best so far, 0.2500, is below the "
             "finished trials' median there, 0.8500") in mark["reason"]
-    assert study.trials[trial.number].intermediate_values == {1: 0.2}
+    assert study.trials[trial.number].intermediate_values == {1: 0.2, 2: 0.25}
     with pytest.raises(KeyError, match="no eval_macro_f1 to report"):
         callback.on_evaluate(args, state, TrainerControl(), metrics={"eval_loss": 1.0})
