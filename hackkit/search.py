@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,8 +89,13 @@ def make_pruner(name: str):
     """The pruner named in the sweep file: median, hyperband (successive halving) or none."""
     import optuna
 
-    if name == "median":  # stop a trial below the median of earlier ones at the same evaluation
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if name == "median":  # stop a trial below the median of finished ones at the same evaluation,
+        # unless its latest evaluation improved on its best: short runs on a decaying learning rate
+        # keep climbing to the end, and the ones climbing slowly often end best.
+        with warnings.catch_warnings():  # PatientPruner is marked experimental since Optuna 2.8
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.PatientPruner(
+                optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0), patience=0)
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, reduction_factor=3)
     if name == "none":
@@ -212,7 +218,8 @@ class TrialLink:
         """The median pruner's test at this evaluation, for the pruning reason: this trial's best
         score so far, and the median of the finished trials' scores there (Optuna's
         MedianPruner stops a trial whose best so far is below it; pruned and running trials do
-        not count). None when no finished trial reached this evaluation."""
+        not count; the PatientPruner around it asks only when the latest score did not improve
+        on that best). None when no finished trial reached this evaluation."""
         from optuna.trial import TrialState
 
         study, storage, trial_id = self._open()
@@ -227,8 +234,8 @@ def prune_record(link: TrialLink, metric: str, value: float, step: int, planned_
                  used_steps: int, seconds_used: float) -> dict:
     """What the pruned-run marker holds: why the trial stopped and the time it saved."""
     bar = link.median_bar(step) if link.pruner == "median" else None
-    versus = (f"; its best so far, {bar[0]:.4f}, is below the finished trials' median there, "
-              f"{bar[1]:.4f}" if bar else "")
+    versus = (f"; no better than its best so far, {bar[0]:.4f}, which is below the finished "
+              f"trials' median there, {bar[1]:.4f}" if bar else "")
     per_step = seconds_used / max(1, used_steps)
     return {
         "reason": f"{link.pruner} pruner stopped trial {link.number}: validation {metric} "

@@ -250,14 +250,14 @@ def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_pa
     url = str(tmp_path / "study.journal")
     study = optuna.create_study(study_name="s", storage=open_storage(url), direction="maximize",
                                 pruner=make_pruner("median"))
-    for value in (0.8, 0.9):  # two finished trials that scored well at evaluations 1 and 2
+    for value in (0.8, 0.9):  # two finished trials that scored well at evaluations 1 to 3
         t = study.ask()
-        t.report(value - 0.1, 1)
-        t.report(value, 2)
+        for step in (1, 2, 3):
+            t.report(value - 0.1 * (3 - step), step)
         study.tell(t, value)
     pruned = study.ask()  # a pruned trial does not count towards the median (as in Optuna's rule)
-    pruned.report(0.1, 1)
-    pruned.report(0.1, 2)
+    for step in (1, 2, 3):
+        pruned.report(0.1, step)
     study.tell(pruned, state=optuna.trial.TrialState.PRUNED)
     trial = study.ask()
     link = TrialLink(url, "s", trial.number, "median")
@@ -276,14 +276,17 @@ def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_pa
     # A third of the way through: reported, but too early to judge (a slow start often ends best).
     callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.2})
     assert not control.should_training_stop and not Run(tmp_path).pruned_mark.exists()
-    assert study.trials[trial.number].intermediate_values == {1: 0.2}
-    state.global_step = 15  # half-way: the pruner is asked
+    # Half-way and below the median (0.75), but better than before: still climbing, not stopped.
+    state.global_step = 15
     callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.25})
+    assert not control.should_training_stop and not Run(tmp_path).pruned_mark.exists()
+    state.global_step = 20  # below the median and no better than before: stopped
+    callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.22})
     assert control.should_training_stop
     mark = hk.read_json(Run(tmp_path).pruned_mark)
-    assert mark["used_steps"] == 15 and mark["planned_steps"] == 30 and mark["step"] == 2
-    assert ("validation macro_f1 0.2500 after evaluation 2; its best so far, 0.2500, is below the "
-            "finished trials' median there, 0.8500") in mark["reason"]
-    assert study.trials[trial.number].intermediate_values == {1: 0.2, 2: 0.25}
+    assert mark["used_steps"] == 20 and mark["planned_steps"] == 30 and mark["step"] == 3
+    assert ("validation macro_f1 0.2200 after evaluation 3; no better than its best so far, 0.2500, "
+            "which is below the finished trials' median there, 0.8500") in mark["reason"]
+    assert study.trials[trial.number].intermediate_values == {1: 0.2, 2: 0.25, 3: 0.22}
     with pytest.raises(KeyError, match="no eval_macro_f1 to report"):
         callback.on_evaluate(args, state, TrainerControl(), metrics={"eval_loss": 1.0})
