@@ -131,20 +131,22 @@ def defaults_in_space(space: dict, defaults: dict) -> dict[str, Any]:
     return start
 
 
-def queue_defaults(study, spec, log: Callable[[str], None]) -> dict[str, Any] | None:
+def _settings(params: dict, keys) -> str:
+    """The searched parameters of a trial, short: "BATCH_SIZE=8 LEARNING_RATE=0.0001"."""
+    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in params.items() if k in keys)
+
+
+def queue_defaults(study, spec, log: Callable[[str], None]) -> None:
     """A new study's first trial: the notebooks' defaults where the space holds them (Optuna
     draws the rest). A search then never reports worse than a plain run of the same settings,
     and TPE learns from a setting known to train well. Off with `start_from_defaults: false`."""
     if not spec.search.get("start_from_defaults", True) or study.get_trials(deepcopy=False):
-        return None
-    fixed = spec.fixed_typed
-    start = defaults_in_space(spec.search["space"], {**spec.defaults, **fixed})
-    if not start:
-        return None
-    study.enqueue_trial(start, user_attrs={"start": "defaults"})
-    shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in start.items())
-    log(f"first trial: the defaults {shown}")
-    return start
+        return
+    start = defaults_in_space(spec.search["space"], {**spec.defaults, **spec.fixed_typed})
+    if start:
+        study.enqueue_trial(start, user_attrs={"start": "defaults"})
+        log(f"first trial: the defaults {_settings(start, start)}")
 
 
 def space_checks(search: dict, fixed: dict, defaults: dict) -> list[tuple[str, dict]]:
@@ -367,9 +369,7 @@ def work(spec, url: str, runner: Callable[..., Path], log: Callable[[str], None]
         label = _label(trial.number)
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("host", socket.gethostname())
-        shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                         for k, v in params.items() if k in search["space"])
-        head = f"[worker {worker}] {label} {shown}"
+        head = f"[worker {worker}] {label} {_settings(params, search['space'])}"
 
         def on_start(run_dir: Path) -> None:
             trial.set_user_attr("run_dir", str(run_dir))

@@ -117,14 +117,14 @@ def test_a_new_search_starts_from_the_defaults_its_space_holds(runs_dir, search_
                  runner=runner)
     assert {k: runner.calls[0][k] for k in searched} == {k: defaults[k] for k in searched}
     assert all(call["LEARNING_RATE"] != defaults["LEARNING_RATE"] for call in runner.calls[1:])
-    assert sum("first trial: the defaults" in line for line in lines) == 1
-    study = load_search("tpe")
-    assert study.trials[0].user_attrs["start"] == "defaults"
+    starts = [t.number for t in load_search("tpe").trials if t.user_attrs.get("start") == "defaults"]
+    assert starts == [0] and any("first trial: the defaults" in line for line in lines)
     # Resumed with more trials: the defaults are not queued again.
-    more, lines = FakeTraining(), []
-    hk.run_sweep(search_file(method="random", pruner="none", trials=5), log=lines.append,
-                 runner=more)
-    assert len(more.calls) == 2 and not any("the defaults" in line for line in lines)
+    more = FakeTraining()
+    hk.run_sweep(search_file(method="random", pruner="none", trials=5), log=_quiet, runner=more)
+    assert len(more.calls) == 2 and len(load_search("tpe").trials) == 5
+    assert [t.number for t in load_search("tpe").trials
+            if t.user_attrs.get("start") == "defaults"] == [0]
     assert all(call["LEARNING_RATE"] != defaults["LEARNING_RATE"] for call in more.calls)
 
 
@@ -139,10 +139,10 @@ def test_defaults_outside_the_space_are_drawn_and_the_start_can_be_switched_off(
     path = tmp_path / "off.yaml"
     path.write_text(search_file(method="random", pruner="none", trials=2).read_text().replace(
         "  seed: 0", "  seed: 0\n  start_from_defaults: false"))
-    runner, lines = FakeTraining(), []
-    hk.run_sweep(path, log=lines.append, runner=runner)
-    assert len(runner.calls) == 2 and not any("the defaults" in line for line in lines)
-    assert all(call["LEARNING_RATE"] != 1e-4 for call in runner.calls)
+    runner = FakeTraining()
+    hk.run_sweep(path, log=_quiet, runner=runner)
+    assert len(runner.calls) == 2 and all(call["LEARNING_RATE"] != 1e-4 for call in runner.calls)
+    assert not any("start" in t.user_attrs for t in load_search("tpe").trials)
     path.write_text(path.read_text().replace("start_from_defaults: false", "start_from_defaults: 1"))
     with pytest.raises(ValueError, match="start_from_defaults=1; use true"):
         hk.load_sweep(path)
