@@ -44,6 +44,9 @@ class TrainParts:
     # The model already predicts (its head is a fitted probe): training evaluates it at step 0 and
     # keeps it when no checkpoint beats it on validation.
     warm_start: bool = False
+    # The warm start's validation scores when the task already knows them (the probe's own, as
+    # Trainer names them: eval_loss, eval_<metric>): they stand for the step-0 evaluation.
+    start_scores: dict | None = None
 
 
 class Task:

@@ -196,6 +196,8 @@ class TrainConfig(_FromParams):
     head_init: str = field(default="probe",
                            metadata={"help": "probe (fitted on frozen features) or new"})
     nproc: int = field(default=1, metadata={"help": "processes training one model (torchrun)"})
+    freeze_embeddings: bool = field(default=True,
+                                    metadata={"help": "keep the word-embedding table as pretrained"})
 
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
@@ -235,6 +237,8 @@ class TrainConfig(_FromParams):
             ("HEAD_INIT", self.head_init, self.head_init in HEAD_INITS,
              "'probe' (the head starts as logistic regression on the frozen model's features) or "
              "'new' (the model's own head, randomly initialised)"),
+            ("FREEZE_EMBEDDINGS", self.freeze_embeddings, isinstance(self.freeze_embeddings, bool),
+             "True (the word-embedding table stays as pretrained) or False (trained too)"),
             ("NPROC", self.nproc, self.nproc >= 1,
              "1 (train in this process) or the number of processes, e.g. the GPUs to use"),
         ])

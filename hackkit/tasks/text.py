@@ -20,9 +20,13 @@ def fit_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 42):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
+    # solver="sag" (the rows are L2-normalised, as it needs): on clinc150 (15k texts, 150 classes,
+    # 31k features) it fitted in 5.7 s where lbfgs took 20.7 s and stopped short of the optimum
+    # (test macro-F1 0.9096 against 0.9080); on the sample, sms_spam and sst2 both took under a
+    # second and scored within 0.001 of each other.
     model = make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
-        LogisticRegression(max_iter=2000, C=10.0, random_state=seed),
+        LogisticRegression(max_iter=2000, C=10.0, solver="sag", random_state=seed),
     )
     return model.fit(list(texts), list(labels))
 
@@ -269,7 +273,7 @@ class TextClassification(LabelTask):
         """
         import dataclasses
 
-        from hackkit.embeddings import cached_probe
+        from hackkit.embeddings import cached_embeddings, cached_probe
         from hackkit.meanpool import build
 
         # The second baseline's probe (C chosen on validation), fitted once per run folder.
@@ -282,8 +286,19 @@ class TextClassification(LabelTask):
         weight, bias = probe.head_weights()
         model = build(location, labels, weight, bias)
         train_accuracy = float(np.mean(np.asarray(probe.predict(vectors)) == train["label"].to_numpy()))
+        # The model before its first step is the probe (same embeddings, same head), so the probe's
+        # validation scores are its step-0 evaluation, from the cached embeddings in milliseconds
+        # instead of a pass over the validation texts (6 s of a 1-minute budget on clinc150).
+        val_vectors = cached_embeddings(list(validation["text"]), location, max_length, cache_dir,
+                                        name="validation", device=device)
+        probabilities = np.maximum(probe.predict_proba(val_vectors), 1e-30)
+        index = {label: i for i, label in enumerate(labels)}
+        gold = np.asarray([index[label] for label in validation["label"]])
+        start = compute_metrics((np.log(probabilities), gold))
+        start["loss"] = float(-np.mean(np.log(probabilities[np.arange(len(gold)), gold])))
         return dataclasses.replace(
             parts, model=model, warm_start=True,
+            start_scores={f"eval_{k}": v for k, v in start.items()},
             extra={**parts.extra, "head_init": "linear probe on mean-pooled embeddings",
                    "probe_train_accuracy": round(train_accuracy, 4)})
 

@@ -79,6 +79,21 @@ def test_slow_evaluation_takes_its_time_from_training():
     assert heavy.planned_train_seconds + heavy.planned_eval_seconds <= 600 * 0.95 + 1
 
 
+def test_a_measured_evaluation_speed_replaces_the_assumed_ratio():
+    # clinc150 on 2 cores: 68 training examples/s, evaluation measured at 385/s (5.7x, not 3x).
+    # At the assumed 3x, two evaluations of 3,000 texts (29 s) took over half of the usable minute
+    # and the plan trained nothing; at the measured speed they take 16 s and training gets the rest.
+    assumed = plan_training(15_000, 8, 68.0, 1, 10, validation_examples=3_000)
+    measured = plan_training(15_000, 8, 68.0, 1, 10, validation_examples=3_000,
+                             eval_examples_per_second=385.0)
+    assert "too short" in assumed.warning and assumed.max_steps == 5
+    assert measured.warning == "" and measured.eval_examples_per_second == 385.0
+    assert measured.planned_eval_seconds == pytest.approx(2 * 3_000 / 385, abs=0.1)
+    assert measured.max_steps == math.floor((57 - 2 * 3_000 / 385) * 68 / 8)
+    with pytest.raises(ValueError, match="eval_examples_per_second=-1"):
+        plan_training(100, 8, 10.0, 1, 1, eval_examples_per_second=-1)
+
+
 def test_plan_errors_name_the_parameter_and_the_fix():
     with pytest.raises(ValueError, match="TIME_BUDGET_MINUTES=5 needs the measured speed.*measure_throughput"):
         plan_training(1000, 8, 0.0, 5, 3)
@@ -188,6 +203,42 @@ def test_the_plan_follows_the_real_speed_of_the_first_steps(tiny_parts, tmp_path
     assert result["recalibrated"]["real_examples_per_second"] == pytest.approx(0.95 / slower, rel=0.02)
 
 
+def test_a_replanned_schedule_leaves_time_for_its_evaluations_the_last_one_included(
+        tiny_parts, tmp_path):
+    from transformers import TrainerCallback
+
+    # 30 validation texts measured at 3/s: 10 s per evaluation, one of them before the first step
+    # (a warm start): 3 evaluations and 42 steps of 2 s fill the 114 usable seconds. The real steps
+    # take 3x the measured time, so the plan is corrected at step 5; the corrected plan must leave
+    # room for the evaluations still to come, the final one included (spread over the steps, it
+    # counted for less than one and training ended 2 s past the usable time).
+    plan = plan_training(30, 4, examples_per_second=2.0, budget_minutes=2, max_epochs=10,
+                         validation_examples=30, eval_examples_per_second=3.0,
+                         start_evaluation=True)
+    assert (plan.max_steps, plan.eval_steps, plan.planned_eval_seconds) == (42, 21, 30.0)
+    step_seconds, eval_seconds = 3 * 4 / 2.0, 10.0
+    now = [0.0]
+
+    class Clock(TrainerCallback):  # registered before the budget: it sees the advanced clock
+        def on_step_end(self, args, state, control, **kwargs):
+            now[0] += step_seconds
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            now[0] += eval_seconds
+
+    trainer = _trainer(tiny_parts, tmp_path, plan, eval_on_start=True, save_strategy="no",
+                       load_best_model_at_end=False)
+    trainer.add_callback(Clock())
+    budget = BudgetCallback(plan, clock=lambda: now[0])
+    trainer.add_callback(budget)
+    trainer.train()
+
+    result = budget.result()
+    assert result["recalibrated"]["applied"] and result["steps"] == 15
+    assert result["schedule_completed"] and not result["stopped_by_budget"]
+    assert now[0] <= 120 * 0.95  # every step and evaluation, the start's and the last's, fit
+
+
 def test_the_safety_net_stops_cleanly_when_real_time_overruns(tiny_parts, tmp_path):
     plan = plan_training(30, 4, examples_per_second=0.95, budget_minutes=1, max_epochs=3)
     trainer = _trainer(tiny_parts, tmp_path, plan)
@@ -230,6 +281,23 @@ def test_measure_throughput_restores_weights_grads_mode_and_rng(tiny_parts):
     assert len(grouped) == 2 and all(len(b["labels"]) == 4 for b in grouped)
     with pytest.raises(ValueError, match="give at least 2"):
         measure_throughput(model, batches[:1])
+
+
+def test_measure_throughput_for_evaluation_runs_forward_only_in_eval_mode(tiny_parts):
+    import torch
+
+    model, ds, collator = tiny_parts
+    batches = sample_batches(ds, collator, batch_size=4, count=3, seed=1)
+    modes = []
+    hook = model.register_forward_hook(lambda m, i, o: modes.append((m.training,
+                                                                     torch.is_grad_enabled())))
+    model.train()
+    try:
+        assert measure_throughput(model, batches, backward=False) > 0
+    finally:
+        hook.remove()
+    assert modes == [(False, False)] * 3  # every batch in eval mode, without gradients
+    assert model.training and all(p.grad is None for p in model.parameters())
 
 
 # --- explain_result ------------------------------------------------------------------------------

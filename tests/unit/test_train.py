@@ -16,7 +16,7 @@ TINY = dict(epochs=1.0, max_length=32, batch_size=16, device="cpu", patience=0)
     ("epochs", 0, "EPOCHS"), ("learning_rate", 0.0, "LEARNING_RATE"), ("batch_size", 0, "BATCH_SIZE"),
     ("warmup", 1.0, "WARMUP"), ("time_budget_minutes", -1, "TIME_BUDGET_MINUTES"),
     ("device", "gpu", "DEVICE"), ("precision", "int8", "PRECISION"), ("max_length", 2, "MAX_LENGTH"),
-    ("head_init", "cls", "HEAD_INIT"),
+    ("head_init", "cls", "HEAD_INIT"), ("freeze_embeddings", "yes", "FREEZE_EMBEDDINGS"),
 ])
 def test_out_of_range_settings_name_the_parameter(field, value, name):
     with pytest.raises(ValueError, match=rf"^{name}="):
@@ -80,13 +80,16 @@ def test_the_head_starts_as_the_probe_and_is_kept_when_training_only_hurts(run_w
 
 
 def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_splits, monkeypatch):
-    # A "measured" 0.4 examples/s (far below the real speed, so real time never nears the budget):
-    # of 5 minutes, two evaluations of the 40 validation texts take ≈ 67 s; 5 steps of 16 fit.
-    monkeypatch.setattr("hackkit.train.measure_throughput", lambda *a, **k: 0.4)
+    # A "measured" 0.4 examples/s, evaluation 1.6 (far below the real speeds, so real time never
+    # nears the budget): of 5 minutes, two evaluations of the 40 validation texts (one half-way,
+    # the last; the probe start's scores are known without one) take 50 s; 5 steps of 16 fit.
+    monkeypatch.setattr("hackkit.train.measure_throughput",
+                        lambda *a, backward=True, **k: 0.4 if backward else 1.6)
     config = hk.TrainConfig(**{**TINY, "epochs": 3.0, "time_budget_minutes": 5.0})
     summary = hk.finetune(run_with_splits, config)
     plan, result = summary["plan"], summary["budget"]
     assert (plan["capped_by"], plan["max_steps"], plan["examples_per_second"]) == ("budget", 5, 0.4)
+    assert (plan["eval_examples_per_second"], plan["planned_eval_seconds"]) == (1.6, 50.0)
     assert plan["eval_steps"] == 3  # evaluations: one half-way, one at the end
     # The first real steps run far faster than "measured": before the last planned step the plan
     # is raised to the whole epoch Trainer's loop was set up for (6 steps of 16).
@@ -103,7 +106,8 @@ def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_spl
 
 def test_a_budget_too_short_for_the_data_trains_the_smallest_plan_and_says_so(run_with_splits,
                                                                              monkeypatch, capsys):
-    monkeypatch.setattr("hackkit.train.measure_throughput", lambda *a, **k: 1.0)
+    monkeypatch.setattr("hackkit.train.measure_throughput",
+                        lambda *a, backward=True, **k: 1.0 if backward else 3.0)
     config = hk.TrainConfig(**{**TINY, "time_budget_minutes": 0.01})
     summary = hk.finetune(run_with_splits, config)  # a team is never left without a model
     assert "TIME_BUDGET_MINUTES=0.01 is too short" in summary["plan"]["warning"]
@@ -148,3 +152,67 @@ def test_unknown_method_names_the_parameter():
     with pytest.raises(ValueError, match=r"^METHOD='qlora' is out of range: use one of "
                                          r"\('finetune', 'embeddings', 'zero-shot', 'auto', 'lora'\)"):
         hk.TrainConfig(method="qlora").validate()
+
+
+def test_evaluation_runs_on_length_sorted_texts_with_each_label_kept():
+    from datasets import Dataset
+
+    from hackkit.train import length_sorted
+
+    ds = Dataset.from_dict({"input_ids": [[1, 2, 3], [1], [1, 2], [4]], "label": [0, 1, 2, 3]})
+    ordered = length_sorted(ds)
+    assert [len(ids) for ids in ordered["input_ids"]] == [1, 1, 2, 3]
+    assert ordered["label"] == [1, 3, 2, 0]  # rows move whole; ties keep their order
+    images = [{"pixel_values": 0, "label": 1}]  # no token ids (images): left as it is
+    assert length_sorted(images) is images
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_the_word_embedding_table_stays_as_pretrained_unless_asked(run_with_splits, freeze):
+    from pathlib import Path
+
+    import torch
+    from safetensors.torch import load_file
+
+    config = hk.TrainConfig(**{**TINY, "head_init": "new", "learning_rate": 1e-3,
+                               "freeze_embeddings": freeze})
+    summary = hk.finetune(run_with_splits, config)
+    location = Path(hk.resolve_for_task(hk.get_task(config.task), config.model).location)
+    before = load_file(next(location.glob("*.safetensors")))
+    after = load_file(run_with_splits / "model" / "model.safetensors")
+
+    def weight(weights, suffix):
+        return next(v for k, v in weights.items() if k.endswith(suffix))
+
+    table, query = "embeddings.word_embeddings.weight", "layer.0.attention.self.query.weight"
+    assert not torch.equal(weight(before, query), weight(after, query))  # the layers trained
+    assert torch.equal(weight(before, table), weight(after, table)) is freeze
+    assert summary["frozen_word_embeddings"] == (weight(before, table).numel() if freeze else 0)
+
+
+def test_the_probe_start_scores_are_what_evaluating_the_start_model_gives(run_with_splits):
+    from transformers import Trainer, TrainingArguments
+
+    # 02 logs the probe's validation scores as the step-0 evaluation instead of running one: they
+    # must be what Trainer measures on the model before its first step.
+    task, config = hk.get_task("text-classification"), hk.TrainConfig(**TINY)
+    splits, labels = hk.load_splits(run_with_splits)
+    location = hk.resolve_for_task(task, config.model).location
+    parts = task.train_parts(splits["train"], splits["validation"], labels, location, 32)
+    parts = task.warm_start(parts, splits["train"], splits["validation"], labels, location, 32,
+                            hk.Run(run_with_splits).embeddings)
+    args = TrainingArguments(output_dir=str(run_with_splits / "eval"), use_cpu=True,
+                             report_to="none", per_device_eval_batch_size=32)
+    measured = Trainer(model=parts.model, args=args, eval_dataset=parts.val_ds,
+                       data_collator=parts.collator, compute_metrics=parts.compute_metrics).evaluate()
+    known = parts.start_scores
+    assert set(known) == {"eval_loss", "eval_accuracy", "eval_macro_f1"}
+    assert known["eval_macro_f1"] == pytest.approx(measured["eval_macro_f1"], abs=1e-6)
+    assert known["eval_accuracy"] == pytest.approx(measured["eval_accuracy"], abs=1e-6)
+    assert known["eval_loss"] == pytest.approx(measured["eval_loss"], rel=1e-3)
+
+    summary = hk.finetune(run_with_splits, config)  # logged once, at step 0, without evaluating
+    history = hk.read_json(run_with_splits / "training_history.json")
+    assert [h for h in history if h.get("step") == 0 and "eval_loss" in h] == [
+        {**known, "epoch": 0, "step": 0}]
+    assert summary["kept_warm_start"]["start_validation"] == known["eval_macro_f1"]
