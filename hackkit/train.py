@@ -173,7 +173,8 @@ def plan_for(parts: TrainParts, config: TrainConfig, speed: tuple[float, float],
     """Steps, warm-up and evaluation cadence that fit TIME_BUDGET_MINUTES, EPOCHS as a cap.
 
     `speed` is (training, evaluation) examples/s of the whole run, as measure_speed returns. A warm
-    start is evaluated before the first step (finetune), and that evaluation is planned for too.
+    start is evaluated before the first step (finetune): that evaluation is planned for too,
+    unless the task already knows its scores (TrainParts.start_scores).
     """
     train, evaluation = speed
     plan = plan_training(
@@ -388,9 +389,11 @@ def finetune(run_dir: str | Path, config: TrainConfig) -> dict:
     start_eval = parts.warm_start and resume is None
     known_start = start_eval and parts.start_scores is not None
     if known_start:
-        others.append(start_scores_callback(parts.start_scores))
+        others.insert(0, start_scores_callback(parts.start_scores))
+    # A resumed attempt keeps them too: its warm start was rebuilt the same way above, and the
+    # step-0 scores are in the checkpoint's history, so it falls back exactly as an unbroken run.
     initial = ({k: v.detach().to("cpu", copy=True) for k, v in parts.model.state_dict().items()}
-               if start_eval else None)
+               if parts.warm_start else None)
     trainer = Trainer(
         model=parts.model, args=training_arguments(run, config, task, plan, device, precision,
                                                    {**parts.training_args,

@@ -42,11 +42,15 @@ def _evals(run: Path) -> list[float]:
             for k in ("eval_loss", "eval_accuracy", "eval_macro_f1")]
 
 
-def test_killed_training_resumes_and_matches_an_uninterrupted_run(run_with_splits, tiny_model):
+@pytest.mark.parametrize("learning_rate", [2e-3, 0.5])
+def test_killed_training_resumes_and_matches_an_uninterrupted_run(run_with_splits, tiny_model,
+                                                                  learning_rate):
+    # At 0.5 no checkpoint beats the probe start, so both runs must fall back to it.
     broken = _copy(run_with_splits, "broken")
-    hk.finetune(run_with_splits, hk.TrainConfig(**_config(tiny_model)))
+    config = _config(tiny_model, learning_rate=learning_rate)
+    unbroken_summary = hk.finetune(run_with_splits, hk.TrainConfig(**config))
 
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(broken), repr(_config(tiny_model))],
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(broken), repr(config)],
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-2000:]
     # 3 epochs of 6 steps, evaluated and saved every 4 steps (at least 5 evaluations) and at the end
@@ -54,8 +58,11 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(run_with_split
     assert (plan["max_steps"], plan["eval_steps"]) == (18, 4)
     assert not (broken / "model").exists() and hk.train.last_checkpoint(broken).name == "checkpoint-4"
 
-    summary = hk.finetune(broken, hk.TrainConfig(**_config(tiny_model)))
+    summary = hk.finetune(broken, hk.TrainConfig(**config))
     assert summary["resumed_from"] == "checkpoint-4" and summary["epochs_completed"] == 3.0
+    assert summary["kept_warm_start"] == unbroken_summary["kept_warm_start"]
+    if learning_rate == 0.5:
+        assert summary["kept_warm_start"]["kept"]
     assert summary["plan"] == plan  # the resumed attempt keeps the schedule it was made on
     # 3 values x (the probe start at step 0, then 4 during training and 1 at the end)
     assert len(_evals(broken)) == 18 and _evals(broken) == pytest.approx(_evals(run_with_splits), rel=1e-6)
