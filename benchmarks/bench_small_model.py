@@ -7,7 +7,8 @@ PyTorch's dynamic int8 of the teacher against the ONNX Runtime int8 that Predict
 
     python benchmarks/bench_small_model.py [--data data/support_intents.csv] [--split-column split]
         [--max-train 0] [--epochs 10] [--student-epochs 10] [--max-length 128] [--time-budget 5]
-        [--learning-rate 5e-5] [--teacher RUN_DIR] [--student-minutes M] [--student-layers N] [--pytorch-int8]
+        [--learning-rate 5e-5] [--teacher RUN_DIR] [--student-minutes M] [--student-layers N] [--student-ffn U]
+        [--pytorch-int8]
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def main() -> None:
                         "(its splits; --data and the training options are then ignored)")
     parser.add_argument("--student-layers", type=int, default=0,
                         help="layers the student keeps (0: every other one of the teacher's)")
+    parser.add_argument("--student-ffn", type=int, default=0,
+                        help="feed-forward units the student keeps in each layer (0: all)")
     parser.add_argument("--pytorch-int8", action="store_true",
                         help="also time PyTorch's dynamic int8 of the teacher at batch 1")
     args = parser.parse_args()
@@ -73,7 +76,8 @@ def main() -> None:
         teacher = hk.finetune(run_dir, config)
     student = hk.distill_run(run_dir, hk.DistillConfig(epochs=args.student_epochs,
                                                        time_budget_minutes=args.student_minutes,
-                                                       layers=args.student_layers),
+                                                       layers=args.student_layers,
+                                                       ffn=args.student_ffn),
                              device="cpu")
     table = hk.compare_models(run_dir, latency_texts=100, throughput_texts=256)
     shown = table[["model", "macro_f1", "macro_f1_kept", "agreement_with_run", "parameters_m",

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     distill.add_argument("--layers", type=int, default=0,
                          help="layers of the teacher the default student keeps, evenly spaced, the "
                               "top one included (default 0: every other one)")
+    distill.add_argument("--ffn", type=int, default=0,
+                         help="feed-forward units the default student keeps in each layer, those "
+                              "with the largest weights (default 0: all; MiniLM has 1536)")
     distill.add_argument("--temperature", type=float, default=2.0,
                          help="softens the teacher's outputs (default 2.0)")
     distill.add_argument("--alpha", type=float, default=0.5,
@@ -217,7 +220,7 @@ def _distill(args: argparse.Namespace) -> int:
     summary = distill_run(args.run, DistillConfig(
         student=args.student, temperature=args.temperature, alpha=args.alpha,
         unlabelled=args.unlabelled, epochs=args.epochs, time_budget_minutes=args.minutes,
-        layers=args.layers),
+        layers=args.layers, ffn=args.ffn),
         name=args.name)
     print(f"student run: {summary['run_dir']}")
     for key, value in summary["test"].items():

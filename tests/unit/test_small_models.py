@@ -5,6 +5,7 @@ Each derived model goes through 03 (predict_split + metrics), the Predictor and 
 from __future__ import annotations
 
 import pandas as pd
+from pathlib import Path
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -120,6 +121,39 @@ def test_students_keep_evenly_spaced_layers_with_the_top_one():
         hk.DistillConfig(layers=-1).validate()
     with pytest.raises(ValueError, match="--layers 2 applies to the default student"):
         hk.DistillConfig(layers=2, student="some/model").validate()
+
+
+def test_a_narrower_student_keeps_the_strongest_feed_forward_units(tiny_run, copy_run):
+    import torch
+    from safetensors.torch import load_file
+
+    teacher = _teacher(tiny_run, copy_run)
+    summary = hk.distill_run(teacher, hk.DistillConfig(ffn=16, epochs=1.0), device="cpu")
+    assert summary["distillation"]["ffn"] == 16 and "16 feed-forward units" in summary["model"]
+    loaded = hk.Predictor(Path(summary["run_dir"]) / "model", device="cpu").model
+    [layer] = [m for name, m in loaded.named_modules() if name.endswith("encoder.layer")][0]
+    assert (layer.intermediate.dense.weight.shape, layer.output.dense.weight.shape) == (
+        (16, 32), (32, 16))
+    assert hk.distill.teacher_depth(Path(summary["run_dir"]) / "model") == 1
+    assert hk.distill._encoder_config(Path(summary["run_dir"]) / "model").intermediate_size == 16
+    # Before training: the 16 units of the teacher's top layer with the largest weights, in order.
+    weights = load_file(Path(teacher) / "model" / "model.safetensors")
+    up = next(v for k, v in weights.items() if k.endswith("layer.1.intermediate.dense.weight"))
+    down = next(v for k, v in weights.items() if k.endswith("layer.1.output.dense.weight"))
+    model = hk.get_task("text-classification").load_trained(Path(teacher) / "model")[1]
+    hk.distill.narrow_ffn(model, 16)
+    hk.distill.shallow_copy(model)
+    [narrow] = [m for name, m in model.named_modules() if name.endswith("encoder.layer")][0]
+    keep = (up.norm(dim=1) * down.norm(dim=0)).topk(16).indices.sort().values
+    assert torch.equal(narrow.intermediate.dense.weight, up[keep])
+    assert torch.equal(narrow.output.dense.weight, down[:, keep])
+    with pytest.raises(ValueError, match="--ffn 64: the teacher's layers have 64 feed-forward "
+                                         "units; a student keeps fewer"):
+        hk.distill_run(teacher, hk.DistillConfig(ffn=64), device="cpu")
+    with pytest.raises(ValueError, match="--ffn -1"):
+        hk.DistillConfig(ffn=-1).validate()
+    with pytest.raises(ValueError, match="--ffn 8 applies to the default student"):
+        hk.DistillConfig(ffn=8, student="some/model").validate()
 
 
 def test_too_many_layers_are_refused_before_a_student_run_is_made(tiny_run, copy_run):
