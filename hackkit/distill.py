@@ -49,20 +49,17 @@ class DistillConfig:
         if self.time_budget_minutes < 0 and self.time_budget_minutes != -1:
             raise ValueError(f"--minutes {self.time_budget_minutes}: use -1 (the teacher's budget), "
                              "0 (no limit) or a positive number of minutes.")
-        if self.layers < 0:
-            raise ValueError(f"--layers {self.layers}: use 0 (every other layer of the teacher) "
-                             "or the number of layers to keep, e.g. 2.")
-        if self.layers and self.student:
-            raise ValueError(f"--layers {self.layers} applies to the default student (the teacher's "
-                             f"own layers); --student {self.student} names a model of its own: "
-                             "give one of the two.")
-        if self.ffn < 0:
-            raise ValueError(f"--ffn {self.ffn}: use 0 (every feed-forward unit of the teacher's "
-                             "layers) or the number to keep in each layer, e.g. 768.")
-        if self.ffn and self.student:
-            raise ValueError(f"--ffn {self.ffn} applies to the default student (the teacher's own "
-                             f"layers); --student {self.student} names a model of its own: give "
-                             "one of the two.")
+        for option, value, zero, count in (
+                ("--layers", self.layers, "every other layer of the teacher",
+                 "the number of layers to keep, e.g. 2"),
+                ("--ffn", self.ffn, "every feed-forward unit of the teacher's layers",
+                 "the number to keep in each layer, e.g. 768")):
+            if value < 0:
+                raise ValueError(f"{option} {value}: use 0 ({zero}) or {count}.")
+            if value and self.student:
+                raise ValueError(f"{option} {value} applies to the default student (the teacher's "
+                                 f"own layers); --student {self.student} names a model of its "
+                                 "own: give one of the two.")
         if self.epochs < 0:
             raise ValueError(f"--epochs {self.epochs}: use 0 (the teacher's) or a positive number.")
         if self.unlabelled and not find_input(self.unlabelled).is_file():
@@ -149,10 +146,7 @@ def narrow_ffn(model, units: int) -> None:
             narrow_down.weight.copy_(down.weight[:, keep])
             narrow_down.bias.copy_(down.bias)
         layer.intermediate.dense, layer.output.dense = narrow_up, narrow_down
-    for module in model.modules():  # a wrapped encoder has its own config (e.g. mean pooling)
-        config = getattr(module, "config", None)
-        if config is not None and hasattr(config, "intermediate_size"):
-            config.intermediate_size = units
+    _set_config(model, "intermediate_size", units)
 
 
 def shallow_copy(model, count: int = 0):
@@ -166,11 +160,17 @@ def shallow_copy(model, count: int = 0):
     keep = kept_layers(len(layers), count)
     setattr(parent, attribute, torch.nn.ModuleList([layers[i] for i in keep]))
     model.config.num_hidden_layers = len(keep)
-    for module in model.modules():  # a wrapped encoder has its own config (e.g. mean pooling)
-        config = getattr(module, "config", None)
-        if config is not None and hasattr(config, "num_hidden_layers"):
-            config.num_hidden_layers = len(keep)
+    _set_config(model, "num_hidden_layers", len(keep))
     return model, keep
+
+
+def _set_config(model, name: str, value: int) -> None:
+    """Set `name` in every config of the model that has it: a wrapped encoder has its own (e.g.
+    mean pooling), and the saved config must describe the thinned weights."""
+    for module in model.modules():
+        config = getattr(module, "config", None)
+        if config is not None and hasattr(config, name):
+            setattr(config, name, value)
 
 
 def teacher_logits(teacher, texts: list[str]) -> np.ndarray:
