@@ -7,8 +7,8 @@ PyTorch's dynamic int8 of the teacher against the ONNX Runtime int8 that Predict
 
     python benchmarks/bench_small_model.py [--data data/support_intents.csv] [--split-column split]
         [--max-train 0] [--epochs 10] [--student-epochs 10] [--max-length 128] [--time-budget 5]
-        [--learning-rate 5e-5] [--teacher RUN_DIR] [--student-minutes M] [--student-layers N] [--student-ffn U]
-        [--pytorch-int8]
+        [--learning-rate 5e-5] [--teacher RUN_DIR] [--student-minutes M] [--student-layers N]
+        [--student-ffn U] [--embedding-weight 1.0] [--pytorch-int8]
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ def main() -> None:
                         help="layers the student keeps (0: every other one of the teacher's)")
     parser.add_argument("--student-ffn", type=int, default=0,
                         help="feed-forward units the student keeps in each layer (0: all)")
+    parser.add_argument("--embedding-weight", type=float, default=1.0,
+                        help="the student's sentence-embedding match weight (0: outputs only)")
     parser.add_argument("--pytorch-int8", action="store_true",
                         help="also time PyTorch's dynamic int8 of the teacher at batch 1")
     args = parser.parse_args()
@@ -66,7 +68,9 @@ def main() -> None:
         run_dir = Path(args.teacher)
         splits = hk.load_splits(run_dir)[0]
         teacher = hk.read_json(hk.Run(run_dir).train_summary)
+        data = f"teacher {run_dir}"
     else:
+        data = f"data {args.data}"
         splits = hk.diagnose(args.data, lengths=False, split_column=args.split_column).splits  # as 01
         run_dir = root / "teacher"
         hk.save_splits(splits, run_dir, task)
@@ -77,14 +81,15 @@ def main() -> None:
     student = hk.distill_run(run_dir, hk.DistillConfig(epochs=args.student_epochs,
                                                        time_budget_minutes=args.student_minutes,
                                                        layers=args.student_layers,
-                                                       ffn=args.student_ffn),
+                                                       ffn=args.student_ffn,
+                                                       embedding_weight=args.embedding_weight),
                              device="cpu")
     table = hk.compare_models(run_dir, latency_texts=100, throughput_texts=256)
     shown = table[["model", "macro_f1", "macro_f1_kept", "agreement_with_run", "parameters_m",
                    "size_mb", "latency_ms_batch1", "speedup_batch1", "texts_per_s_batch32"]]
     import torch
 
-    print(f"\ndata {args.data}: {sum(len(s) for s in splits.values())} rows, test "
+    print(f"\n{data}: {sum(len(s) for s in splits.values())} rows, test "
           f"{len(splits['test'])}; teacher trained {teacher['train_seconds']} s, student "
           f"{student['train_seconds']} s; CPU threads {torch.get_num_threads()}")
     with pd.option_context("display.width", 200, "display.max_columns", 20):

@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="softens the teacher's outputs (default 2.0)")
     distill.add_argument("--alpha", type=float, default=0.5,
                          help="weight of the teacher's soft labels vs the gold labels (default 0.5)")
+    distill.add_argument("--embedding-weight", type=float, default=1.0,
+                         help="weight of matching the teacher's sentence embedding (its head's "
+                              "input; cosine distance) beside its outputs (default 1.0; 0: off)")
     distill.add_argument("--unlabelled", default="",
                          help="file of extra texts (column `text`) the teacher labels for training")
     distill.add_argument("--epochs", type=float, default=0.0,
@@ -220,7 +223,7 @@ def _distill(args: argparse.Namespace) -> int:
     summary = distill_run(args.run, DistillConfig(
         student=args.student, temperature=args.temperature, alpha=args.alpha,
         unlabelled=args.unlabelled, epochs=args.epochs, time_budget_minutes=args.minutes,
-        layers=args.layers, ffn=args.ffn),
+        layers=args.layers, ffn=args.ffn, embedding_weight=args.embedding_weight),
         name=args.name)
     print(f"student run: {summary['run_dir']}")
     for key, value in summary["test"].items():

@@ -1,7 +1,9 @@
 """Knowledge distillation: a smaller student trained from a finished run's model (the teacher).
 
 The student learns from the gold labels and from the teacher's softened outputs (its logits
-divided by a temperature), mixed by a weight. By default it is the teacher itself with every other
+divided by a temperature), mixed by a weight; and, when both models have one, it learns to give
+the same vector as the teacher to the classification head (cosine distance, a third weight): a
+whole sentence embedding per text instead of one number per class. By default it is the teacher itself with every other
 layer kept (initialised from the teacher's weights, so it starts close); any model can be named
 instead. Extra unlabelled texts, labelled by the teacher, can be added to its training data.
 The student is a new run folder beside the teacher's, with the teacher's splits and data report,
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -39,6 +42,7 @@ class DistillConfig:
     time_budget_minutes: float = -1.0  # -1: the teacher's TIME_BUDGET_MINUTES; 0: no limit
     layers: int = 0  # layers of the teacher kept in the default student; 0: every other one
     ffn: int = 0  # feed-forward units kept in each of the default student's layers; 0: all
+    embedding_weight: float = 1.0  # weight of the head-input (sentence embedding) match; 0: off
 
     def validate(self) -> None:
         """Raise a ValueError naming the option for any out-of-range value."""
@@ -46,6 +50,9 @@ class DistillConfig:
             raise ValueError(f"--temperature {self.temperature}: use a positive number, e.g. 2.")
         if not 0 <= self.alpha <= 1:
             raise ValueError(f"--alpha {self.alpha}: use a weight in [0, 1], e.g. 0.5.")
+        if not self.embedding_weight >= 0:
+            raise ValueError(f"--embedding-weight {self.embedding_weight}: use 0 (off) or a "
+                             "positive weight, e.g. 1.")
         if self.time_budget_minutes < 0 and self.time_budget_minutes != -1:
             raise ValueError(f"--minutes {self.time_budget_minutes}: use -1 (the teacher's budget), "
                              "0 (no limit) or a positive number of minutes.")
@@ -173,17 +180,62 @@ def _set_config(model, name: str, value: int) -> None:
             setattr(config, name, value)
 
 
-def teacher_logits(teacher, texts: list[str]) -> np.ndarray:
+def head_module(model):
+    """The classification head that takes one vector per text (a Linear named `classifier` or
+    `score`, as in the kit's mean-pooling model and BERT's), or None (e.g. RoBERTa's two-layer head,
+    which takes the whole sequence): the vector going into it is the one the student matches."""
+    import torch
+
+    for name in ("classifier", "score"):
+        module = getattr(model, name, None)
+        if isinstance(module, torch.nn.Linear):
+            return module
+    return None
+
+
+@contextmanager
+def head_inputs(model, into: list):
+    """While inside, each forward pass appends the head's input (batch x hidden) to `into`;
+    yields whether the model has such a head."""
+    head = head_module(model)
+    if head is None:
+        yield False
+        return
+    handle = head.register_forward_hook(lambda _module, args, _output: into.append(args[0]))
+    try:
+        yield True
+    finally:
+        handle.remove()
+
+
+def teacher_targets(teacher, texts: list[str], embeddings: bool = True):
     """The teacher's log-probabilities for each text (a Predictor's, in fp32): its logits less a
-    constant per text, which the softened softmax of the distillation loss ignores. The batches
-    are the task's length-sorted ones (Predictor.predict_proba), in the texts' order."""
+    constant per text, which the softened softmax of the distillation loss ignores; and the vector
+    its head takes for each text (None when `embeddings` is off or the head takes none).
+
+    The texts go in length order, so the task's length-sorted batches keep that order and the
+    head inputs, captured batch by batch, line up with them."""
     teacher.precision = "fp32"  # soft targets at full precision, on a GPU too
-    probabilities = teacher.predict_proba(texts)
-    return np.log(np.maximum(probabilities, 1e-30)).astype(np.float32)
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    captured: list = []
+    with head_inputs(teacher.model if embeddings else None, captured) as hooked:
+        probabilities = teacher.predict_proba([texts[i] for i in order])
+    logits = np.empty_like(probabilities)
+    logits[order] = np.log(np.maximum(probabilities, 1e-30))
+    if not hooked or not captured:
+        return logits.astype(np.float32), None
+    vectors = np.concatenate([c.detach().float().cpu().numpy() for c in captured])
+    if len(vectors) != len(texts):
+        raise RuntimeError(f"the teacher's head saw {len(vectors)} vectors for {len(texts)} texts.")
+    features = np.empty_like(vectors)
+    features[order] = vectors
+    return logits.astype(np.float32), features
 
 
 class TeacherCollator:
-    """The task's collator, plus the teacher's logits stacked as one tensor."""
+    """The task's collator, plus the teacher's targets (logits, head inputs) stacked as tensors."""
+
+    COLUMNS = ("teacher_logits", "teacher_features")
 
     def __init__(self, collator) -> None:
         self.collator = collator
@@ -191,9 +243,11 @@ class TeacherCollator:
     def __call__(self, features: list[dict]):
         import torch
 
-        logits = [f.pop("teacher_logits") for f in features]
+        targets = {key: [f.pop(key) for f in features] for key in self.COLUMNS
+                   if features and key in features[0]}
         batch = self.collator(features)
-        batch["teacher_logits"] = torch.tensor(np.array(logits), dtype=torch.float32)
+        for key, values in targets.items():
+            batch[key] = torch.tensor(np.array(values), dtype=torch.float32)
         return batch
 
 
@@ -207,25 +261,54 @@ def distillation_loss(student_logits, teacher_logits, gold_loss, temperature: fl
     return (1 - alpha) * gold_loss + alpha * soft
 
 
+def embedding_loss(student_features, teacher_features):
+    """Mean cosine distance between the student's and the teacher's head inputs (0: same direction)."""
+    import torch.nn.functional as F
+
+    return (1 - F.cosine_similarity(student_features.float(), teacher_features.float(),
+                                    dim=-1)).mean()
+
+
 def _trainer_class():
     """transformers' Trainer with the distillation loss (defined here: transformers loads lazily)."""
     from transformers import Trainer
 
     class DistillTrainer(Trainer):
-        def __init__(self, *args, temperature: float, alpha: float, **kwargs):
+        def __init__(self, *args, temperature: float, alpha: float, embedding_weight: float = 0.0,
+                     **kwargs):
             super().__init__(*args, **kwargs)
             self.temperature, self.alpha = temperature, alpha
+            self.embedding_weight = embedding_weight
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             teacher = inputs.pop("teacher_logits", None)
-            outputs = model(**inputs)
+            targets = inputs.pop("teacher_features", None)
+            captured: list = []
+            with head_inputs(model if targets is not None else None, captured):
+                outputs = model(**inputs)
             loss = outputs.loss
             if teacher is not None:
                 loss = distillation_loss(outputs.logits, teacher, loss, self.temperature,
                                          self.alpha)
+            if targets is not None and captured:
+                loss = loss + self.embedding_weight * embedding_loss(captured[-1], targets)
             return (loss, outputs) if return_outputs else loss
 
     return DistillTrainer
+
+
+def embedding_match(student, teacher_features, weight: float) -> bool:
+    """Whether the student learns the teacher's head inputs: asked for (weight > 0), the teacher's
+    head takes one vector per text, and the student's takes one of the same width (a student
+    named with --student may have another width or head; it then learns from the outputs only)."""
+    if weight <= 0 or teacher_features is None:
+        return False
+    head = head_module(student)
+    if head is None or head.in_features != teacher_features.shape[1]:
+        print(f"distill: the student's head does not take a {teacher_features.shape[1]}-wide "
+              "vector like the teacher's; it learns from the teacher's outputs only.")
+        return False
+    return True
 
 
 def _unlabelled_texts(path: str) -> list[str]:
@@ -291,8 +374,10 @@ def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
     from hackkit.predict import Predictor
 
     labeller = Predictor(teacher.model_dir, batch_size=64, max_length=config.max_length)
-    logits = teacher_logits(labeller, texts)
-    val_logits = teacher_logits(labeller, splits["validation"]["text"].tolist())
+    match = options.embedding_weight > 0
+    logits, features = teacher_targets(labeller, texts, match)
+    val_logits, val_features = teacher_targets(labeller, splits["validation"]["text"].tolist(),
+                                               match)
     del labeller  # its memory, before the student trains
     if extra:  # the teacher's label for each unlabelled text
         train = pd.concat([train, pd.DataFrame({"text": extra, "label": [
@@ -306,6 +391,12 @@ def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
         if options.ffn:  # first: the stack of layers is found while it still has several
             narrow_ffn(parts.model, options.ffn)
         parts.model, kept = shallow_copy(parts.model, options.layers)
+    matched = embedding_match(parts.model, features, options.embedding_weight)
+    train_ds = parts.train_ds.add_column("teacher_logits", logits.tolist())
+    val_ds = parts.val_ds.add_column("teacher_logits", val_logits.tolist())
+    if matched:
+        train_ds = train_ds.add_column("teacher_features", features.tolist())
+        val_ds = val_ds.add_column("teacher_features", val_features.tolist())
     device_name = resolve_device(config.device)
     precision = resolve_precision(device_name, config.precision)
     plan = plan_for(parts, config, measure_speed(parts, config, device_name, precision))
@@ -316,11 +407,11 @@ def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
     budget, *others = callbacks(student, config, plan, task)
     trainer = _trainer_class()(
         model=parts.model, args=args,
-        train_dataset=parts.train_ds.add_column("teacher_logits", logits.tolist()),
-        eval_dataset=parts.val_ds.add_column("teacher_logits", val_logits.tolist()),
+        train_dataset=train_ds, eval_dataset=val_ds,
         processing_class=parts.processor, data_collator=TeacherCollator(parts.collator),
         compute_metrics=parts.compute_metrics, callbacks=[budget, *others],
-        temperature=options.temperature, alpha=options.alpha)
+        temperature=options.temperature, alpha=options.alpha,
+        embedding_weight=options.embedding_weight if matched else 0.0)
     started = time.monotonic()
     trainer.train()
     seconds = time.monotonic() - started
@@ -335,7 +426,7 @@ def distill_run(teacher_dir: str | Path, options: DistillConfig | None = None,
         + (f", {options.ffn} feed-forward units in each" if options.ffn else ""),
         "teacher": str(teacher.path), "teacher_run": teacher.name,
         "distillation": {**asdict(options), "layers_kept": kept,
-                         "unlabelled_texts": len(extra)},
+                         "unlabelled_texts": len(extra), "embeddings_matched": matched},
         "model_source": resolved.source if resolved else "teacher",
         "device": device_name, "precision": precision,
         **training_record(trainer, parts, plan, budget, seconds, task.main_metric),

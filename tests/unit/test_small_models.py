@@ -93,21 +93,49 @@ def test_distillation_says_ner_is_not_supported_and_checks_its_options(tiny_run,
         hk.distill_run(teacher, device="cpu")
 
 
-def test_teacher_logits_give_the_teachers_softened_outputs_in_the_texts_order(tiny_run):
+def test_teacher_targets_give_the_teachers_outputs_and_head_inputs_in_the_texts_order(tiny_run):
     import numpy as np
 
-    from hackkit.distill import teacher_logits
+    from hackkit.distill import head_inputs, teacher_targets
 
     texts = ["my parcel never arrived and nobody answers the phone at all", "refund",
              "reset my password please", "hi"]
     teacher = hk.Predictor(Run(tiny_run).model_dir, device="cpu", batch_size=2)
-    logits = torch.from_numpy(teacher_logits(teacher, texts))  # batched by length
-    with torch.inference_mode():  # the model's own logits, one text at a time
+    logits, features = teacher_targets(teacher, texts)  # batched by length
+    logits = torch.from_numpy(logits)
+    captured = []
+    with torch.inference_mode(), head_inputs(teacher.model, captured):  # one text at a time
         direct = torch.cat([teacher.model(**teacher.processor([t], return_tensors="pt")).logits
                             for t in texts])
     for temperature in (1.0, 2.0):  # what the distillation loss uses from them
         np.testing.assert_allclose(torch.softmax(logits / temperature, -1),
                                    torch.softmax(direct / temperature, -1), atol=1e-5)
+    assert len(captured) == len(texts) and features.shape == (len(texts), captured[0].shape[1])
+    np.testing.assert_allclose(features, torch.cat(captured).numpy(), atol=1e-5)
+    assert teacher_targets(teacher, texts, embeddings=False)[1] is None
+
+
+def test_a_student_matching_the_teachers_embeddings_ends_closer_to_them(tiny_run, copy_run):
+    from hackkit.distill import embedding_loss, head_inputs, teacher_targets
+
+    teacher = _teacher(tiny_run, copy_run)
+    texts = pd.read_csv(Run(teacher).splits_dir / "train.csv")["text"].tolist()
+    _, targets = teacher_targets(hk.Predictor(Run(teacher).model_dir, device="cpu"), texts)
+    distances = {}
+    for weight in (0.0, 20.0):
+        summary = hk.distill_run(teacher, hk.DistillConfig(embedding_weight=weight, epochs=3.0),
+                                 device="cpu")
+        assert summary["distillation"]["embeddings_matched"] is (weight > 0)
+        student = hk.Predictor(Path(summary["run_dir"]) / "model", device="cpu")
+        captured = []
+        with torch.inference_mode(), head_inputs(student.model, captured):
+            for text in texts:
+                student.model(**student.processor([text], return_tensors="pt"))
+        distances[weight] = float(embedding_loss(torch.cat(captured), torch.from_numpy(targets)))
+    assert distances[20.0] < 0.8 * distances[0.0], distances
+    assert float(embedding_loss(torch.from_numpy(targets), torch.from_numpy(targets))) < 1e-6
+    with pytest.raises(ValueError, match="--embedding-weight"):
+        hk.DistillConfig(embedding_weight=-1).validate()
 
 
 def test_students_keep_evenly_spaced_layers_with_the_top_one():
