@@ -1,13 +1,14 @@
-"""Grid versus Optuna TPE + median pruning, given the same time, on the sample data.
+"""Grid versus Optuna TPE + pruning, given the same time, on the sample data.
 
 Runs the example grid (sweeps/example.yaml: its fixed values, grid and named settings) through
-the real papermill pipeline and times it; then a TPE search with median pruning over the same
-ranges (LEARNING_RATE log-uniform between the grid's ends, BATCH_SIZE and WARMUP among the grid's
-choices) with the grid's wall time as its time budget. Prints the best validation and test score
-each found, the trials run and pruned, and the seconds pruning saved. Both use fresh run roots.
+the real papermill pipeline and times it; then a TPE search with pruning (`--pruner`, by default
+the kit's default, trend) over the same ranges (LEARNING_RATE log-uniform between the grid's
+ends, BATCH_SIZE and WARMUP among the grid's choices) with the grid's wall time as its time
+budget. Prints the best validation and test score each found, the trials run and pruned, and the
+seconds pruning saved. Both use fresh run roots.
 
     python benchmarks/bench_search.py [--model PATH] [--examples 800] [--epochs 2] [--workers 1]
-        [--val-size 0.3]
+        [--val-size 0.3] [--pruner trend|median|hyperband|none]
 
 Optuna checks its time budget between trials, so the search may overrun by one trial: both wall
 times are printed. `--keep-grid DIR` keeps the grid's runs; `--grid-runs DIR --grid-seconds S`
@@ -33,6 +34,7 @@ from pathlib import Path
 import yaml
 
 import hackkit as hk
+from hackkit.search import DEFAULT_PRUNER, PRUNERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,6 +91,8 @@ def main() -> None:
                         help="override VAL_SIZE in both (e.g. 0.3: more validation texts, so that "
                              "one text moves the score less; training keeps MAX_TRAIN_EXAMPLES)")
     parser.add_argument("--workers", type=int, default=1, help="search worker processes")
+    parser.add_argument("--pruner", default=DEFAULT_PRUNER, choices=PRUNERS,
+                        help=f"the search's pruner (default {DEFAULT_PRUNER})")
     parser.add_argument("--keep-grid", default="", metavar="DIR",
                         help="copy the grid's runs folder to DIR, to rerun the search alone later")
     parser.add_argument("--grid-runs", default="", metavar="DIR",
@@ -117,7 +121,7 @@ def main() -> None:
     settings = len(grid.get("settings") or []) + math.prod(len(v) for v in grid["grid"].values())
     trials = 2 * settings
     search = {"name": "bench-tpe", "fixed": fixed, "search": {
-        "method": "tpe", "pruner": "median", "trials": trials, "seed": 0,
+        "method": "tpe", "pruner": args.pruner, "trials": trials, "seed": 0,
         "space": {"LEARNING_RATE": {"low": min(rates), "high": max(rates), "log": True},
                   "BATCH_SIZE": list(grid["grid"]["BATCH_SIZE"]), "WARMUP": warmups}}}
 
@@ -150,7 +154,7 @@ def main() -> None:
         print(f"\nsettings: {fixed}; {val_texts} validation texts")
         print(f"grid : {grid_done} runs in {grid_seconds:.0f}s; best validation "
               f"{g_val:.4f} (test {g_test:.4f}) {g_run}")
-        print(f"TPE  : {s['done']} finished + {s['pruned']} pruned trials in {search_seconds:.0f}s "
+        print(f"TPE ({args.pruner} pruner): {s['done']} finished + {s['pruned']} pruned trials in {search_seconds:.0f}s "
               f"(budget {grid_seconds:.0f}s); best validation {s_val:.4f} (test {s_test:.4f}) {s_run}")
         print(f"pruning saved ~{state['seconds_saved_by_pruning']:.0f}s of training; "
               f"TPE best - grid best (validation): {s_val - g_val:+.4f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from transformers import TrainerCallback
@@ -35,7 +36,8 @@ class OptunaPruningCallback(TrainerCallback):
                            f"{self.link.number}; metrics: {sorted(metrics or {})}.")
         self.evaluations += 1  # the step pruners compare across trials: the n-th evaluation
         prune = self.link.report(metrics[key], self.evaluations,
-                                 done=state.global_step / max(1, state.max_steps))
+                                 done=state.global_step / max(1, state.max_steps),
+                                 left=evaluations_left(args, state))
         if prune and state.global_step < state.max_steps:  # pruning at the end saves nothing
             self.pruned = prune_record(self.link, key.removeprefix("eval_"), metrics[key],
                                        self.evaluations, state.max_steps, state.global_step,
@@ -45,6 +47,17 @@ class OptunaPruningCallback(TrainerCallback):
                   f"(~{self.pruned['seconds_saved']:.0f}s saved)")
             control.should_training_stop = True
         return control
+
+
+def evaluations_left(args, state) -> int:
+    """Evaluations still planned after this one: one every eval_steps (a share of the steps when
+    below 1, as in Trainer), the final one included."""
+    every = args.eval_steps or 0
+    if 0 < every < 1:
+        every = math.ceil(every * state.max_steps)
+    if every <= 0:  # no step cadence (e.g. per epoch): at least the final evaluation
+        return int(state.global_step < state.max_steps)
+    return math.ceil(max(0, state.max_steps - state.global_step) / every)
 
 
 def trial_callbacks(run: Run) -> list[TrainerCallback]:

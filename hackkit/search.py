@@ -30,7 +30,9 @@ from hackkit.paths import process_alive, read_json, runs_root, write_json
 from hackkit.runfolder import Run
 
 METHODS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("trend", "median", "hyperband", "none")
+DEFAULT_PRUNER = "trend"
+EVALUATIONS_LEFT = "evaluations_left"  # trial user attribute: the trend pruner's horizon
 JOURNAL_FILE = "study.journal"  # inside runs/sweeps/<name>/: the default, serverless storage
 STATE_FILE = "state.json"  # inside runs/sweeps/<name>/: what the leaderboard and --dry-run read
 STATE_LOCK = "state.lock"
@@ -85,10 +87,57 @@ def make_sampler(method: str, seed: int, trials: int | None):
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
 
 
-def make_pruner(name: str):
-    """The pruner named in the sweep file: median, hyperband (successive halving) or none."""
+def _trend_pruner_class():
+    """Optuna's BasePruner with the trend rule (defined here: optuna loads lazily)."""
     import optuna
 
+    class TrendPruner(optuna.pruners.BasePruner):
+        """Stop a trial that cannot reach the best finished trial even if its latest gain per
+        evaluation went on for every evaluation it has left.
+
+        On short runs with a decaying learning rate every curve rises to the end and the order
+        changes late (a high rate is behind half-way and ends best), so a pruner on the score's
+        level (median) stops winners or nothing. This one looks at the trend: a trial that is
+        still climbing fast goes on, one that flattened (or fell) below the best finished score
+        stops. The projection is optimistic (gains shrink as the rate decays), so it errs on
+        the side of going on. Trials that do not say how many evaluations they have left are
+        never stopped."""
+
+        def __init__(self, n_startup_trials: int = 2) -> None:
+            self.n_startup_trials = n_startup_trials
+
+        def prune(self, study, trial) -> bool:
+            bar = trend_bar(study, trial, self.n_startup_trials)
+            return bar is not None and bar[2] < bar[3]
+
+    return TrendPruner
+
+
+def trend_bar(study, trial, n_startup_trials: int = 2) -> tuple[float, float, float, float] | None:
+    """The trend pruner's test: (the trial's best so far, its latest gain per evaluation, the
+    most it would reach at that gain over the evaluations it has left, the best finished score);
+    None when there is nothing to test yet (fewer than two evaluations, too few finished trials,
+    or no evaluations-left count)."""
+    from optuna.trial import TrialState
+
+    values = [trial.intermediate_values[step] for step in sorted(trial.intermediate_values)]
+    left = trial.user_attrs.get(EVALUATIONS_LEFT)
+    finished = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.value is not None]
+    if len(values) < 2 or left is None or len(finished) < max(1, n_startup_trials):
+        return None
+    gain = max(0.0, values[-1] - values[-2])
+    reach = max(max(values), values[-1] + gain * left)
+    return max(values), gain, reach, max(finished)
+
+
+def make_pruner(name: str):
+    """The pruner named in the sweep file: trend (default), median, hyperband (successive
+    halving) or none."""
+    import optuna
+
+    if name == "trend":
+        return _trend_pruner_class()(n_startup_trials=2)
     if name == "median":  # stop a trial below the median of finished ones at the same evaluation,
         # unless its latest evaluation improved on its best: short runs on a decaying learning rate
         # keep climbing to the end, and the ones climbing slowly often end best.
@@ -176,7 +225,7 @@ class TrialLink:
     storage: str
     study: str
     number: int
-    pruner: str = "median"
+    pruner: str = DEFAULT_PRUNER
 
     def env(self) -> dict[str, str]:
         """The environment variables the papermill kernel inherits."""
@@ -190,7 +239,7 @@ class TrialLink:
         if not environ.get(ENV_STUDY):
             return None
         return cls(environ[ENV_STORAGE], environ[ENV_STUDY], int(environ[ENV_TRIAL]),
-                   environ.get(ENV_PRUNER, "median"))
+                   environ.get(ENV_PRUNER, DEFAULT_PRUNER))
 
     def _open(self):
         """Load the study and find this trial's id (once)."""
@@ -207,14 +256,22 @@ class TrialLink:
                 study_id, self.number))
         return self._cache
 
-    def report(self, value: float, step: int, done: float = 1.0) -> bool:
+    def report(self, value: float, step: int, done: float = 1.0, left: int | None = None) -> bool:
         """Record the validation score after evaluation `step`, with `done` the share of the
-        trial's training behind it; True when the pruner says stop (never before PRUNE_FROM)."""
+        trial's training behind it and `left` the evaluations still planned (the trend pruner's
+        horizon); True when the pruner says stop (never before PRUNE_FROM)."""
         study, storage, trial_id = self._open()
         storage.set_trial_intermediate_value(trial_id, step, float(value))
+        if left is not None:
+            storage.set_trial_user_attr(trial_id, EVALUATIONS_LEFT, int(left))
         if done < PRUNE_FROM:
             return False
         return bool(study.pruner.prune(study, storage.get_trial(trial_id)))
+
+    def trend_bar(self) -> tuple[float, float, float, float] | None:
+        """The trend pruner's test for this trial now (see trend_bar)."""
+        study, storage, trial_id = self._open()
+        return trend_bar(study, storage.get_trial(trial_id))
 
     def median_bar(self, step: int) -> tuple[float, float] | None:
         """The median pruner's test at this evaluation, for the pruning reason: this trial's best
@@ -235,9 +292,15 @@ class TrialLink:
 def prune_record(link: TrialLink, metric: str, value: float, step: int, planned_steps: int,
                  used_steps: int, seconds_used: float) -> dict:
     """What the pruned-run marker holds: why the trial stopped and the time it saved."""
-    bar = link.median_bar(step) if link.pruner == "median" else None
-    versus = (f"; no better than its best so far, {bar[0]:.4f}, which is below the finished "
-              f"trials' median there, {bar[1]:.4f}" if bar else "")
+    versus = ""
+    if link.pruner == "median" and (bar := link.median_bar(step)):
+        versus = (f"; no better than its best so far, {bar[0]:.4f}, which is below the finished "
+                  f"trials' median there, {bar[1]:.4f}")
+    elif link.pruner == "trend" and (trend := link.trend_bar()):
+        best, gain, reach, target = trend
+        versus = (f"; best so far {best:.4f}, latest gain {gain:+.4f} per evaluation: at that "
+                  f"pace it would reach at most {reach:.4f}, below the best finished trial's "
+                  f"{target:.4f}")
     per_step = seconds_used / max(1, used_steps)
     return {
         "reason": f"{link.pruner} pruner stopped trial {link.number}: validation {metric} "
@@ -276,7 +339,7 @@ def open_study(spec, url: str, worker: int = 0, heartbeat: bool = True):
     study = optuna.create_study(
         study_name=spec.name, storage=open_storage(url, heartbeat=heartbeat), direction="maximize",
         sampler=make_sampler(method, seed, search.get("trials")),
-        pruner=make_pruner(search.get("pruner", "median")), load_if_exists=True)
+        pruner=make_pruner(search.get("pruner", DEFAULT_PRUNER)), load_if_exists=True)
     done = len(study.get_trials(deepcopy=False))
     if done:  # resumed: a fresh sampler with the same seed would repeat the first draws
         study.sampler = make_sampler(method, seed + 1000 * done, search.get("trials"))
@@ -352,7 +415,7 @@ def work(spec, url: str, runner: Callable[..., Path], log: Callable[[str], None]
     folder = _sweep_folder(spec.name)
     search, fixed = spec.search, spec.fixed_typed
     limit = search.get("trials")
-    pruner = search.get("pruner", "median")
+    pruner = search.get("pruner", DEFAULT_PRUNER)
 
     def stop_when_enough(study, _trial) -> None:
         # Trials other workers are running count as finishing: starting one more would overshoot
@@ -480,7 +543,7 @@ def run_search(spec, sweep_file: Path, log: Callable[[str], None] = print,
     budget = float(spec.search.get("time_budget_minutes") or 0) * 60
     deadline = time.time() + budget if budget else None
     log(f"search {spec.name}: {spec.search.get('method', 'random')} sampler, "
-        f"{spec.search.get('pruner', 'median')} pruner, storage {url}, {workers} worker(s)")
+        f"{spec.search.get('pruner', DEFAULT_PRUNER)} pruner, storage {url}, {workers} worker(s)")
     if workers > 1:
         _spawn_workers(sweep_file, url, workers, deadline, log)
     else:

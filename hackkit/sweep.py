@@ -96,12 +96,12 @@ def _check_search(search: dict, path: Path) -> None:
     unknown = sorted(set(search) - SEARCH_KEYS)
     if unknown:
         raise ValueError(f"{path}: unknown search key(s) {unknown}; use {sorted(SEARCH_KEYS)}.")
-    from hackkit.search import METHODS, PRUNERS
+    from hackkit.search import DEFAULT_PRUNER, METHODS, PRUNERS
 
     if search.get("method", "random") not in METHODS:
         raise ValueError(f"{path}: search method={search['method']!r}; use one of {list(METHODS)} "
                          "(or a 'grid' section for every combination).")
-    if search.get("pruner", "median") not in PRUNERS:
+    if search.get("pruner", DEFAULT_PRUNER) not in PRUNERS:
         raise ValueError(f"{path}: search pruner={search['pruner']!r}; use one of {list(PRUNERS)}.")
     if "storage" in search and not isinstance(search["storage"], str):
         raise ValueError(f"{path}: search storage={search['storage']!r}; use a database URL such as "

@@ -48,7 +48,8 @@ class FakeTraining:
             time.sleep(self.seconds)
             value = self.score(params, epoch)
             best = max(best, value)
-            if link and link.report(value, epoch, epoch / self.epochs) and epoch < self.epochs:
+            if (link and link.report(value, epoch, epoch / self.epochs, left=self.epochs - epoch)
+                    and epoch < self.epochs):
                 hk.write_json(run.pruned_mark, prune_record(
                     link, "macro_f1", value, epoch, self.epochs * 10, epoch * 10,
                     time.monotonic() - started))

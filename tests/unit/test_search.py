@@ -82,9 +82,11 @@ def test_random_search_draws_typed_values_within_the_space_and_stops_at_trials(r
     assert len(board) == 6 and set(board["status"]) == {"done"}
 
 
-def test_tpe_with_pruning_stops_bad_trials_early_and_reports_the_best_not_the_last(runs_dir, search_file):
+@pytest.mark.parametrize("pruner", ["trend", "median"])
+def test_tpe_with_pruning_stops_bad_trials_early_and_reports_the_best_not_the_last(
+        runs_dir, search_file, pruner):
     runner, lines = FakeTraining(), []
-    state = hk.run_sweep(search_file(trials=14), log=lines.append, runner=runner)
+    state = hk.run_sweep(search_file(trials=14, pruner=pruner), log=lines.append, runner=runner)
     s = state["summary"]
     assert s["done"] + s["pruned"] == 14 and s["pruned"] >= 3 and s["failed"] == 0
     assert state["seconds_saved_by_pruning"] >= 0
@@ -99,7 +101,7 @@ def test_tpe_with_pruning_stops_bad_trials_early_and_reports_the_best_not_the_la
     for t in pruned:  # stopped before the last evaluation, marked in its run folder
         assert max(t.intermediate_values) < 3
         status = hk.run_status(t.user_attrs["run_dir"])
-        assert status["status"] == "pruned" and "median pruner stopped trial" in status["pruned_reason"]
+        assert status["status"] == "pruned" and f"{pruner} pruner stopped trial" in status["pruned_reason"]
     board = hk.leaderboard(sweep="tpe")
     assert (board["status"] == "pruned").sum() == len(pruned)
     assert any("pruned after" in line for line in lines) and any(line.startswith("best: ") for line in lines)
@@ -290,3 +292,49 @@ def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_pa
     assert study.trials[trial.number].intermediate_values == {1: 0.2, 2: 0.25, 3: 0.22}
     with pytest.raises(KeyError, match="no eval_macro_f1 to report"):
         callback.on_evaluate(args, state, TrainerControl(), metrics={"eval_loss": 1.0})
+
+
+def test_the_trend_pruner_stops_a_trial_that_flattened_below_the_best_and_lets_climbers_go_on(
+        tmp_path):
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from hackkit.pruning import OptunaPruningCallback, evaluations_left
+    from hackkit.runfolder import Run
+    from hackkit.search import TrialLink, make_pruner
+
+    url = str(tmp_path / "study.journal")
+    study = optuna.create_study(study_name="s", storage=open_storage(url), direction="maximize",
+                                pruner=make_pruner("trend"))
+    for value in (0.8, 0.9):  # two finished trials; the best scored 0.9
+        t = study.ask()
+        for step in (1, 2, 3, 4):
+            t.report(value - 0.1 * (4 - step), step)
+        study.tell(t, value)
+    link = TrialLink(url, "s", study.ask().number, "trend")
+    args = TrainingArguments(output_dir=str(tmp_path / "c"), metric_for_best_model="macro_f1",
+                             report_to="none", eval_strategy="steps", eval_steps=10)
+    state, control = TrainerState(max_steps=50, global_step=10), TrainerControl()
+    assert evaluations_left(args, state) == 4  # at 20, 30, 40 and the final one at 50
+
+    def evaluate(step: int, value: float) -> bool:
+        state.global_step = step
+        callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": value})
+        return control.should_training_stop
+
+    callback = OptunaPruningCallback(link, Run(tmp_path))
+    callback.on_train_begin(args, state, control)
+    assert not evaluate(10, 0.30)  # a fifth of the way: too early to judge
+    # Past half-way, far below the best (0.9) but gaining 0.25 per evaluation with 2 left: goes on.
+    assert not evaluate(30, 0.55) and not Run(tmp_path).pruned_mark.exists()
+    assert evaluate(40, 0.60)  # gaining 0.05 with 1 left would reach 0.65 at most: stopped
+    mark = hk.read_json(Run(tmp_path).pruned_mark)
+    assert mark["used_steps"] == 40 and mark["planned_steps"] == 50 and mark["step"] == 3
+    assert ("best so far 0.6000, latest gain +0.0500 per evaluation: at that pace it would reach "
+            "at most 0.6500, below the best finished trial's 0.9000") in mark["reason"]
+    trial = study.trials[link.number]
+    assert trial.user_attrs["evaluations_left"] == 1
+    # Without the count of evaluations left (e.g. an older kernel), the trend pruner never stops.
+    other = study.ask()
+    for step, value in ((1, 0.1), (2, 0.1), (3, 0.1)):
+        other.report(value, step)
+    assert not make_pruner("trend").prune(study, study.trials[other.number])
