@@ -3,9 +3,9 @@
 The student learns from the gold labels and from the teacher's softened outputs (its logits
 divided by a temperature), mixed by a weight; and, when both models have one, it learns to give
 the same vector as the teacher to the classification head (cosine distance, a third weight): a
-whole sentence embedding per text instead of one number per class. By default it is the teacher itself with every other
-layer kept (initialised from the teacher's weights, so it starts close); any model can be named
-instead. Extra unlabelled texts, labelled by the teacher, can be added to its training data.
+whole sentence embedding per text instead of one number per class. By default the student is the
+teacher itself with every other layer kept (initialised from the teacher's weights, so it starts
+close); any model can be named instead. Extra unlabelled texts, labelled by the teacher, can be added to its training data.
 The student is a new run folder beside the teacher's, with the teacher's splits and data report,
 its own model/ (method "distill"), metrics written the way 03 writes them, and a model card,
 so 03, 04, `serve`, export and the leaderboard treat it like any other run.
