@@ -99,9 +99,9 @@ def _trend_pruner_class():
         changes late (a high rate is behind half-way and ends best), so a pruner on the score's
         level (median) stops winners or nothing. This one looks at the trend: a trial that is
         still climbing fast goes on, one that flattened (or fell) below the best finished score
-        stops. The projection is optimistic (gains shrink as the rate decays), so it errs on
-        the side of going on. Trials that do not say how many evaluations they have left are
-        never stopped."""
+        stops. It can still stop a trial whose biggest gains come in its last evaluations, as
+        the rate reaches zero (the README's search benchmark shows one). Trials that do not say
+        how many evaluations they have left are never stopped."""
 
         def __init__(self, n_startup_trials: int = 2) -> None:
             self.n_startup_trials = n_startup_trials
