@@ -8,7 +8,7 @@ budget. Prints the best validation and test score each found, the trials run and
 seconds pruning saved. Both use fresh run roots.
 
     python benchmarks/bench_search.py [--model PATH] [--examples 800] [--epochs 2] [--workers 1]
-        [--val-size 0.3] [--pruner trend|median|hyperband|none]
+        [--val-size 0.3] [--pruner trend|median|hyperband|none] [--prune-from 0.5]
 
 Optuna checks its time budget between trials, so the search may overrun by one trial: both wall
 times are printed. `--keep-grid DIR` keeps the grid's runs; `--grid-runs DIR --grid-seconds S`
@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 
 import hackkit as hk
-from hackkit.search import DEFAULT_PRUNER, PRUNERS
+from hackkit.search import DEFAULT_PRUNER, PRUNE_FROM, PRUNERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="search worker processes")
     parser.add_argument("--pruner", default=DEFAULT_PRUNER, choices=PRUNERS,
                         help=f"the search's pruner (default {DEFAULT_PRUNER})")
+    parser.add_argument("--prune-from", type=float, default=PRUNE_FROM,
+                        help=f"no trial stopped before this share of its training "
+                             f"(default {PRUNE_FROM})")
     parser.add_argument("--keep-grid", default="", metavar="DIR",
                         help="copy the grid's runs folder to DIR, to rerun the search alone later")
     parser.add_argument("--grid-runs", default="", metavar="DIR",
@@ -121,7 +124,8 @@ def main() -> None:
     settings = len(grid.get("settings") or []) + math.prod(len(v) for v in grid["grid"].values())
     trials = 2 * settings
     search = {"name": "bench-tpe", "fixed": fixed, "search": {
-        "method": "tpe", "pruner": args.pruner, "trials": trials, "seed": 0,
+        "method": "tpe", "pruner": args.pruner, "prune_from": args.prune_from, "trials": trials,
+        "seed": 0,
         "space": {"LEARNING_RATE": {"low": min(rates), "high": max(rates), "log": True},
                   "BATCH_SIZE": list(grid["grid"]["BATCH_SIZE"]), "WARMUP": warmups}}}
 
@@ -154,7 +158,7 @@ def main() -> None:
         print(f"\nsettings: {fixed}; {val_texts} validation texts")
         print(f"grid : {grid_done} runs in {grid_seconds:.0f}s; best validation "
               f"{g_val:.4f} (test {g_test:.4f}) {g_run}")
-        print(f"TPE ({args.pruner} pruner): {s['done']} finished + {s['pruned']} pruned trials in {search_seconds:.0f}s "
+        print(f"TPE ({args.pruner} pruner from {args.prune_from:.0%}): {s['done']} finished + {s['pruned']} pruned trials in {search_seconds:.0f}s "
               f"(budget {grid_seconds:.0f}s); best validation {s_val:.4f} (test {s_test:.4f}) {s_run}")
         print(f"pruning saved ~{state['seconds_saved_by_pruning']:.0f}s of training; "
               f"TPE best - grid best (validation): {s_val - g_val:+.4f}")

@@ -39,11 +39,13 @@ STATE_LOCK = "state.lock"
 # What a trial's kernel needs to report to its trial (set by the worker, read by hackkit.pruning).
 ENV_STORAGE, ENV_STUDY = "HACKKIT_OPTUNA_STORAGE", "HACKKIT_OPTUNA_STUDY"
 ENV_TRIAL, ENV_PRUNER = "HACKKIT_OPTUNA_TRIAL", "HACKKIT_OPTUNA_PRUNER"
+ENV_PRUNE_FROM = "HACKKIT_OPTUNA_PRUNE_FROM"
 HEARTBEAT_SECONDS, GRACE_SECONDS = 60, 180  # database storage: a silent worker's trial fails after 3 min
 MIN_IMPORTANCE_TRIALS = 4  # parameter importances from fewer finished trials are noise
-# No trial is pruned before this share of its training: with warm-up and a decaying learning rate,
-# a low learning rate scores below the others early on and ends best (measured on the sample: a
-# trial at 5.2e-5 pruned at 40% with 0.913 where the grid's 5e-5 run ended at 0.9365, the best).
+# By default no trial is pruned before this share of its training (the sweep file's `prune_from`
+# changes it): with warm-up and a decaying learning rate, a low learning rate scores below the
+# others early on and ends best (measured on the sample: a trial at 5.2e-5 pruned at 40% with
+# 0.913 where the grid's 5e-5 run ended at 0.9365, the best).
 PRUNE_FROM = 0.5
 
 
@@ -226,11 +228,12 @@ class TrialLink:
     study: str
     number: int
     pruner: str = DEFAULT_PRUNER
+    prune_from: float = PRUNE_FROM  # no stop before this share of the trial's training
 
     def env(self) -> dict[str, str]:
         """The environment variables the papermill kernel inherits."""
         return {ENV_STORAGE: self.storage, ENV_STUDY: self.study, ENV_TRIAL: str(self.number),
-                ENV_PRUNER: self.pruner}
+                ENV_PRUNER: self.pruner, ENV_PRUNE_FROM: repr(float(self.prune_from))}
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> TrialLink | None:
@@ -239,7 +242,8 @@ class TrialLink:
         if not environ.get(ENV_STUDY):
             return None
         return cls(environ[ENV_STORAGE], environ[ENV_STUDY], int(environ[ENV_TRIAL]),
-                   environ.get(ENV_PRUNER, DEFAULT_PRUNER))
+                   environ.get(ENV_PRUNER, DEFAULT_PRUNER),
+                   float(environ.get(ENV_PRUNE_FROM, PRUNE_FROM)))
 
     def _open(self):
         """Load the study and find this trial's id (once)."""
@@ -259,12 +263,12 @@ class TrialLink:
     def report(self, value: float, step: int, done: float = 1.0, left: int | None = None) -> bool:
         """Record the validation score after evaluation `step`, with `done` the share of the
         trial's training behind it and `left` the evaluations still planned (the trend pruner's
-        horizon); True when the pruner says stop (never before PRUNE_FROM)."""
+        horizon); True when the pruner says stop (never before `prune_from`)."""
         study, storage, trial_id = self._open()
         storage.set_trial_intermediate_value(trial_id, step, float(value))
         if left is not None:
             storage.set_trial_user_attr(trial_id, EVALUATIONS_LEFT, int(left))
-        if done < PRUNE_FROM:
+        if done < self.prune_from:
             return False
         return bool(study.pruner.prune(study, storage.get_trial(trial_id)))
 
@@ -450,7 +454,8 @@ def work(spec, url: str, runner: Callable[..., Path], log: Callable[[str], None]
 
         log(f"{head}: running ...")
         started = time.monotonic()
-        link = TrialLink(url, spec.name, trial.number, pruner)
+        link = TrialLink(url, spec.name, trial.number, pruner,
+                         float(search.get("prune_from", PRUNE_FROM)))
         try:
             with _environment(link.env()):
                 run_dir = runner(params, name=f"{spec.name}-{label}", log=lambda _: None,

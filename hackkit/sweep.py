@@ -20,8 +20,8 @@ from hackkit.runfolder import Run
 from hackkit.runs import preflight, run_pipeline
 
 SECTIONS = {"name", "fixed", "grid", "settings", "search"}
-SEARCH_KEYS = {"method", "pruner", "trials", "time_budget_minutes", "seed", "space", "storage",
-               "start_from_defaults"}
+SEARCH_KEYS = {"method", "pruner", "prune_from", "trials", "time_budget_minutes", "seed", "space",
+               "storage", "start_from_defaults"}
 
 
 @dataclass
@@ -96,7 +96,7 @@ def _check_search(search: dict, path: Path) -> None:
     unknown = sorted(set(search) - SEARCH_KEYS)
     if unknown:
         raise ValueError(f"{path}: unknown search key(s) {unknown}; use {sorted(SEARCH_KEYS)}.")
-    from hackkit.search import DEFAULT_PRUNER, METHODS, PRUNERS
+    from hackkit.search import DEFAULT_PRUNER, METHODS, PRUNE_FROM, PRUNERS
 
     if search.get("method", "random") not in METHODS:
         raise ValueError(f"{path}: search method={search['method']!r}; use one of {list(METHODS)} "
@@ -113,6 +113,11 @@ def _check_search(search: dict, path: Path) -> None:
         raise ValueError(f"{path}: search trials={trials!r}; use a positive integer.")
     if budget is not None and (not isinstance(budget, (int, float)) or budget <= 0):
         raise ValueError(f"{path}: search time_budget_minutes={budget!r}; use a positive number.")
+    prune_from = search.get("prune_from", PRUNE_FROM)
+    if isinstance(prune_from, bool) or not isinstance(prune_from, (int, float)) \
+            or not 0 <= prune_from < 1:
+        raise ValueError(f"{path}: search prune_from={prune_from!r}; use the share of a trial's "
+                         f"training before which no trial is stopped, in [0, 1), e.g. {PRUNE_FROM}.")
     if not isinstance(search.get("start_from_defaults", True), bool):
         raise ValueError(f"{path}: search start_from_defaults={search['start_from_defaults']!r}; "
                          "use true (the first trial runs the notebooks' defaults) or false.")

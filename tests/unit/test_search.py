@@ -48,6 +48,7 @@ def _quiet(_line: str) -> None:
     ("search: {trials: 2, method: bayes, space: {EPOCHS: [1]}}", r"method='bayes'; use one of \['tpe', 'random'\]"),
     ("search: {trials: 2, pruner: asha, space: {EPOCHS: [1]}}", r"pruner='asha'; use one of"),
     ("search: {trials: 2, storage: 3, space: {EPOCHS: [1]}}", "search storage=3; use a database URL"),
+    ("search: {trials: 2, prune_from: 1.5, space: {EPOCHS: [1]}}", r"prune_from=1.5; use the share"),
 ])
 def test_bad_search_sections_name_the_key_and_the_fix(tmp_path, text, message):
     path = tmp_path / "s.yaml"
@@ -333,6 +334,13 @@ def test_the_trend_pruner_stops_a_trial_that_flattened_below_the_best_and_lets_c
             "at most 0.6500, below the best finished trial's 0.9000") in mark["reason"]
     trial = study.trials[link.number]
     assert trial.user_attrs["evaluations_left"] == 1
+    # The sweep file's prune_from travels to the kernel: judged only from 90%, the same trial at
+    # 80% of its training would have gone on.
+    late = TrialLink.from_env(TrialLink(url, "s", study.ask().number, "trend", 0.9).env())
+    assert late.prune_from == 0.9 and TrialLink.from_env(link.env()).prune_from == 0.5
+    for step, value in ((1, 0.3), (2, 0.55)):
+        late.report(value, step, done=0.2 * step, left=5 - step)
+    assert not late.report(0.60, 3, done=0.8, left=1) and late.report(0.60, 4, done=0.9, left=1)
     # Without the count of evaluations left (e.g. an older kernel), the trend pruner never stops.
     other = study.ask()
     for step, value in ((1, 0.1), (2, 0.1), (3, 0.1)):
