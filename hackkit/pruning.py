@@ -15,7 +15,7 @@ from hackkit.search import TrialLink, prune_record
 class OptunaPruningCallback(TrainerCallback):
     """After each evaluation, report the main metric to the trial; stop cleanly when pruned
     (the pruner is asked from the sweep file's `prune_from` share of the planned steps on,
-    half by default: search.PRUNE_FROM).
+    three quarters by default: search.PRUNE_FROM).
 
     Training stops through Trainer's own flag, so the best checkpoint is still loaded and saved,
     03 still evaluates, and the run folder gets a pruned marker with the reason and time saved.

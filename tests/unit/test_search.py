@@ -87,7 +87,9 @@ def test_random_search_draws_typed_values_within_the_space_and_stops_at_trials(r
 def test_tpe_with_pruning_stops_bad_trials_early_and_reports_the_best_not_the_last(
         runs_dir, search_file, pruner):
     runner, lines = FakeTraining(), []
-    state = hk.run_sweep(search_file(trials=14, pruner=pruner), log=lines.append, runner=runner)
+    # The fake trains 3 'epochs': stops are judged from the second (the default waits for 75%).
+    state = hk.run_sweep(search_file(trials=14, pruner=pruner, extra="  prune_from: 0.5\n"),
+                         log=lines.append, runner=runner)
     s = state["summary"]
     assert s["done"] + s["pruned"] == 14 and s["pruned"] >= 3 and s["failed"] == 0
     assert state["seconds_saved_by_pruning"] >= 0
@@ -279,15 +281,15 @@ def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_pa
     # A third of the way through: reported, but too early to judge (a slow start often ends best).
     callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.2})
     assert not control.should_training_stop and not Run(tmp_path).pruned_mark.exists()
-    # Half-way and below the median (0.75), but better than before: still climbing, not stopped.
-    state.global_step = 15
+    # At 80% and below the median (0.75), but better than before: still climbing, not stopped.
+    state.global_step = 24
     callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.25})
     assert not control.should_training_stop and not Run(tmp_path).pruned_mark.exists()
-    state.global_step = 20  # below the median and no better than before: stopped
+    state.global_step = 27  # below the median and no better than before: stopped
     callback.on_evaluate(args, state, control, metrics={"eval_macro_f1": 0.22})
     assert control.should_training_stop
     mark = hk.read_json(Run(tmp_path).pruned_mark)
-    assert mark["used_steps"] == 20 and mark["planned_steps"] == 30 and mark["step"] == 3
+    assert mark["used_steps"] == 27 and mark["planned_steps"] == 30 and mark["step"] == 3
     assert ("validation macro_f1 0.2200 after evaluation 3; no better than its best so far, 0.2500, "
             "which is below the finished trials' median there, 0.8500") in mark["reason"]
     assert study.trials[trial.number].intermediate_values == {1: 0.2, 2: 0.25, 3: 0.22}
@@ -314,8 +316,8 @@ def test_the_trend_pruner_stops_a_trial_that_flattened_below_the_best_and_lets_c
     link = TrialLink(url, "s", study.ask().number, "trend")
     args = TrainingArguments(output_dir=str(tmp_path / "c"), metric_for_best_model="macro_f1",
                              report_to="none", eval_strategy="steps", eval_steps=10)
-    state, control = TrainerState(max_steps=50, global_step=10), TrainerControl()
-    assert evaluations_left(args, state) == 4  # at 20, 30, 40 and the final one at 50
+    state, control = TrainerState(max_steps=100, global_step=10), TrainerControl()
+    assert evaluations_left(args, state) == 9  # at 20, 30, ... 90 and the final one at 100
 
     def evaluate(step: int, value: float) -> bool:
         state.global_step = step
@@ -324,20 +326,21 @@ def test_the_trend_pruner_stops_a_trial_that_flattened_below_the_best_and_lets_c
 
     callback = OptunaPruningCallback(link, Run(tmp_path))
     callback.on_train_begin(args, state, control)
-    assert not evaluate(10, 0.30)  # a fifth of the way: too early to judge
-    # Past half-way, far below the best (0.9) but gaining 0.25 per evaluation with 2 left: goes on.
-    assert not evaluate(30, 0.55) and not Run(tmp_path).pruned_mark.exists()
-    assert evaluate(40, 0.60)  # gaining 0.05 with 1 left would reach 0.65 at most: stopped
+    assert not evaluate(10, 0.30)  # a tenth of the way: too early to judge
+    assert not evaluate(60, 0.35)  # flat and far below the best (0.9), but 60%: still too early
+    # At 80%, far below the best but gaining 0.35 per evaluation with 2 left: goes on.
+    assert not evaluate(80, 0.70) and not Run(tmp_path).pruned_mark.exists()
+    assert evaluate(90, 0.72)  # gaining 0.02 with 1 left would reach 0.74 at most: stopped
     mark = hk.read_json(Run(tmp_path).pruned_mark)
-    assert mark["used_steps"] == 40 and mark["planned_steps"] == 50 and mark["step"] == 3
-    assert ("best so far 0.6000, latest gain +0.0500 per evaluation: at that pace it would reach "
-            "at most 0.6500, below the best finished trial's 0.9000") in mark["reason"]
+    assert mark["used_steps"] == 90 and mark["planned_steps"] == 100 and mark["step"] == 4
+    assert ("best so far 0.7200, latest gain +0.0200 per evaluation: at that pace it would reach "
+            "at most 0.7400, below the best finished trial's 0.9000") in mark["reason"]
     trial = study.trials[link.number]
     assert trial.user_attrs["evaluations_left"] == 1
-    # The sweep file's prune_from travels to the kernel: judged only from 90%, the same trial at
-    # 80% of its training would have gone on.
+    # The sweep file's prune_from travels to the kernel: judged only from 90%, a trial stalled at
+    # 80% of its training goes on.
     late = TrialLink.from_env(TrialLink(url, "s", study.ask().number, "trend", 0.9).env())
-    assert late.prune_from == 0.9 and TrialLink.from_env(link.env()).prune_from == 0.5
+    assert late.prune_from == 0.9 and TrialLink.from_env(link.env()).prune_from == 0.75
     for step, value in ((1, 0.3), (2, 0.55)):
         late.report(value, step, done=0.2 * step, left=5 - step)
     assert not late.report(0.60, 3, done=0.8, left=1) and late.report(0.60, 4, done=0.9, left=1)
