@@ -8,7 +8,7 @@ budget. Prints the best validation and test score each found, the trials run and
 seconds pruning saved. Both use fresh run roots.
 
     python benchmarks/bench_search.py [--model PATH] [--examples 800] [--epochs 2] [--workers 1]
-        [--val-size 0.3] [--pruner trend|median|hyperband|none] [--prune-from 0.5]
+        [--val-size 0.3] [--pruner trend|median|hyperband|none] [--prune-from 0.75]
 
 Optuna checks its time budget between trials, so the search may overrun by one trial: both wall
 times are printed. `--keep-grid DIR` keeps the grid's runs; `--grid-runs DIR --grid-seconds S`
@@ -158,8 +158,9 @@ def main() -> None:
         print(f"\nsettings: {fixed}; {val_texts} validation texts")
         print(f"grid : {grid_done} runs in {grid_seconds:.0f}s; best validation "
               f"{g_val:.4f} (test {g_test:.4f}) {g_run}")
-        print(f"TPE ({args.pruner} pruner from {args.prune_from:.0%}): {s['done']} finished + {s['pruned']} pruned trials in {search_seconds:.0f}s "
-              f"(budget {grid_seconds:.0f}s); best validation {s_val:.4f} (test {s_test:.4f}) {s_run}")
+        print(f"TPE ({args.pruner} pruner from {args.prune_from:.0%}): {s['done']} finished + "
+              f"{s['pruned']} pruned trials in {search_seconds:.0f}s (budget {grid_seconds:.0f}s); "
+              f"best validation {s_val:.4f} (test {s_test:.4f}) {s_run}")
         print(f"pruning saved ~{state['seconds_saved_by_pruning']:.0f}s of training; "
               f"TPE best - grid best (validation): {s_val - g_val:+.4f}")
 
