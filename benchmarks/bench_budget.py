@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 import hackkit as hk
-from hackkit.budget import (BudgetCallback, explain_result, measure_throughput, plan_training,
-                            sample_batches)
-from hackkit.progress import ProgressCallback, ProgressWatcher
+from hackkit.runs.watch import ProgressWatcher
+from hackkit.train.callbacks import BudgetCallback, ProgressCallback
+from hackkit.train.plan import measure_throughput, plan_training, sample_batches
+from hackkit.use.verdict import explain_result
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(a.out or tempfile.mkdtemp(prefix="bench-budget-"))
     out.mkdir(parents=True, exist_ok=True)
 
-    from hackkit.tasks.text import classification_metrics, tokenized
+    from hackkit.tasks.labels import classification_metrics
+    from hackkit.tasks.text import tokenized
 
     task = hk.get_task("text-classification")
     dataset = hk.load_data(a.data, text_column=a.text_column, label_column=a.label_column,

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from plot_few_labels import plot_curves  # this folder: benchmarks/
 from sklearn.metrics import accuracy_score, f1_score
 
 import hackkit as hk
-from hackkit import embeddings as em
+from hackkit.models import embeddings as em
 from hackkit.tasks.text import fit_baseline
-from plot_few_labels import plot_curves  # this folder: benchmarks/
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TEXT = hk.get_task("text-classification")

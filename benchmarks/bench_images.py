@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from hackkit import images as im
+from hackkit.tasks.images import imaging as im
 
 
 def finetune(model, spec, train_items, args, out: Path) -> tuple[float, int]:

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 import hackkit as hk
-from hackkit.models import load_for_classification, load_tokenizer
-from hackkit.export import _onnx_inputs
+from hackkit.models.resolve import load_for_classification, load_tokenizer
+from hackkit.use.export import _onnx_inputs
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "support_intents.csv"
 

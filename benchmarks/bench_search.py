@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 
 import hackkit as hk
-from hackkit.search import DEFAULT_PRUNER, PRUNE_FROM, PRUNERS
+from hackkit.train.trial import DEFAULT_PRUNER, PRUNE_FROM, PRUNERS
 
 ROOT = Path(__file__).resolve().parent.parent
 

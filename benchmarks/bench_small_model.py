@@ -18,15 +18,14 @@ import os
 import tempfile
 from pathlib import Path
 
-
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "support_intents.csv"
 
 
 def pytorch_int8_latency(run_dir: Path, texts: list[str], repeats: int = 50) -> float:
     """Median ms per text at batch 1 for PyTorch's dynamic int8 of the run's model (the other engine)."""
     import hackkit as hk
-    from hackkit.compare import interleaved_speed
-    from hackkit.quantize import quantize_int8
+    from hackkit.use.compare import interleaved_speed
+    from hackkit.use.quantize import quantize_int8
 
     predictor = hk.Predictor(hk.Run(run_dir).model_dir, device="cpu")
     predictor.model = quantize_int8(predictor.model)

@@ -17,7 +17,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 import hackkit as hk
-import hackkit.train
+import hackkit.train.session
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "support_intents.csv"
 
@@ -31,12 +31,12 @@ def main() -> None:
     args = parser.parse_args()
     task = hk.get_task("text-classification")
     splits = hk.make_splits(hk.deduplicate(hk.load_data(SAMPLE).frame, task)[0], 0.2, 0.1, 42, task)
-    with_tb = hackkit.train.tensorboard_callback
+    with_tb = hackkit.train.session.tensorboard_callback
     speeds: dict[str, list[float]] = {"with TensorBoard": [], "without": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.rounds):
             for arm in speeds:
-                hackkit.train.tensorboard_callback = \
+                hackkit.train.session.tensorboard_callback = \
                     with_tb if arm == "with TensorBoard" else (lambda _: TrainerCallback())
                 run_dir = Path(tmp) / f"{arm}-{i}".replace(" ", "_")
                 hk.save_splits(splits, run_dir, task)
@@ -45,7 +45,7 @@ def main() -> None:
                 speeds[arm].append(summary["train_examples_per_second"])
                 print(f"round {i + 1} {arm:<17} {summary['train_examples_per_second']:7.2f} examples/s, "
                       f"tensorboard files: {len(list(hk.Run(run_dir).tensorboard.glob('*')))}")
-    hackkit.train.tensorboard_callback = with_tb
+    hackkit.train.session.tensorboard_callback = with_tb
     med = {arm: statistics.median(v) for arm, v in speeds.items()}
     for arm, value in med.items():
         print(f"median {arm:<17} {value:7.2f} examples/s")

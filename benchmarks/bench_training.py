@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 import hackkit as hk
-from hackkit.models import load_for_classification, load_tokenizer
-from hackkit.tasks.text import classification_metrics
+from hackkit.models.resolve import load_for_classification, load_tokenizer
+from hackkit.tasks.labels import classification_metrics
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 

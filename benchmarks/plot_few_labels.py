@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hackkit.embeddings import FINETUNE_MIN_PER_CLASS, ZERO_SHOT_BELOW_PER_CLASS
+from hackkit.models.embeddings import ZERO_SHOT_BELOW_PER_CLASS
+from hackkit.train.methods import FINETUNE_MIN_PER_CLASS
 
 STYLE = {"embeddings + LR": dict(marker="o", color="tab:blue"),
          "TF-IDF + LR": dict(marker="s", color="tab:orange"),

@@ -1,4 +1,7 @@
-"""Command line: `python -m hackkit run|params|doctor|sweep|leaderboard|serve|export|distill`."""
+"""Command line: `python -m hackkit run|params|doctor|sweep|leaderboard|serve|export|distill`.
+
+Each command imports its modules inside its own function, on purpose: `params` or `leaderboard`
+should not pay for loading torch and transformers, which `serve` and `distill` need."""
 
 from __future__ import annotations
 
@@ -86,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _doctor(data: str, pairs: list[tuple[str, str]]) -> int:
     """Print the data doctor's report; exit code 2 when it found blocking problems."""
-    from hackkit.doctor import diagnose
+    from hackkit.data.doctor import diagnose
 
     params = check_params(load_params(None, pairs), notebook_parameters(("01_explore.ipynb",)))
     report = diagnose(DataConfig.from_params({**params, "DATA_PATH": data}))
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, FileNotFoundError, FileExistsError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-    from hackkit.runs import dry_run, resume_run, run_pipeline
+    from hackkit.runs.pipeline import dry_run, resume_run, run_pipeline
 
     try:
         if args.command == "doctor":
@@ -138,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a notebook failed: run.json and the executed notebook say why
         print(f"error: run failed: {type(e).__name__}: {str(e).strip()[-1500:]}", file=sys.stderr)
         return 1
-    from hackkit.evaluate import headline_scores
     from hackkit.runfolder import Run
+    from hackkit.use.evaluate import headline_scores
 
     print(f"\nrun finished: {run_dir}")
     for key, value in headline_scores(run_dir).items():
@@ -155,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     """`sweep FILE`: exit 0 when every setting is done, 1 when some failed, 2 on bad input."""
-    from hackkit.sweep import checked_plan, run_sweep, run_worker, sweep_dir
+    from hackkit.runs.sweep import checked_plan, run_sweep, run_worker, sweep_dir
 
     try:
         if args.worker >= 0:  # one of the processes `--workers N` started
@@ -188,7 +191,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
     """`leaderboard`: print the ranked table per task + data and write it as CSV."""
     import pandas as pd
 
-    from hackkit.leaderboard import leaderboard, leaderboard_view, write_leaderboard
+    from hackkit.runs.leaderboard import leaderboard, leaderboard_view, write_leaderboard
 
     try:
         board = leaderboard(metric=args.metric, sweep=args.sweep)
@@ -210,7 +213,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     """`serve`: run the HTTP API until interrupted."""
-    from hackkit.serve import serve_model
+    from hackkit.use.serve import serve_model
 
     serve_model(args.run, host=args.host, port=args.port, device=args.device, int8=args.int8)
     return 0
@@ -218,7 +221,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _distill(args: argparse.Namespace) -> int:
     """`distill RUN`: train a student into a new run folder, score it like 03, print where it is."""
-    from hackkit.distill import DistillConfig, distill_run
+    from hackkit.runs.distill import distill_run
+    from hackkit.train.distillation import DistillConfig
 
     summary = distill_run(args.run, DistillConfig(
         student=args.student, temperature=args.temperature, alpha=args.alpha,
@@ -233,8 +237,8 @@ def _distill(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     """`export`: model card, and optionally ONNX with its parity check against PyTorch."""
-    from hackkit.export import export_run
     from hackkit.runfolder import find_run
+    from hackkit.use.export import export_run
 
     result = export_run(find_run(args.run, needs="model"), onnx=args.onnx)
     print(f"model card: {result['model_card']}")

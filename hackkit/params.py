@@ -11,6 +11,7 @@ from typing import Any
 
 from hackkit.device import DEVICES, PRECISIONS
 from hackkit.paths import repo_root
+from hackkit.registry import COMMON_PARAMETERS, METHODS, Method, get_method, get_task
 
 HEAD_INITS = ("probe", "new")  # HEAD_INIT: how a fine-tuned head starts
 
@@ -153,7 +154,6 @@ class DataConfig(_FromParams):
 
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
-        from hackkit.tasks import get_task
 
         get_task(self.task)
         self._check([
@@ -200,18 +200,16 @@ class TrainConfig(_FromParams):
                                     metadata={"help": "keep the word-embedding table as pretrained"})
 
     def validate(self) -> None:
-        """Raise a ValueError naming the parameter for any out-of-range value."""
-        from hackkit.methods import CLASSIFICATION_METHODS, DISTRIBUTED_METHODS, method_names
-        from hackkit.tasks import get_task
-
+        """Raise a ValueError naming the parameter for any out-of-range value, and for any
+        parameter set away from its default that METHOD does not read."""
         task = get_task(self.task)
-        if self.method in CLASSIFICATION_METHODS and not task.embedding_methods:
+        method = get_method(self.method)
+        if method.text_labels and not task.embedding_methods:
             raise ValueError(
                 f"METHOD={self.method!r} is for classification (one label per text: it compares "
-                f"sentence embeddings); TASK={self.task!r} labels every token. Use METHOD='finetune' "
-                "for this task.")
+                f"sentence embeddings); TASK={self.task!r} does not have one label per text. Use "
+                "METHOD='finetune' for this task.")
         self._check([
-            ("METHOD", self.method, self.method in method_names(), f"one of {method_names()}"),
             ("EPOCHS", self.epochs, self.epochs > 0, "a positive number, e.g. 3"),
             ("LEARNING_RATE", self.learning_rate, 0 < self.learning_rate < 1, "e.g. 5e-5 to 2e-4"),
             ("BATCH_SIZE", self.batch_size, self.batch_size >= 1, "a positive integer, e.g. 16"),
@@ -242,14 +240,30 @@ class TrainConfig(_FromParams):
             ("NPROC", self.nproc, self.nproc >= 1,
              "1 (train in this process) or the number of processes, e.g. the GPUs to use"),
         ])
-        if self.nproc > 1 and self.method not in DISTRIBUTED_METHODS:
-            raise ValueError(
-                f"NPROC={self.nproc} trains one model with several processes, which "
-                f"METHOD={self.method!r} does not do (it trains in one process, in seconds to "
-                f"minutes). Set NPROC=1, or METHOD to one of {DISTRIBUTED_METHODS}.")
+        self.refuse_unread(method)
         if self.nproc > 1 and self.batch_size % self.nproc:
             lower = self.batch_size - self.batch_size % self.nproc or self.nproc
             raise ValueError(
                 f"BATCH_SIZE={self.batch_size} is not a multiple of NPROC={self.nproc}: each "
                 f"process takes BATCH_SIZE / NPROC examples of every step. Use BATCH_SIZE={lower} "
                 f"or {lower + self.nproc}, or another NPROC.")
+
+    def read_by(self, options: tuple[str, ...]) -> dict[str, Any]:
+        """The settings a method with these options reads (COMMON_PARAMETERS too), by field name:
+        what its training summary records."""
+        reads = set(COMMON_PARAMETERS) | set(options)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name.upper() in reads}
+
+    def refuse_unread(self, method: Method) -> None:
+        """Stop, naming the parameter, when one is set away from its default but the method does
+        not read it: a setting that would silently do nothing."""
+        reads = set(COMMON_PARAMETERS) | set(method.options)
+        for f in fields(self):
+            name, value = f.name.upper(), getattr(self, f.name)
+            if name in reads or value == f.default:
+                continue
+            others = [m for m, entry in METHODS.items() if name in entry.options]
+            raise ValueError(
+                f"{name}={value!r}: METHOD={self.method!r} ({method.about}) does not use it. "
+                f"Leave {name} at its default {f.default!r}"
+                + (f", or use a METHOD that reads it: {', '.join(others)}." if others else "."))

@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from hackkit.base import SPLITS, Task
-from hackkit.paths import (atomic_folder, find_input, process_alive, read_json, runs_root,
-                           write_json)
+from hackkit.paths import atomic_folder, find_input, process_alive, read_json, runs_root, write_json
+from hackkit.registry import get_task, task_for_architectures
+from hackkit.summary import TrainSummary
 
 # Every file of a run folder, by role. Nobody else writes these names as strings.
 RUN_RECORD = "run.json"  # hackkit run: parameters, plan, status, pid
@@ -70,8 +71,6 @@ def write_model_info(model_dir: Path, info: ModelInfo) -> Path:
 
 def read_model_info(model_dir: str | Path) -> ModelInfo:
     """Task, labels and MAX_LENGTH of a saved model folder (older folders: from config.json)."""
-    from hackkit.tasks import task_for_architectures
-
     model_dir = Path(model_dir)
     info_file, config_file = model_dir / MODEL_INFO, model_dir / "config.json"
     if info_file.is_file():
@@ -156,6 +155,10 @@ class Run:
         """A JSON file of the run, or `default` when it does not exist (yet)."""
         return read_json(path) if path.is_file() else default
 
+    def summary(self) -> TrainSummary | None:
+        """The training summary 02 wrote, or None before training."""
+        return TrainSummary.read(self.train_summary) if self.train_summary.is_file() else None
+
     def task_name(self, default: str = "") -> str:
         """The run's task: from its model, its data report, or the parameters it was run with."""
         if (self.model_dir / MODEL_INFO).is_file():
@@ -178,8 +181,6 @@ class Run:
 
     def task(self) -> Task:
         """The run's Task object."""
-        from hackkit.tasks import get_task
-
         return get_task(self.task_name())
 
     def labels(self) -> list[str]:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import MODEL, SAMPLE, TEXT, make_image_folder
 
 import hackkit as hk
+from helpers import MODEL, SAMPLE, TEXT, make_image_folder
 
 
 @pytest.fixture

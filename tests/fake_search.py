@@ -10,7 +10,7 @@ from pathlib import Path
 
 import hackkit as hk
 from hackkit.runfolder import Run
-from hackkit.search import TrialLink, prune_record
+from hackkit.train.trial import TrialLink, prune_record
 
 TARGET_LR = 3e-4
 
@@ -54,8 +54,8 @@ class FakeTraining:
                     link, "macro_f1", value, epoch, self.epochs * 10, epoch * 10,
                     time.monotonic() - started))
                 break
-        hk.write_json(run.train_summary, {"task": "text-classification", "main_metric": "macro_f1", "best_validation_macro_f1": best,
-                                          "steps": epoch * 10, "model": "fake"})
+        hk.TrainSummary(task="text-classification", main_metric="macro_f1", best_validation=best,
+                        steps=epoch * 10, model="fake").write(run.train_summary)
         hk.write_json(run.metrics, {"model": {"macro_f1": best}})
         hk.write_json(run.record, {"status": "done", "params": params, "pid": os.getpid()})
         return run.path
@@ -74,10 +74,10 @@ def barrier(folder: Path, me: int, count: int, timeout: float = 60) -> Callable[
 if __name__ == "__main__":  # one worker process: sweep file, storage URL, worker index, barrier dir
     import sys
 
-    from hackkit.sweep import run_worker
+    from hackkit.runs.sweep import run_worker
 
     file, storage, worker, ready = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
-    import hackkit.sweep as sweep
+    import hackkit.runs.sweep as sweep
 
     fake = FakeTraining(seconds=0.2, before=barrier(ready, worker, 2))
     sweep.run_pipeline = fake  # run_worker trains through this module's run_pipeline

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from hackkit.base import Dataset, Task, TrainParts
-from hackkit.data import load_labelled_table, stratified_splits, stratified_subsample
+from hackkit.base import Dataset, TrainParts
+from hackkit.models.embeddings import cached_embeddings, cached_probe
 from hackkit.paths import check_safetensors
+from hackkit.tables import load_labelled_table
+from hackkit.tasks.labels import LabelTask, classification_metrics, compute_metrics
 
 
 def fit_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 42):
@@ -29,33 +30,6 @@ def fit_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 42):
         LogisticRegression(max_iter=2000, C=10.0, solver="sag", random_state=seed),
     )
     return model.fit(list(texts), list(labels))
-
-
-def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str],
-                           labels: Sequence[str]) -> dict:
-    """Accuracy, macro-F1, weighted-F1 and the per-class precision/recall/F1/support."""
-    from sklearn.metrics import accuracy_score, classification_report, f1_score
-
-    report = classification_report(y_true, y_pred, labels=list(labels), output_dict=True,
-                                   zero_division=0)
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=list(labels), average="macro",
-                                   zero_division=0)),
-        "weighted_f1": float(f1_score(y_true, y_pred, labels=list(labels), average="weighted",
-                                      zero_division=0)),
-        "per_class": {k: report[k] for k in labels},
-    }
-
-
-def compute_metrics(eval_pred) -> dict[str, float]:
-    """Accuracy and macro-F1 from logits, for Trainer's evaluation."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    logits, labels = eval_pred
-    preds = np.argmax(logits, axis=-1)
-    return {"accuracy": float(accuracy_score(labels, preds)),
-            "macro_f1": float(f1_score(labels, preds, average="macro"))}
 
 
 def tokenized(frame: pd.DataFrame, tokenizer, labels: list[str], max_length: int):
@@ -87,122 +61,6 @@ def check_texts(texts) -> list[str]:
 def token_lengths(texts: Sequence[str], tokenizer) -> np.ndarray:
     """Number of tokens per text, special tokens included, with no truncation."""
     return np.array([len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]])
-
-
-def probability_bars_html(probabilities: dict[str, float], top: int = 10) -> str:
-    """A horizontal bar chart of class probabilities, highest first, as HTML."""
-    rows = sorted(probabilities.items(), key=lambda kv: -kv[1])[:top]
-    bars = "".join(
-        f'<div style="display:flex;align-items:center;gap:8px;margin:2px 0">'
-        f'<span style="width:14em;text-align:right">{html.escape(label)}</span>'
-        f'<span style="display:inline-block;height:14px;width:{p * 300:.0f}px;'
-        f'background:#3b82f6"></span><span>{p:.1%}</span></div>'
-        for label, p in rows
-    )
-    return f'<div class="hackkit-bars">{bars}</div>'
-
-
-def label_result_html(result: dict) -> str:
-    """A predicted label with its probability bars, as HTML."""
-    return (f'<div style="font-size:130%;margin:6px 0">Predicted: '
-            f'<b class="hackkit-demo-label">{html.escape(result["label"])}</b> '
-            f'({result["score"]:.1%})</div>' + probability_bars_html(result["probabilities"]))
-
-
-def label_results(proba: np.ndarray, labels: Sequence[str]) -> list[dict]:
-    """Per row of probabilities: label, score and all probabilities."""
-    return [{"label": labels[int(row.argmax())], "score": float(row.max()),
-             "probabilities": {label: float(p) for label, p in zip(labels, row)}}
-            for row in proba]
-
-
-def predictions_table(texts: Sequence, y_true: Sequence[str], proba: np.ndarray,
-                      labels: Sequence[str]) -> pd.DataFrame:
-    """One row per input: gold label, predicted label, its probability and correctness."""
-    best = proba.argmax(axis=1)
-    return pd.DataFrame({
-        "text": list(texts),
-        "label": list(y_true),
-        "predicted": [labels[i] for i in best],
-        "confidence": proba[np.arange(len(best)), best].round(4),
-        "correct": [labels[i] == t for i, t in zip(best, y_true)],
-    })
-
-
-def confident_mistakes(predictions: pd.DataFrame, k: int = 10) -> pd.DataFrame:
-    """The k wrong predictions the model was most sure of: label noise or real blind spots."""
-    wrong = predictions[~predictions["correct"]]
-    return wrong.sort_values("confidence", ascending=False).head(k).reset_index(drop=True)
-
-
-def plot_confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]):
-    """Confusion matrix (rows: true label, columns: prediction) as a matplotlib figure."""
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
-
-    matrix = confusion_matrix(y_true, y_pred, labels=list(labels))
-    size = min(len(labels), 40)  # many classes: keep the figure readable, not huge
-    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * size, 0.8 + 0.7 * size))
-    ConfusionMatrixDisplay(matrix, display_labels=list(labels)).plot(
-        ax=ax, cmap="Blues", xticks_rotation=45, colorbar=False, include_values=len(labels) <= 30)
-    ax.set_title("Confusion matrix (test split)")
-    fig.tight_layout()
-    return fig
-
-
-class LabelTask(Task):
-    """What every one-label-per-example task shares: labels, metrics, views and scored columns."""
-
-    main_metric = "macro_f1"
-    metric_names = {"accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}
-    architecture_suffix = "ForSequenceClassification"
-
-    def split(self, frame, test_size, val_size, seed):
-        """Stratified by label, or the file's own split column."""
-        return stratified_splits(frame, test_size, val_size, seed)
-
-    def labels(self, splits):
-        """The training labels, sorted."""
-        return sorted(splits["train"]["label"].unique())
-
-    def subsample(self, frame, n, seed):
-        """A stratified sample of n training rows."""
-        return stratified_subsample(frame, n, seed)
-
-    def predict(self, predictor, inputs):
-        """Label, score and every probability per input."""
-        return label_results(self.predict_proba(predictor, inputs), predictor.labels)
-
-    def predictions_table(self, frame, results):
-        """Gold against predicted label per example, with confidence."""
-        labels = list(results[0]["probabilities"]) if results else []
-        proba = np.array([[r["probabilities"][label] for label in labels] for r in results])
-        return predictions_table(self.inputs_of(frame), frame["label"],
-                                 proba.reshape(len(results), -1), labels)
-
-    def result_columns(self, results, labels):
-        """predicted, confidence and one p_<label> column per label."""
-        columns = {"predicted": [r["label"] for r in results],
-                   "confidence": [round(r["score"], 4) for r in results]}
-        for label in labels:
-            columns[f"p_{label}"] = [round(r["probabilities"][label], 4) for r in results]
-        return columns
-
-    def result_html(self, result, item):
-        """The label and probability bars."""
-        return label_result_html(result)
-
-    def score(self, predictions, labels):
-        """Accuracy, macro-F1, weighted-F1 and per-class scores."""
-        return classification_metrics(predictions["label"], predictions["predicted"], labels)
-
-    def confusion_figure(self, predictions, labels):
-        """True against predicted label."""
-        return plot_confusion_matrix(predictions["label"], predictions["predicted"], labels)
-
-    def worst_errors(self, predictions, k=10):
-        """The most confident wrong predictions."""
-        return confident_mistakes(predictions, k)
 
 
 class TextClassification(LabelTask):
@@ -245,7 +103,8 @@ class TextClassification(LabelTask):
         """The base model with a new sequence-classification head."""
         from transformers import AutoModelForSequenceClassification
 
-        import hackkit.meanpool  # noqa: F401  a fine-tuned run's model/ may be this class
+        # Deferred on purpose here and below: the model classes import torch, and get_task must not.
+        import hackkit.models.meanpool  # noqa: F401  a fine-tuned run's model/ may be this class
 
         return AutoModelForSequenceClassification.from_pretrained(
             location, num_labels=len(labels), id2label=dict(enumerate(labels)),
@@ -273,8 +132,7 @@ class TextClassification(LabelTask):
         """
         import dataclasses
 
-        from hackkit.embeddings import cached_embeddings, cached_probe
-        from hackkit.meanpool import build
+        from hackkit.models.meanpool import build
 
         # The second baseline's probe (C chosen on validation), fitted once per run folder.
         probe, vectors = cached_probe(train["text"], train["label"], validation["text"],
@@ -306,7 +164,7 @@ class TextClassification(LabelTask):
         """Tokenizer and sequence classifier of a saved folder."""
         from transformers import AutoModelForSequenceClassification
 
-        import hackkit.meanpool  # noqa: F401  registers the embeddings / zero-shot model class
+        import hackkit.models.meanpool  # noqa: F401  registers the embeddings / zero-shot model class
 
         check_safetensors(model_dir, str(model_dir))
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -342,8 +200,6 @@ class TextClassification(LabelTask):
     def extra_baselines(self, splits, labels, split, model_location, max_length, cache_dir,
                         seed=42):
         """Frozen mean-pooled embeddings + class-balanced logistic regression (the embeddings method)."""
-        from hackkit.embeddings import cached_embeddings, cached_probe
-
         probe, _ = cached_probe(splits["train"]["text"], splits["train"]["label"],
                                 splits["validation"]["text"], splits["validation"]["label"],
                                 model_location, max_length, cache_dir, seed=seed)

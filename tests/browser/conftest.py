@@ -20,9 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers import free_port, stop_process
-
 import hackkit as hk
+from helpers import free_port, stop_process
 
 
 def _find(*names: str) -> str | None:

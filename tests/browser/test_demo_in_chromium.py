@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import make_image_folder
-
 import hackkit as hk
+from helpers import make_image_folder
 
 pytestmark = pytest.mark.browser
 

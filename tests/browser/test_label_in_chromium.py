@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from hackkit.label import read_labels_file
+from hackkit.data.label import read_labels_file
 
 pytestmark = pytest.mark.browser
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import nbformat
-import pytest
 import papermill
+import pytest
 
 import hackkit as hk
 

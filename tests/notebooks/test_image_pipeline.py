@@ -15,9 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import ROOT
-
 import hackkit as hk
+from helpers import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebooks]
 PER_CLASS = 80

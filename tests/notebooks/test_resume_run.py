@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 
 import hackkit as hk
+from hackkit.train.session import last_checkpoint
 
 
 def _kill_tree(pid: int) -> None:
@@ -29,7 +30,7 @@ def _first_checkpoint(runs: Path, proc: subprocess.Popen, timeout: float = 300) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for run in runs.glob("*"):
-            if hk.train.last_checkpoint(run):
+            if last_checkpoint(run):
                 return run
         if proc.poll() is not None:
             raise AssertionError(f"the run ended before its first checkpoint: {proc.stderr.read()}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hackkit.tasks.text import classification_metrics, fit_baseline
+from hackkit.tasks.labels import classification_metrics
+from hackkit.tasks.text import fit_baseline
 
 
 def test_baseline_learns_the_sample_data_but_not_perfectly(sample_splits):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import math
+import re
 
 import pytest
 
-from hackkit.budget import (BudgetCallback, explain_result, measure_throughput, plan_training,
-                            sample_batches)
+from hackkit.train.callbacks import BudgetCallback
+from hackkit.train.plan import measure_throughput, plan_training, sample_batches
+from hackkit.use.verdict import explain_result
 
 
 def test_budget_caps_the_steps_and_the_schedule_fits_inside_it():
@@ -114,7 +114,7 @@ def tiny_parts(tiny_model, small_frame):
     from datasets import Dataset
     from transformers import AutoTokenizer, DataCollatorWithPadding, set_seed
 
-    from hackkit.models import load_for_classification
+    from hackkit.models.resolve import load_for_classification
 
     labels = sorted(small_frame["label"].unique())
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)

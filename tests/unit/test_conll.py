@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from helpers import NER
-
 import hackkit as hk
-from hackkit.explore import class_balance
+from hackkit.data.explore import class_balance
 from hackkit.tasks.conll import detect_scheme, read_conll, scheme_problems, split_sentences, to_iob2
+from helpers import NER
 
 # The exact layout of CoNLL-2003 (word, POS, chunk, NER in IOB1), written for this test.
 CONLL2003 = """-DOCSTART- -X- -X- O

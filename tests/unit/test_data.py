@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import TEXT
-
 import hackkit as hk
-from hackkit.data import check_classes
+from hackkit.tables import check_classes
+from helpers import TEXT
 
 
 @pytest.mark.parametrize("name", ["d.csv", "d.tsv", "d.jsonl", "d.parquet"])

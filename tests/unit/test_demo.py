@@ -9,12 +9,11 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from helpers import NER, TEXT
-
 import hackkit as hk
-from hackkit.demo import Debouncer
+from hackkit.tasks.labels import probability_bars_html
 from hackkit.tasks.ner import highlight_spans_html
-from hackkit.tasks.text import probability_bars_html
+from hackkit.use.demo import Debouncer
+from helpers import NER, TEXT
 
 
 @pytest.fixture(scope="module")

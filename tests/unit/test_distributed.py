@@ -8,9 +8,9 @@ import time
 import pytest
 
 import hackkit as hk
-from hackkit.budget import plan_training
 from hackkit.cli import main
-from hackkit.distributed import check_launch, check_processes
+from hackkit.train.distributed import check_launch, check_processes
+from hackkit.train.plan import plan_training
 
 # Enough steps for the tiny model to learn a little (60 steps of 16 on 96 texts), no time budget
 # so a busy machine trains the same steps, CPU so that the processes talk through gloo.
@@ -21,8 +21,8 @@ SETTINGS = dict(epochs=10.0, batch_size=16, learning_rate=5e-3, max_length=32, p
 @pytest.mark.parametrize("changes, message", [
     (dict(nproc=0), r"^NPROC=0 is out of range: use 1 \(train in this process\)"),
     (dict(nproc=2, method="embeddings"),
-     r"^NPROC=2 trains one model with several processes, which METHOD='embeddings' does not do.*"
-     r"Set NPROC=1, or METHOD to one of \('finetune', 'lora'\)"),
+     r"^NPROC=2: METHOD='embeddings' \(.*\) does not use it. Leave NPROC at its default 1, or "
+     r"use a METHOD that reads it: finetune, lora, auto."),
     (dict(nproc=3, batch_size=8),
      r"^BATCH_SIZE=8 is not a multiple of NPROC=3: .* Use BATCH_SIZE=6 or 9, or another NPROC"),
 ])
@@ -144,7 +144,7 @@ def test_two_gpus_train_one_model_with_nccl(run_with_splits, tiny_model):
         pytest.skip(f"needs 2 CUDA GPUs for 2 nccl processes; {torch.cuda.device_count()} visible")
     config = hk.TrainConfig(model=str(tiny_model), nproc=2, **{**SETTINGS, "device": "cuda"})
     summary = hk.train_model(run_with_splits, config)
-    shared = summary["distributed"]
-    assert shared["backend"] == "nccl" and summary["device"] == "cuda"
+    shared = summary.distributed
+    assert shared["backend"] == "nccl" and summary.device == "cuda"
     assert sorted(r["device"] for r in shared["ranks"]) == ["cuda:0", "cuda:1"]
     assert (hk.Run(run_with_splits).model_dir / "model.safetensors").is_file()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from hackkit.doctor import Problem
 import hackkit as hk
 from hackkit.cli import main
+from hackkit.data.doctor import Problem
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 

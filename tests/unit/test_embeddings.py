@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import hackkit as hk
-from hackkit import embeddings as em
+from hackkit.models import embeddings as em
+from hackkit.train import methods
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "support_intents.csv"
 
@@ -182,38 +183,38 @@ def test_zero_shot_refuses_unnormalised_embeddings(minilm):
 
 
 def test_choose_method_zero_shot_without_labels():
-    method, reason = em.choose_method({"refund": 0, "login": 0, "shipping": 0}, time_budget_minutes=30)
+    method, reason = methods.choose_method({"refund": 0, "login": 0, "shipping": 0}, time_budget_minutes=30)
     assert method == "zero-shot"
     assert "0 labelled" in reason
 
 
 def test_choose_method_zero_shot_when_a_class_has_no_examples():
-    method, reason = em.choose_method({"refund": 40, "login": 0}, time_budget_minutes=30)
+    method, reason = methods.choose_method({"refund": 40, "login": 0}, time_budget_minutes=30)
     assert method == "zero-shot" and "login" in reason
 
 
 def test_choose_method_embeddings_with_few_labels():
     counts = pd.Series({f"intent{i}": 8 for i in range(10)})
-    method, reason = em.choose_method(counts, time_budget_minutes=60)
+    method, reason = methods.choose_method(counts, time_budget_minutes=60)
     assert method == "embeddings"
-    assert "8" in reason and str(em.FINETUNE_MIN_PER_CLASS) in reason
+    assert "8" in reason and str(methods.FINETUNE_MIN_PER_CLASS) in reason
 
 
 def test_choose_method_embeddings_when_budget_too_short():
     counts = {f"intent{i}": 500 for i in range(10)}
-    method, reason = em.choose_method(counts, time_budget_minutes=1)
+    method, reason = methods.choose_method(counts, time_budget_minutes=1)
     assert method == "embeddings" and "5000" in reason and "1 min" in reason
 
 
 def test_choose_method_finetune_with_many_labels_and_time():
     counts = {f"intent{i}": 200 for i in range(8)}
-    method, reason = em.choose_method(counts, time_budget_minutes=60)
+    method, reason = methods.choose_method(counts, time_budget_minutes=60)
     assert method == "finetune"
     assert "200" in reason and "1600" in reason
 
 
 def test_choose_method_rejects_bad_input():
     with pytest.raises(ValueError, match="time_budget_minutes"):
-        em.choose_method({"a": 5, "b": 5}, time_budget_minutes=-1)
+        methods.choose_method({"a": 5, "b": 5}, time_budget_minutes=-1)
     with pytest.raises(ValueError, match="examples_per_class"):
-        em.choose_method({"a": 5}, time_budget_minutes=10)
+        methods.choose_method({"a": 5}, time_budget_minutes=10)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import TEXT
-
 import hackkit as hk
-from hackkit.tasks.text import (classification_metrics, confident_mistakes, plot_confusion_matrix,
-                                predictions_table)
+from hackkit.tasks.labels import (
+    classification_metrics,
+    confident_mistakes,
+    plot_confusion_matrix,
+    predictions_table,
+)
+from helpers import TEXT
 
 LABELS = ["a", "b", "c"]
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers import TEXT
-
 import hackkit as hk
-from hackkit.models import load_tokenizer
+from hackkit.models.resolve import load_tokenizer
 from hackkit.tasks.text import token_lengths
+from helpers import TEXT
 
 
 def _splits() -> dict[str, pd.DataFrame]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import hackkit as hk
-from hackkit.export import ONNX_TOLERANCE
+from hackkit.use.export import ONNX_TOLERANCE
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_model_card_holds_data_parameters_metrics_and_usage(evaluated_run):
     assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: text-classification\n")
     assert "support_intents.csv" in card and "| train split | 96 |" in card
     assert "- a warning to act on" in card
-    assert "| learning_rate | 0.001 |" in card and "| epochs | 1 |" in card
+    assert "| LEARNING_RATE | 0.001 |" in card and "| EPOCHS | 1 |" in card and "LORA_RANK" not in card
     assert f"| this model | {metrics['model']['accuracy']:.4f} |" in card
     assert f"On {metrics['test_examples']} held-out test texts" in card
     assert all(f"| {label} |" in card for label in labels)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from helpers import SAMPLE, TEXT
 
 import hackkit as hk
-from hackkit.feedback import append_feedback, merge_feedback, read_feedback
+from hackkit.data.feedback import append_feedback, merge_feedback, read_feedback
+from helpers import SAMPLE, TEXT
 
 
 def _splits() -> dict[str, pd.DataFrame]:

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import MODEL, TEXT
 
 import hackkit as hk
-from hackkit import embeddings as em
+from hackkit.models import embeddings as em
+from helpers import MODEL, TEXT
 
 INTENTS = {"refund_request": "I want my money back for order {i}, please refund it",
            "password_reset": "I forgot my password and cannot sign in to account {i}",
@@ -64,7 +64,7 @@ def test_embeddings_method_saves_a_model_the_one_prediction_path_loads(tmp_path,
     saved = hk.read_json(run.train_summary)
     assert saved["method"] == "embeddings" and saved["train_examples"] == 64
     assert saved["main_metric"] == "macro_f1" and 0 < saved["best_validation_macro_f1"] <= 1
-    assert {"task", "model", "device", "train_seconds", "config"} <= set(saved) and summary == saved
+    assert {"task", "model", "device", "train_seconds", "config"} <= set(saved) and summary.to_dict() == saved
     assert list(run.embeddings.glob("train-*.safetensors"))  # cached beside the run folders
 
     # The saved model class gives exactly the probe's probabilities on the probe's embeddings.
@@ -96,7 +96,7 @@ def test_embeddings_method_saves_a_model_the_one_prediction_path_loads(tmp_path,
 def test_zero_shot_predicts_from_label_names_and_descriptions(tmp_path, few_per_class, minilm):
     run_dir = _run(tmp_path, few_per_class)
     summary = hk.train_model(run_dir, hk.TrainConfig(method="zero-shot", device="cpu"))
-    assert summary["train_examples"] == 0 and summary["method"] == "zero-shot"
+    assert summary.train_examples == 0 and summary.method == "zero-shot"
     labels = hk.load_splits(run_dir)[1]
     predictor = hk.Predictor.from_run(run_dir, device="cpu")
     texts = ["I was charged twice for my order", "my login does not work"]
@@ -107,7 +107,7 @@ def test_zero_shot_predicts_from_label_names_and_descriptions(tmp_path, few_per_
     described.write_text("label,description\naccount_access,cannot log in or sign in\n")
     other = _run(tmp_path, few_per_class, "described")
     config = hk.TrainConfig(method="zero-shot", device="cpu", label_descriptions=str(described))
-    texts_used = hk.train_model(other, config)["zero_shot"]["label_texts"]
+    texts_used = hk.train_model(other, config).details["zero_shot"]["label_texts"]
     assert texts_used["account_access"] == "account access: cannot log in or sign in"
     assert texts_used["billing_issue"] == "billing issue"
     described.write_text("label,description\naccount_acess,typo\n")
@@ -121,8 +121,8 @@ def test_auto_picks_the_method_the_data_is_sized_for(tmp_path, tiny_model, per_c
     config = hk.TrainConfig(method="auto", model=str(tiny_model), epochs=1, batch_size=16,
                             patience=0, device="cpu", time_budget_minutes=0)
     summary = hk.train_model(run_dir, config)
-    choice = summary["method_choice"]
-    assert choice["chosen"] == chosen == summary["method"]
+    choice = summary.details["method_choice"]
+    assert choice["chosen"] == chosen == summary.method
     assert choice["examples_per_class"] == {label: per_class for label in sorted(INTENTS)}
     assert str(per_class) in choice["reason"] and f"METHOD='auto' chose {chosen!r}" in capsys.readouterr().out
     saved = hk.read_json(hk.Run(run_dir).train_summary)
@@ -134,7 +134,7 @@ def test_auto_picks_the_method_the_data_is_sized_for(tmp_path, tiny_model, per_c
 def test_auto_takes_embeddings_when_finetuning_would_not_fit_the_budget(tmp_path, tiny_model):
     run_dir = _sized(tmp_path, 32)
     config = hk.TrainConfig(method="auto", model=str(tiny_model), time_budget_minutes=0.05)
-    choice = hk.fewlabels.method_choice(run_dir, config)
+    choice = hk.method_choice(run_dir, config)
     assert choice["chosen"] == "embeddings" and "over the 0.05 min budget" in choice["reason"]
 
 
@@ -161,7 +161,7 @@ def test_ner_has_no_embeddings_baseline(tmp_path):
 
 def test_embeddings_baseline_is_cached_and_shared_by_runs_on_the_same_data(run_with_splits,
                                                                           tiny_model, monkeypatch):
-    from hackkit import embeddings as em
+    from hackkit.models import embeddings as em
 
     first = hk.extra_baselines(run_with_splits, "validation", str(tiny_model))
     cache = hk.Run(run_with_splits).embeddings

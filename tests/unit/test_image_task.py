@@ -13,10 +13,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import IMAGE_LABELS, make_image_folder, served
-
 import hackkit as hk
 from hackkit.runfolder import read_model_info
+from helpers import IMAGE_LABELS, make_image_folder, served
 
 IMAGES = hk.get_task("image-classification")
 LABELS = IMAGE_LABELS

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hackkit import images as im
+from hackkit.tasks.images import imaging as im
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWER = Path(importlib.util.find_spec("sklearn").origin).parent / "datasets" / "images" / "flower.jpg"
@@ -45,7 +45,7 @@ def class_folders(root: Path, generator, labels=("circle", "star"), per_class: i
 @pytest.fixture(scope="module")
 def weights_cache(tmp_path_factory) -> Path:
     """A cache folder holding the converted EfficientNet-Lite0 (converted once for this module)."""
-    from hackkit.efficientnet import convert_packaged_weights
+    from hackkit.models.efficientnet import convert_packaged_weights
 
     cache = tmp_path_factory.mktemp("cache")
     convert_packaged_weights(cache)
@@ -235,8 +235,11 @@ def test_collator_makes_trainer_batches(tmp_path, generator):
 
 
 def test_conversion_loads_every_packaged_key(weights_cache):
-    from hackkit.efficientnet import (EfficientNetLiteConfig, EfficientNetLiteForImageClassification,
-                                      load_packaged_state_dict)
+    from hackkit.models.efficientnet import (
+        EfficientNetLiteConfig,
+        EfficientNetLiteForImageClassification,
+        load_packaged_state_dict,
+    )
 
     packaged = load_packaged_state_dict()
     model = EfficientNetLiteForImageClassification(EfficientNetLiteConfig(num_labels=1000))

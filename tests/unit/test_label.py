@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import hackkit as hk
-from hackkit.label import HOLDOUT_EVERY, LabelPanel, LabelSession, read_labels_file
+from hackkit.data.label import HOLDOUT_EVERY, LabelPanel, LabelSession, read_labels_file
 
 LABELS = ["refund", "login", "delivery"]
 WORDS = {"refund": "I want my money back for order", "login": "I cannot sign in to my account",

@@ -28,7 +28,8 @@ def runs_dir(tmp_path, monkeypatch):
                 "test_examples": 100, "beats_baseline": True,
                 "model": {**scores, "per_class": {"a": {"f1-score": 1.0}}},
                 "baseline": {k: 0.5 for k in scores}})
-            hk.write_json(folder / "train_summary.json", {"model": params["MODEL"], "train_seconds": seconds})
+            hk.TrainSummary(task=params["TASK"], main_metric=next(iter(scores)), model=params["MODEL"],
+                            train_seconds=seconds).write(folder / "train_summary.json")
         if history:
             hk.write_json(folder / "training_history.json", history)
         return folder
@@ -50,8 +51,8 @@ def runs_dir(tmp_path, monkeypatch):
         {"entity_f1": 0.65, "entity_macro_f1": 0.8, "accuracy": 0.9})
     lab = root / "r6-lab"  # run from JupyterLab: no run.json
     hk.write_json(lab / "data_report.json", {"params": {"TASK": "text-classification", "DATA_PATH": DATA_A}})
-    hk.write_json(lab / "train_summary.json", {"model": "m", "train_seconds": 5.0,
-                                               "config": {"learning_rate": 2e-4, "batch_size": 8}})
+    hk.TrainSummary(task="text-classification", main_metric="macro_f1", model="m", train_seconds=5.0,
+                    config={"learning_rate": 2e-4, "batch_size": 8}).write(lab / "train_summary.json")
     hk.write_json(lab / "metrics.json", {"model": {"accuracy": 0.80, "macro_f1": 0.70},
                                          "baseline": {"accuracy": 0.5, "macro_f1": 0.5}})
     hk.write_json(root / "sweeps" / "lr" / "state.json", {"name": "lr", "trials": {

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import hackkit as hk
-from hackkit.models import load_for_classification, load_tokenizer
+from hackkit.models.resolve import ResolvedModel, load_for_classification, load_tokenizer
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -20,7 +20,7 @@ def test_default_model_resolves_to_the_packaged_copy():
 
 def test_local_folder_wins(tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    assert hk.resolve_model(str(tmp_path)) == hk.models.ResolvedModel(str(tmp_path), "local", str(tmp_path))
+    assert hk.resolve_model(str(tmp_path)) == ResolvedModel(str(tmp_path), "local", str(tmp_path))
 
 
 def test_folder_without_config_is_explained(tmp_path):

@@ -7,13 +7,12 @@ import json
 import pandas as pd
 import pytest
 
-from helpers import NER
-
 import hackkit as hk
-from hackkit.models import load_tokenizer
+from hackkit.models.resolve import load_tokenizer
 from hackkit.runfolder import read_model_info
 from hackkit.tasks import ner
 from hackkit.tasks.ner import IGNORE
+from helpers import NER
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
@@ -127,8 +126,8 @@ def test_finetune_token_classification_saves_a_token_model(ner_run, tiny_model):
     labels = hk.read_json(ner_run / "splits" / "labels.json")
     assert saved["architectures"] == ["BertForTokenClassification"]
     assert [saved["id2label"][str(i)] for i in range(len(labels))] == labels
-    assert summary["task"] == "token-classification" and 0 <= summary["best_validation_entity_f1"] <= 1
-    assert summary["truncated_sentences"] == {"train": 0, "validation": 0}
+    assert summary.task == "token-classification" and 0 <= summary.best_validation <= 1
+    assert summary.details["truncated_sentences"] == {"train": 0, "validation": 0}
     assert hk.plot_learning_curve(ner_run).axes[1].lines
 
     predictions = hk.predict_split(ner_run, "test", device="cpu")

@@ -11,7 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from hackkit.progress import ProgressCallback, ProgressWatcher, quiet_kernel_options
+from hackkit.runs.pipeline import quiet_kernel_options
+from hackkit.runs.watch import ProgressWatcher
+from hackkit.train.callbacks import ProgressCallback
 
 
 class Tty(io.StringIO):
@@ -106,10 +108,15 @@ def test_watcher_thread_renders_everything_by_the_time_it_stops(tmp_path):
 
 def test_a_real_trainer_writes_progress(tiny_model, small_frame, tmp_path):
     from datasets import Dataset
-    from transformers import (AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments,
-                              set_seed)
+    from transformers import (
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
 
-    from hackkit.models import load_for_classification
+    from hackkit.models.resolve import load_for_classification
 
     labels = sorted(small_frame["label"].unique())
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
@@ -134,11 +141,8 @@ def test_a_real_trainer_writes_progress(tiny_model, small_frame, tmp_path):
 
 
 def test_the_watcher_side_does_not_import_transformers():
-    # Loaded as a file, outside the hackkit package (whose __init__ imports the trainer).
-    code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('p', "
-            f"{str(Path(__file__).parents[2] / 'hackkit' / 'progress.py')!r}); "
-            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
-            "m.ProgressWatcher('x.jsonl'); print('transformers' in sys.modules, 'torch' in sys.modules)")
+    code = ("import sys; from hackkit.runs.watch import ProgressWatcher; "
+            "ProgressWatcher('x.jsonl'); print('transformers' in sys.modules, 'torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
 

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 
 import hackkit as hk
-from hackkit.tasks.text import classification_metrics
+from hackkit.tasks.labels import classification_metrics
 
 TIMING = ("runtime", "per_second", "train_loss")  # wall-clock figures; train_loss is averaged over time
 

@@ -1,4 +1,5 @@
-"""A training killed mid-way resumes from its last checkpoint and ends where an unbroken one does."""
+"""A training killed mid-way resumes from its last checkpoint and ends where an unbroken one does,
+for every method that trains in the one training session (finetune, lora)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,20 @@ from pathlib import Path
 import pytest
 
 import hackkit as hk
+from hackkit.train.session import last_checkpoint
 
 # Kill the training process with SIGKILL right after its first checkpoint is on disk: no clean-up
 # code runs, as when a laptop's battery dies.
 KILLER = textwrap.dedent("""
     import os, signal, sys
     import hackkit as hk
+    from hackkit.train.callbacks import BudgetCallback
 
     def die(self, args, state, control, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
 
-    hk.budget.BudgetCallback.on_save = die
-    hk.finetune(sys.argv[1], hk.TrainConfig(**eval(sys.argv[2])))
+    BudgetCallback.on_save = die
+    hk.train_model(sys.argv[1], hk.TrainConfig(**eval(sys.argv[2])))
 """)
 
 
@@ -42,13 +45,14 @@ def _evals(run: Path) -> list[float]:
             for k in ("eval_loss", "eval_accuracy", "eval_macro_f1")]
 
 
-@pytest.mark.parametrize("learning_rate", [2e-3, 0.5])
+@pytest.mark.parametrize("method, learning_rate", [("finetune", 2e-3), ("finetune", 0.5),
+                                                    ("lora", 2e-3)])
 def test_killed_training_resumes_and_matches_an_uninterrupted_run(run_with_splits, tiny_model,
-                                                                  learning_rate):
+                                                                  method, learning_rate):
     # At 0.5 no checkpoint beats the probe start, so both runs must fall back to it.
     broken = _copy(run_with_splits, "broken")
-    config = _config(tiny_model, learning_rate=learning_rate)
-    unbroken_summary = hk.finetune(run_with_splits, hk.TrainConfig(**config))
+    config = _config(tiny_model, learning_rate=learning_rate, method=method)
+    unbroken_summary = hk.train_model(run_with_splits, hk.TrainConfig(**config))
 
     killed = subprocess.run([sys.executable, "-c", KILLER, str(broken), repr(config)],
                             capture_output=True, text=True, timeout=300)
@@ -56,14 +60,15 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(run_with_split
     # 3 epochs of 6 steps, evaluated and saved every 4 steps (at least 5 evaluations) and at the end
     plan = hk.read_json(hk.Run(broken).checkpoint_plan)
     assert (plan["max_steps"], plan["eval_steps"]) == (18, 4)
-    assert not (broken / "model").exists() and hk.train.last_checkpoint(broken).name == "checkpoint-4"
+    assert not (broken / "model").exists() and last_checkpoint(broken).name == "checkpoint-4"
 
-    summary = hk.finetune(broken, hk.TrainConfig(**config))
-    assert summary["resumed_from"] == "checkpoint-4" and summary["epochs_completed"] == 3.0
-    assert summary["kept_warm_start"] == unbroken_summary["kept_warm_start"]
+    summary = hk.train_model(broken, hk.TrainConfig(**config))
+    assert summary.method == method and summary.resumed_from == "checkpoint-4"
+    assert summary.epochs_completed == 3.0
+    assert summary.details["kept_warm_start"] == unbroken_summary.details["kept_warm_start"]
     if learning_rate == 0.5:
-        assert summary["kept_warm_start"]["kept"]
-    assert summary["plan"] == plan  # the resumed attempt keeps the schedule it was made on
+        assert summary.details["kept_warm_start"]["kept"]
+    assert summary.plan == plan  # the resumed attempt keeps the schedule it was made on
     # 3 values x (the probe start at step 0, then 4 during training and 1 at the end)
     assert len(_evals(broken)) == 18 and _evals(broken) == pytest.approx(_evals(run_with_splits), rel=1e-6)
     test = hk.load_splits(broken)[0]["test"]["text"].tolist()
@@ -71,12 +76,13 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(run_with_split
     unbroken = hk.Predictor(run_with_splits / "model", device="cpu").predict_proba(test)
     assert resumed == pytest.approx(unbroken, abs=1e-5)
     assert not (broken / "checkpoints").exists()
+    assert (broken / "lora_adapter").is_dir() == (method == "lora")
 
 
 def test_resuming_with_other_settings_is_refused_naming_them(run_with_splits, tiny_model):
     subprocess.run([sys.executable, "-c", KILLER, str(run_with_splits),
                     repr(_config(tiny_model, epochs=1.0))], capture_output=True, timeout=300)
-    assert hk.train.last_checkpoint(run_with_splits) is not None
+    assert last_checkpoint(run_with_splits) is not None
     with pytest.raises(ValueError, match=r"other settings: LEARNING_RATE 0.002 -> 0.001.*"
                                          r"Use the same settings to resume"):
         hk.finetune(run_with_splits, hk.TrainConfig(**_config(tiny_model, epochs=1.0, learning_rate=1e-3)))
@@ -92,7 +98,7 @@ def test_half_written_checkpoints_are_ignored(run_with_splits):
     (folder / "checkpoint-6").mkdir()
     (folder / "checkpoint-6" / "trainer_state.json").write_text('{"epoch": 2.')  # cut mid-write
     (folder / "checkpoint-9").mkdir()  # killed before its state was written
-    assert hk.train.last_checkpoint(run_with_splits).name == "checkpoint-3"
+    assert last_checkpoint(run_with_splits).name == "checkpoint-3"
 
 
 def test_a_crash_while_saving_the_model_leaves_no_model_folder(run_with_splits, tiny_model, monkeypatch):

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hackkit.models import load_for_classification
+from hackkit.models.resolve import load_for_classification
 from hackkit.paths import load_env
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import optuna
 import pytest
-from fake_search import TARGET_LR, FakeTraining
 
 import hackkit as hk
-from hackkit.search import load_search, open_storage, worker_environments
+from fake_search import TARGET_LR, FakeTraining
+from hackkit.runs.search import load_search, worker_environments
+from hackkit.train.trial import open_storage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,7 +136,7 @@ def test_a_new_search_starts_from_the_defaults_its_space_holds(runs_dir, search_
 
 def test_defaults_outside_the_space_are_drawn_and_the_start_can_be_switched_off(
         runs_dir, search_file, tmp_path):
-    from hackkit.search import defaults_in_space
+    from hackkit.runs.search import defaults_in_space
 
     defaults = {"LEARNING_RATE": 1e-4, "BATCH_SIZE": 8, "WARMUP": 0.1}
     space = {"LEARNING_RATE": {"low": 1e-3, "high": 1e-2, "log": True}, "BATCH_SIZE": [16, 32],
@@ -248,9 +249,9 @@ def test_shipped_sweep_files_load():
 def test_the_training_callback_reports_and_stops_a_hopeless_trial_cleanly(tmp_path):
     from transformers import TrainerControl, TrainerState, TrainingArguments
 
-    from hackkit.pruning import OptunaPruningCallback, trial_callbacks
     from hackkit.runfolder import Run
-    from hackkit.search import TrialLink, make_pruner
+    from hackkit.train.pruning import OptunaPruningCallback, trial_callbacks
+    from hackkit.train.trial import TrialLink, make_pruner
 
     url = str(tmp_path / "study.journal")
     study = optuna.create_study(study_name="s", storage=open_storage(url), direction="maximize",
@@ -301,9 +302,9 @@ def test_the_trend_pruner_stops_a_trial_that_flattened_below_the_best_and_lets_c
         tmp_path):
     from transformers import TrainerControl, TrainerState, TrainingArguments
 
-    from hackkit.pruning import OptunaPruningCallback, evaluations_left
     from hackkit.runfolder import Run
-    from hackkit.search import TrialLink, make_pruner
+    from hackkit.train.pruning import OptunaPruningCallback, evaluations_left
+    from hackkit.train.trial import TrialLink, make_pruner
 
     url = str(tmp_path / "study.journal")
     study = optuna.create_study(study_name="s", storage=open_storage(url), direction="maximize",

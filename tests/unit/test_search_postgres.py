@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import free_port
 from test_search import TPE, check_split_once, run_two_workers
 
 import hackkit as hk
-from hackkit.search import open_study
+from hackkit.runs.search import open_study
+from helpers import free_port
 
 
 def _unavailable(reason: str):

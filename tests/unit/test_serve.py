@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 
-from helpers import served
-
 import hackkit as hk
+from helpers import served
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,18 @@ Each derived model goes through 03 (predict_split + metrics), the Predictor and 
 
 from __future__ import annotations
 
-import pandas as pd
 from pathlib import Path
+
+import pandas as pd
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from helpers import NER
 
 import hackkit as hk
-from hackkit.averaging import average_weights, choose_average
 from hackkit.runfolder import Run
+from hackkit.train import distillation
+from hackkit.train.averaging import average_weights, choose_average
+from helpers import NER
 
 
 def _serves(model_dir, int8: bool = False) -> dict:
@@ -96,7 +98,7 @@ def test_distillation_says_ner_is_not_supported_and_checks_its_options(tiny_run,
 def test_teacher_targets_give_the_teachers_outputs_and_head_inputs_in_the_texts_order(tiny_run):
     import numpy as np
 
-    from hackkit.distill import head_inputs, teacher_targets
+    from hackkit.train.distillation import head_inputs, teacher_targets
 
     texts = ["my parcel never arrived and nobody answers the phone at all", "refund",
              "reset my password please", "hi"]
@@ -116,7 +118,7 @@ def test_teacher_targets_give_the_teachers_outputs_and_head_inputs_in_the_texts_
 
 
 def test_a_student_matching_the_teachers_embeddings_ends_closer_to_them(tiny_run, copy_run):
-    from hackkit.distill import embedding_loss, head_inputs, teacher_targets
+    from hackkit.train.distillation import embedding_loss, head_inputs, teacher_targets
 
     teacher = _teacher(tiny_run, copy_run)
     texts = pd.read_csv(Run(teacher).splits_dir / "train.csv")["text"].tolist()
@@ -139,7 +141,7 @@ def test_a_student_matching_the_teachers_embeddings_ends_closer_to_them(tiny_run
 
 
 def test_students_keep_evenly_spaced_layers_with_the_top_one():
-    from hackkit.distill import kept_layers
+    from hackkit.train.distillation import kept_layers
 
     assert kept_layers(6) == [1, 3, 5] and kept_layers(2) == [1]  # every other one by default
     assert kept_layers(6, 2) == [2, 5] and kept_layers(6, 1) == [5] and kept_layers(12, 4) == [2, 5, 8, 11]
@@ -162,15 +164,15 @@ def test_a_narrower_student_keeps_the_strongest_feed_forward_units(tiny_run, cop
     [layer] = [m for name, m in loaded.named_modules() if name.endswith("encoder.layer")][0]
     assert (layer.intermediate.dense.weight.shape, layer.output.dense.weight.shape) == (
         (16, 32), (32, 16))
-    assert hk.distill.teacher_depth(Path(summary["run_dir"]) / "model") == 1
-    assert hk.distill._encoder_config(Path(summary["run_dir"]) / "model").intermediate_size == 16
+    assert distillation.teacher_depth(Path(summary["run_dir"]) / "model") == 1
+    assert distillation._encoder_config(Path(summary["run_dir"]) / "model").intermediate_size == 16
     # Before training: the 16 units of the teacher's top layer with the largest weights, in order.
     weights = load_file(Path(teacher) / "model" / "model.safetensors")
     up = next(v for k, v in weights.items() if k.endswith("layer.1.intermediate.dense.weight"))
     down = next(v for k, v in weights.items() if k.endswith("layer.1.output.dense.weight"))
     model = hk.get_task("text-classification").load_trained(Path(teacher) / "model")[1]
-    hk.distill.narrow_ffn(model, 16)
-    hk.distill.shallow_copy(model)
+    distillation.narrow_ffn(model, 16)
+    distillation.shallow_copy(model)
     [narrow] = [m for name, m in model.named_modules() if name.endswith("encoder.layer")][0]
     keep = (up.norm(dim=1) * down.norm(dim=0)).topk(16).indices.sort().values
     assert torch.equal(narrow.intermediate.dense.weight, up[keep])
@@ -192,7 +194,7 @@ def test_too_many_layers_are_refused_before_a_student_run_is_made(tiny_run, copy
 
 
 def test_distillation_loss_mixes_gold_and_soft_labels():
-    from hackkit.distill import distillation_loss
+    from hackkit.train.distillation import distillation_loss
 
     student, teacher = torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 2.0]])
     gold = torch.tensor(0.3)
@@ -226,7 +228,7 @@ def test_int8_predictor_runs_onnx_runtimes_int8_graph_and_agrees_with_fp32(tiny_
 
 
 def test_pytorch_int8_quantises_every_linear_layer(tiny_run):
-    from hackkit.quantize import quantize_int8
+    from hackkit.use.quantize import quantize_int8
 
     model = hk.Predictor(Run(tiny_run).model_dir, device="cpu").model
     modules = list(quantize_int8(model).modules())
@@ -245,8 +247,8 @@ def test_lora_trains_only_adapters_and_head_and_its_merged_model_serves_and_expo
     # BERT-tiny: 2 layers x (query, value) x (A: 32x4 + B: 4x32) + classifier 32x7 + 7.
     labels = len(hk.read_model_info(run.model_dir).labels)
     expected = 2 * 2 * (32 * 4 + 4 * 32) + 32 * labels + labels
-    assert summary["trainable_parameters"] == expected
-    assert summary["total_parameters"] > 20 * expected
+    assert summary.details["trainable_parameters"] == expected
+    assert summary.details["total_parameters"] > 20 * expected
     assert (run.adapter_dir / "adapter_config.json").is_file()
     model_files = sorted(p.name for p in run.model_dir.iterdir())
     assert "adapter_config.json" not in model_files and "model.safetensors" in model_files
@@ -300,7 +302,7 @@ def test_averaged_weights_are_exactly_the_mean_of_the_chosen_checkpoints(tmp_pat
 def test_training_with_checkpoint_averaging_records_what_it_tried(run_with_splits, tiny_model):
     summary = hk.train_model(run_with_splits, _tiny_config(
         tiny_model, epochs=3.0, average_checkpoints=3, average_mode="uniform"))
-    record = summary["checkpoint_averaging"]
+    record = summary.details["checkpoint_averaging"]
     assert record["mode"] == "uniform" and len(record["tried"]) == 1
     assert len(record["tried"][0]["chosen"]) == 3
     assert record["kept"] == (record["validation"] > record["best_single"]["validation"])
@@ -325,7 +327,7 @@ def test_compare_models_measures_the_run_its_student_and_int8_copies(tiny_run, c
 
 
 def test_speeds_are_timed_in_rounds_that_every_model_runs_in_turn():
-    from hackkit.compare import interleaved_speed
+    from hackkit.use.compare import interleaved_speed
 
     calls = []
 

@@ -18,7 +18,7 @@ import pytest
 import hackkit as hk
 from hackkit.base import Dataset, Task, TrainParts
 from hackkit.params import NOTEBOOKS, notebook_parameters
-from hackkit.tasks import register_task, unregister_task
+from hackkit.registry import register_task, unregister_task
 
 PACKAGE = Path(hk.__file__).parent
 
@@ -158,7 +158,7 @@ def test_a_task_defined_in_one_place_runs_through_train_evaluate_and_predict(
     config = hk.TrainConfig(task="sentence-polarity", model=str(tiny_model), epochs=2,
                             learning_rate=1e-3, batch_size=8, max_length=16, patience=0, device="cpu")
     summary = hk.train_model(run_dir, config)
-    assert summary["main_metric"] == "accuracy" and "best_validation_accuracy" in summary
+    assert summary.main_metric == "accuracy" and summary.best_validation is not None
     assert hk.read_model_info(hk.Run(run_dir).model_dir).task == "sentence-polarity"
 
     predictions = hk.predict_split(run_dir, "test", device="cpu")
@@ -225,6 +225,44 @@ def test_there_are_no_import_circles():
 
     for module in graph:
         visit(module, [])
+
+
+# The package's groups, bottom to top: a module imports only from its own group or those below
+# (at the top of the file or inside a function). The entry points sit above everything.
+LAYERS = ("root", "models", "tasks", "data", "train", "use", "runs", "entry")
+ENTRY_POINTS = {"hackkit", "hackkit.__main__", "hackkit.cli"}
+
+
+def _group(module: str) -> str:
+    """The group a module belongs to: its folder under hackkit/, root, or entry."""
+    if module in ENTRY_POINTS:
+        return "entry"
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and (PACKAGE / parts[1]).is_dir() else "root"
+
+
+def test_every_module_belongs_to_a_known_group():
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert folders == set(LAYERS) - {"root", "entry"}
+
+
+def test_imports_point_one_way_between_groups():
+    upward = []
+    for path in PACKAGE.rglob("*.py"):
+        module = _module(path)
+        for imported in _imports(path):
+            if LAYERS.index(_group(imported)) > LAYERS.index(_group(module)):
+                upward.append(f"{module} ({_group(module)}) imports {imported} ({_group(imported)})")
+    assert upward == []
+
+
+def test_the_training_summary_is_written_in_one_place():
+    # Every writer goes through TrainSummary.write; no module builds the file's JSON itself.
+    offenders = [f"{p.relative_to(PACKAGE)}:{i}" for p in PACKAGE.rglob("*.py") if p.name != "summary.py"
+                 for i, line in enumerate(p.read_text().splitlines(), 1)
+                 if "write_json(" in line and "train_summary" in line
+                 or "best_validation_" in line and not line.strip().startswith(("#", '"'))]
+    assert offenders == []
 
 
 TASK_NAMES = ("text-classification", "token-classification")

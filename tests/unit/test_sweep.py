@@ -12,7 +12,7 @@ import pytest
 
 import hackkit as hk
 from hackkit.params import notebook_parameters
-from hackkit.sweep import Trial
+from hackkit.runs.sweep import Trial
 
 DEFAULTS = {k: v["default"] for nb in notebook_parameters().values() for k, v in nb.items()}
 
@@ -45,8 +45,8 @@ class FakePipeline:
             raise RuntimeError("boom\nValueError: planted failure")
         hk.write_json(run_dir / "run.json", {**record, "status": "done"})
         hk.write_json(run_dir / "metrics.json", {"model": {"macro_f1": params["LEARNING_RATE"]}})
-        hk.write_json(run_dir / "train_summary.json", {"main_metric": "macro_f1",
-                                                       "best_validation_macro_f1": params["LEARNING_RATE"]})
+        hk.TrainSummary(task="text-classification", main_metric="macro_f1",
+                        best_validation=params["LEARNING_RATE"]).write(run_dir / "train_summary.json")
         return run_dir
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import hackkit as hk
-from hackkit.tasks.text import compute_metrics
+from hackkit.tasks.labels import compute_metrics
 
 TINY = dict(epochs=1.0, max_length=32, batch_size=16, device="cpu", patience=0)
 
@@ -45,9 +45,9 @@ def test_finetune_saves_a_self_contained_model(run_with_splits):
         "text-classification", labels, TINY["max_length"], "finetune")
     assert (model_dir / "tokenizer.json").is_file()
     assert not (run_with_splits / "checkpoints").exists()
-    assert summary["train_examples"] == 96 and summary["epochs_completed"] == 1.0
-    assert summary["device"] == "cpu" and summary["precision"] == "fp32"
-    assert 0 <= summary["best_validation_macro_f1"] <= 1
+    assert summary.train_examples == 96 and summary.epochs_completed == 1.0
+    assert summary.device == "cpu" and summary.precision == "fp32"
+    assert 0 <= summary.best_validation <= 1
     history = hk.read_json(run_with_splits / "training_history.json")
     assert any("eval_macro_f1" in h for h in history)
     fig = hk.plot_learning_curve(run_with_splits)
@@ -63,13 +63,13 @@ def test_the_head_starts_as_the_probe_and_is_kept_when_training_only_hurts(run_w
     # A learning rate of 0.5 wrecks the pretrained encoder within a step or two.
     config = hk.TrainConfig(**{**TINY, "learning_rate": 0.5, "warmup": 0.0})
     summary = hk.finetune(run_with_splits, config)
-    assert summary["head_init"] == "linear probe on mean-pooled embeddings"
+    assert summary.details["head_init"] == "linear probe on mean-pooled embeddings"
     history = hk.read_json(run_with_splits / "training_history.json")
     [start] = [h["eval_macro_f1"] for h in history if h.get("step") == 0 and "eval_macro_f1" in h]
     assert start > 0.5  # the probe already works before the first step
-    kept = summary["kept_warm_start"]
+    kept = summary.details["kept_warm_start"]
     assert kept["kept"] and kept["best_validation"] < kept["start_validation"] == start
-    assert summary["best_validation_macro_f1"] == start
+    assert summary.best_validation == start
     config_json = json.loads((run_with_splits / "model" / "config.json").read_text())
     assert config_json["architectures"] == ["HackkitMeanPoolForSequenceClassification"]
     # The saved model is the starting model: it scores what the step-0 evaluation said.
@@ -83,11 +83,11 @@ def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_spl
     # A "measured" 0.4 examples/s, evaluation 1.6 (far below the real speeds, so real time never
     # nears the budget): of 5 minutes, two evaluations of the 40 validation texts (one half-way,
     # the last; the probe start's scores are known without one) take 50 s; 5 steps of 16 fit.
-    monkeypatch.setattr("hackkit.train.measure_throughput",
+    monkeypatch.setattr("hackkit.train.plan.measure_throughput",
                         lambda *a, backward=True, **k: 0.4 if backward else 1.6)
     config = hk.TrainConfig(**{**TINY, "epochs": 3.0, "time_budget_minutes": 5.0})
     summary = hk.finetune(run_with_splits, config)
-    plan, result = summary["plan"], summary["budget"]
+    plan, result = summary.plan, summary.budget
     assert (plan["capped_by"], plan["max_steps"], plan["examples_per_second"]) == ("budget", 5, 0.4)
     assert (plan["eval_examples_per_second"], plan["planned_eval_seconds"]) == (1.6, 50.0)
     assert plan["eval_steps"] == 3  # evaluations: one half-way, one at the end
@@ -95,9 +95,9 @@ def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_spl
     # is raised to the whole epoch Trainer's loop was set up for (6 steps of 16).
     assert result["recalibrated"]["at_step"] == 4 and result["recalibrated"]["steps"] == 6
     assert result["recalibrated"]["real_examples_per_second"] > 0.4
-    assert summary["steps"] == result["replanned_steps"] == 6 and summary["epochs_completed"] == 1
-    assert result["schedule_completed"] and not summary["stopped_by_time_budget"]
-    assert summary["best_checkpoint"] in ("checkpoint-3", "checkpoint-6")
+    assert summary.steps == result["replanned_steps"] == 6 and summary.epochs_completed == 1
+    assert result["schedule_completed"] and not summary.stopped_by_time_budget
+    assert summary.best_checkpoint in ("checkpoint-3", "checkpoint-6")
     lrs = [h["learning_rate"] for h in hk.read_json(run_with_splits / "training_history.json")
            if "learning_rate" in h]
     assert lrs[-1] < max(lrs)  # the linear decay ran to its end inside the budget
@@ -106,11 +106,11 @@ def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_spl
 
 def test_a_budget_too_short_for_the_data_trains_the_smallest_plan_and_says_so(run_with_splits,
                                                                              monkeypatch, capsys):
-    monkeypatch.setattr("hackkit.train.measure_throughput",
+    monkeypatch.setattr("hackkit.train.plan.measure_throughput",
                         lambda *a, backward=True, **k: 1.0 if backward else 3.0)
     config = hk.TrainConfig(**{**TINY, "time_budget_minutes": 0.01})
     summary = hk.finetune(run_with_splits, config)  # a team is never left without a model
-    assert "TIME_BUDGET_MINUTES=0.01 is too short" in summary["plan"]["warning"]
+    assert "TIME_BUDGET_MINUTES=0.01 is too short" in summary.plan["warning"]
     assert "give at least" in capsys.readouterr().out
     assert (run_with_splits / "model" / "model.safetensors").is_file()
 
@@ -134,7 +134,7 @@ def test_bad_model_stops_before_training(run_with_splits):
 @pytest.mark.gpu
 def test_finetune_on_gpu_uses_mixed_precision(run_with_splits):
     summary = hk.finetune(run_with_splits, hk.TrainConfig(**{**TINY, "device": "cuda"}))
-    assert summary["device"] == "cuda" and summary["precision"] in ("bf16", "fp16")
+    assert summary.device == "cuda" and summary.precision in ("bf16", "fp16")
     predictor = hk.Predictor(run_with_splits / "model", device="cuda")
     proba = predictor.predict_proba(["where is my parcel"])
     assert proba.shape == (1, len(predictor.labels)) and abs(proba.sum() - 1) < 1e-3
@@ -150,14 +150,14 @@ def test_02_refuses_a_task_other_than_the_one_01_wrote(run_with_splits):
 
 def test_unknown_method_names_the_parameter():
     with pytest.raises(ValueError, match=r"^METHOD='qlora' is out of range: use one of "
-                                         r"\('finetune', 'embeddings', 'zero-shot', 'auto', 'lora'\)"):
+                                         r"\('finetune', 'lora', 'embeddings', 'zero-shot', 'auto'\)"):
         hk.TrainConfig(method="qlora").validate()
 
 
 def test_evaluation_runs_on_length_sorted_texts_with_each_label_kept():
     from datasets import Dataset
 
-    from hackkit.train import length_sorted
+    from hackkit.train.session import length_sorted
 
     ds = Dataset.from_dict({"input_ids": [[1, 2, 3], [1], [1, 2], [4]], "label": [0, 1, 2, 3]})
     ordered = length_sorted(ds)
@@ -187,7 +187,7 @@ def test_the_word_embedding_table_stays_as_pretrained_unless_asked(run_with_spli
     table, query = "embeddings.word_embeddings.weight", "layer.0.attention.self.query.weight"
     assert not torch.equal(weight(before, query), weight(after, query))  # the layers trained
     assert torch.equal(weight(before, table), weight(after, table)) is freeze
-    assert summary["frozen_word_embeddings"] == (weight(before, table).numel() if freeze else 0)
+    assert summary.details["frozen_word_embeddings"] == (weight(before, table).numel() if freeze else 0)
 
 
 def test_the_probe_start_scores_are_what_evaluating_the_start_model_gives(run_with_splits):
@@ -215,4 +215,4 @@ def test_the_probe_start_scores_are_what_evaluating_the_start_model_gives(run_wi
     history = hk.read_json(run_with_splits / "training_history.json")
     assert [h for h in history if h.get("step") == 0 and "eval_loss" in h] == [
         {**known, "epoch": 0, "step": 0}]
-    assert summary["kept_warm_start"]["start_validation"] == known["eval_macro_f1"]
+    assert summary.details["kept_warm_start"]["start_validation"] == known["eval_macro_f1"]

@@ -1,0 +1,103 @@
+"""Look at the data before training: class balance, lengths, duplicates and leakage (any task)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hackkit.base import Task
+from hackkit.tables import normalise_text
+
+NEAR_DUPLICATE = 0.95  # cosine of character n-grams; the sample data's closest honest pair is 0.92
+
+
+def class_balance(splits: dict[str, pd.DataFrame], task: Task) -> pd.DataFrame:
+    """Examples per label (NER: entities per type) in rows, splits in columns, with a total."""
+    table = pd.DataFrame({name: task.label_counts(f) for name, f in splits.items()})
+    table = table.fillna(0).astype(int)
+    table["total"] = table.sum(axis=1)
+    return table.sort_values("total", ascending=False)
+
+
+def plot_class_balance(splits: dict[str, pd.DataFrame], task: Task, top: int = 40):
+    """Stacked bar chart of examples per label and split (the `top` largest labels)."""
+    import matplotlib.pyplot as plt
+
+    table = class_balance(splits, task).drop(columns="total").head(top)
+    fig, ax = plt.subplots(figsize=(max(8, 0.25 * len(table)), 3.5))
+    if table.empty:  # e.g. tagged data whose tags are all O: say so instead of an empty plot
+        ax.text(0.5, 0.5, f"no {task.label_unit}s in the data: nothing to plot",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set(title=f"Examples per {task.label_unit} and split", xticks=[], yticks=[])
+        return fig
+    table.plot.bar(stacked=True, ax=ax)
+    shown = f" (largest {top} of {len(class_balance(splits, task))})" if len(table) == top else ""
+    ax.set(xlabel=task.label_unit, ylabel="count",
+           title=f"Examples per {task.label_unit} and split{shown}")
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def plot_lengths(lengths: np.ndarray, max_length: int):
+    """Histogram of token lengths with the truncation limit marked."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.hist(lengths, bins=40, color="tab:blue", alpha=0.8)
+    ax.axvline(max_length, color="tab:red", linestyle="--", label=f"MAX_LENGTH = {max_length}")
+    ax.set(xlabel="tokens per input", ylabel="inputs", title="Input length")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def leakage(splits: dict[str, pd.DataFrame], task: Task) -> dict[str, int]:
+    """How many validation/test inputs also appear (normalised) in the training split."""
+    train = set(task.dedupe_key(splits["train"]).map(normalise_text))
+    return {
+        name: int(task.dedupe_key(frame).map(normalise_text).isin(train).sum())
+        for name, frame in splits.items() if name != "train"
+    }
+
+
+def near_duplicates(splits: dict[str, pd.DataFrame], task: Task,
+                    threshold: float = NEAR_DUPLICATE) -> pd.DataFrame:
+    """Validation/test texts that nearly repeat a training text (typos, punctuation, case)."""
+    if not task.text_duplicates:  # e.g. images: the task compares pictures its own way
+        return task.near_duplicates(splits)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.neighbors import NearestNeighbors
+
+    train = task.dedupe_key(splits["train"]).reset_index(drop=True)
+    # Character n-grams see "pasword rest" and "password reset!" as the same message.
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit(train)
+    index = NearestNeighbors(n_neighbors=1, metric="cosine").fit(vectorizer.transform(train))
+    exact = set(train.map(normalise_text))
+    rows = []
+    for name, frame in splits.items():
+        if name == "train" or frame.empty:
+            continue
+        texts = task.dedupe_key(frame)
+        distance, nearest = index.kneighbors(vectorizer.transform(texts))
+        for text, d, i in zip(texts, distance[:, 0], nearest[:, 0]):
+            if 1 - d >= threshold and normalise_text(text) not in exact:
+                rows.append({"split": name, "text": text, "train_text": train[i],
+                             "similarity": round(float(1 - d), 3)})
+    return pd.DataFrame(rows, columns=["split", "text", "train_text", "similarity"])
+
+
+def plot_examples(splits: dict[str, pd.DataFrame], task: Task):
+    """The task's grid of examples per class, or a sentence saying it has none."""
+    fig = task.plot_examples(splits)
+    return fig if fig is not None else f"no examples view for {task.name}"
+
+
+def plot_input_sizes(splits: dict[str, pd.DataFrame], task: Task, lengths, max_length: int):
+    """Token lengths against MAX_LENGTH, or the task's own size view (e.g. image sides and aspect)."""
+    fig = task.plot_sizes(splits)
+    if fig is not None:
+        return fig
+    if lengths is None:
+        return f"no input-size view for {task.name}"
+    return plot_lengths(lengths, max_length)

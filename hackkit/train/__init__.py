@@ -1,0 +1,2 @@
+"""02: the training methods, the one training session they share, its plan, callbacks, pruning
+hooks, checkpoint averaging and multi-process training."""
