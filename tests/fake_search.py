@@ -26,7 +26,7 @@ def closeness(params: dict, epoch: int) -> float:
 
 class FakeTraining:
     """A run folder, a validation score per 'epoch' reported to the search's trial (and stopped
-    when the pruner says so, as hackkit.pruning does), then a train summary and metrics."""
+    when the pruner says so, as hackkit.train.pruning does), then a train summary and metrics."""
 
     def __init__(self, score: Callable[[dict, int], float] = closeness, epochs: int = 3,
                  seconds: float = 0.0, interrupt_after: int | None = None,

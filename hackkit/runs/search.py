@@ -4,7 +4,8 @@ in storage (a journal file by default, or any database URL), and workers that sh
 Every trial is an ordinary run folder made by the papermill pipeline. The kernel that trains it
 learns which trial it is through environment variables (TrialLink) and reports its validation
 score after each evaluation, so the pruner can stop a hopeless trial in the last quarter of its
-training (`prune_from`; hackkit.pruning). A new study's first trial runs the notebooks' defaults.
+training (`prune_from`; hackkit.train.trial and hackkit.train.pruning). A new study's first trial
+runs the notebooks' defaults.
 """
 
 from __future__ import annotations
