@@ -114,6 +114,14 @@ def check_params(params: dict, declared: dict[str, dict[str, Any]]) -> dict[str,
     return {**defaults, **typed}
 
 
+def check_ranges(checks: list[tuple[str, Any, bool, str]]) -> None:
+    """Raise a ValueError for the first (name, value, ok, expected) whose `ok` is false, naming the
+    value and what to use instead: the one way settings are checked."""
+    for name, value, ok, expected in checks:
+        if not ok:
+            raise ValueError(f"{name}={value!r} is out of range: use {expected}.")
+
+
 class _FromParams:
     """Build a config from UPPER_CASE parameters (a notebook's globals(), run.json's params)."""
 
@@ -130,9 +138,7 @@ class _FromParams:
         return {f.name.upper(): getattr(self, f.name) for f in fields(self)}
 
     def _check(self, checks: list[tuple[str, Any, bool, str]]) -> None:
-        for name, value, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name}={value!r} is out of range: use {expected}.")
+        check_ranges(checks)
 
 
 @dataclass

@@ -110,8 +110,7 @@ METHODS: dict[str, Method] = {
     "lora": Method(
         "hackkit.train.lora:finetune_lora", "low-rank adapters on a frozen model, merged on save",
         TRAINER_PARAMETERS + ("LORA_RANK", "LORA_ALPHA", "LORA_DROPOUT", "LORA_TARGETS",
-                              "HEAD_INIT", "NPROC"),
-        plan="hackkit.train.plan:estimate_plan"),
+                              "HEAD_INIT", "NPROC")),
     "embeddings": Method(
         "hackkit.train.fewlabels:train_embeddings",
         "a logistic regression on the frozen model's sentence embeddings",

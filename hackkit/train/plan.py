@@ -13,7 +13,7 @@ from typing import Any
 from hackkit.base import TrainParts
 from hackkit.device import resolve_device, resolve_precision
 from hackkit.models.resolve import resolve_for_task
-from hackkit.params import TrainConfig
+from hackkit.params import TrainConfig, check_ranges
 from hackkit.registry import get_task
 from hackkit.train.distributed import check_processes, slowest
 
@@ -102,11 +102,13 @@ def plan_training(
     EVAL_SPEEDUP times the training speed. `start_evaluation`: one more evaluation before the first
     step (a warm start is scored first), paid from the same budget.
     """
-    checks = [
+    # Its own arguments, by their names: TrainConfig.validate has checked the parameters they
+    # come from, so these only catch a direct caller's mistake.
+    check_ranges([
         ("train_examples", train_examples, train_examples >= 1, "at least 1 training example"),
-        ("BATCH_SIZE", batch_size, batch_size >= 1, "a positive integer, e.g. 32"),
-        ("EPOCHS", max_epochs, max_epochs > 0, "a positive number of epochs, e.g. 4"),
-        ("TIME_BUDGET_MINUTES", budget_minutes, budget_minutes >= 0,
+        ("batch_size", batch_size, batch_size >= 1, "a positive integer"),
+        ("max_epochs", max_epochs, max_epochs > 0, "a positive number of epochs"),
+        ("budget_minutes", budget_minutes, budget_minutes >= 0,
          "0 (no budget) or a positive number of minutes"),
         ("examples_per_second", examples_per_second, examples_per_second >= 0,
          "the measured throughput (measure_throughput), or 0 when unknown and there is no budget"),
@@ -114,14 +116,11 @@ def plan_training(
          "a share of the budget in [0, 0.9), e.g. 0.1"),
         ("safety_fraction", safety_fraction, 0 <= safety_fraction < 0.5, "e.g. 0.05"),
         ("min_evals", min_evals, min_evals >= 1, "a positive integer, e.g. 5"),
-        ("WARMUP", warmup_ratio, 0 <= warmup_ratio < 1, "a ratio in [0, 1), e.g. 0.1"),
+        ("warmup_ratio", warmup_ratio, 0 <= warmup_ratio < 1, "a ratio in [0, 1)"),
         ("validation_examples", validation_examples, validation_examples >= 0, "0 or more"),
         ("eval_examples_per_second", eval_examples_per_second, eval_examples_per_second >= 0,
          "the measured evaluation speed (measure_throughput(..., backward=False)), or 0"),
-    ]
-    for name, value, ok, expected in checks:
-        if not ok:
-            raise ValueError(f"{name}={value!r} is out of range: use {expected}.")
+    ])
     if budget_minutes > 0 and examples_per_second <= 0:
         raise ValueError(
             f"TIME_BUDGET_MINUTES={budget_minutes:g} needs the measured speed: pass "

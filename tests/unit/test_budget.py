@@ -100,9 +100,9 @@ def test_plan_errors_name_the_parameter_and_the_fix():
     short = plan_training(1000, 64, 1.0, 0.01, 3)  # never stuck: the smallest plan, with a warning
     assert re.search(r"TIME_BUDGET_MINUTES=0.01 is too short.*give at least 6.3 minutes", short.warning)
     assert short.max_steps == 5 and short.eval_steps == 5 and "WARNING" in short.describe()
-    with pytest.raises(ValueError, match=r"WARMUP=1 is out of range: use a ratio in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"warmup_ratio=1 is out of range: use a ratio in \[0, 1\)"):
         plan_training(1000, 8, 10.0, 5, 3, warmup_ratio=1)
-    with pytest.raises(ValueError, match="BATCH_SIZE=0"):
+    with pytest.raises(ValueError, match="batch_size=0 is out of range"):
         plan_training(1000, 0, 10.0, 5, 3)
 
 
