@@ -43,6 +43,17 @@ def make_image_folder(root: Path, per_class: int = 8, labels=IMAGE_LABELS, seed:
     return root
 
 
+def headless_run(tmp_path_factory, params: dict, name: str) -> Path:
+    """One run of 01 -> 03 with these parameters, each notebook in its own papermill kernel, under
+    a runs root of its own (for module fixtures)."""
+    import pytest
+
+    runs = tmp_path_factory.mktemp(f"{name}-runs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HACKKIT_RUNS_DIR", str(runs))
+        return hk.run_pipeline(params, name=name, log=lambda _: None)
+
+
 def free_port() -> int:
     """A loopback port nothing listens on right now."""
     with socket.socket() as s:

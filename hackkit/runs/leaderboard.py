@@ -23,11 +23,6 @@ INFO_COLUMNS = ["run_dir", "train_seconds", "test_examples", "latency_ms_batch1"
 HIDDEN_PARAMS = {"RUN_DIR", "TASK", "DATA_PATH", "MODEL"}  # shown in their own columns
 
 
-def _read(path: Path) -> Any:
-    """A JSON file's content, or None when it is missing."""
-    return read_json(path) if path.is_file() else None
-
-
 def _sweep_names(root: Path) -> dict[str, str]:
     """Which sweep each run folder belongs to, from the sweeps' state files."""
     names: dict[str, str] = {}

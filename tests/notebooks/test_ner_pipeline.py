@@ -15,6 +15,7 @@ import papermill
 import pytest
 
 import hackkit as hk
+from helpers import headless_run
 
 INJECTED = {"TASK": "token-classification", "DATA_PATH": "data/support_entities.conll",
             "TIME_BUDGET_MINUTES": 0, "EPOCHS": 2, "MAX_TRAIN_EXAMPLES": 800, "TOP_MISTAKES": 5, "DEVICE": "cpu"}
@@ -23,11 +24,8 @@ TYPES = {"DATE", "LOCATION", "ORDER_ID", "PERSON", "PRODUCT"}
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    """One NER run of 01 -> 03, each notebook in its own papermill kernel."""
-    runs = tmp_path_factory.mktemp("ner-runs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HACKKIT_RUNS_DIR", str(runs))
-        return hk.run_pipeline(INJECTED, name="ner", log=lambda _: None)
+    """One NER run of 01 -> 03."""
+    return headless_run(tmp_path_factory, INJECTED, "ner")
 
 
 def test_run_is_done_with_the_ner_task(run_dir):

@@ -17,6 +17,7 @@ import papermill
 import pytest
 
 import hackkit as hk
+from helpers import headless_run
 
 # One epoch: the head starts from the probe, so 100 steps already beat the baseline.
 INJECTED = {"TOP_MISTAKES": 5, "DEVICE": "cpu", "TIME_BUDGET_MINUTES": 0, "EPOCHS": 1, "MAX_TRAIN_EXAMPLES": 800}
@@ -24,11 +25,8 @@ INJECTED = {"TOP_MISTAKES": 5, "DEVICE": "cpu", "TIME_BUDGET_MINUTES": 0, "EPOCH
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    """One run of 01 -> 03, each notebook in its own papermill kernel."""
-    runs = tmp_path_factory.mktemp("runs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HACKKIT_RUNS_DIR", str(runs))
-        return hk.run_pipeline(INJECTED, name="default", log=lambda _: None)
+    """One run of 01 -> 03."""
+    return headless_run(tmp_path_factory, INJECTED, "default")
 
 
 def test_run_is_marked_done_and_keeps_the_executed_notebooks(run_dir):

@@ -10,6 +10,7 @@ import pytest
 from hackkit.train.callbacks import BudgetCallback
 from hackkit.train.plan import measure_throughput, plan_training, sample_batches
 from hackkit.use.verdict import explain_result
+from helpers import TEXT
 
 
 def test_budget_caps_the_steps_and_the_schedule_fits_inside_it():
@@ -110,21 +111,14 @@ def test_plan_errors_name_the_parameter_and_the_fix():
 
 @pytest.fixture
 def tiny_parts(tiny_model, small_frame):
-    """Model, tokenized 30-text dataset (3 classes) and collator from the tiny BERT."""
-    from datasets import Dataset
-    from transformers import AutoTokenizer, DataCollatorWithPadding, set_seed
+    """Model, tokenized 30-text dataset (3 classes) and collator from the tiny BERT: the text
+    task's own parts."""
+    from transformers import set_seed
 
-    from hackkit.models.resolve import load_for_classification
-
-    labels = sorted(small_frame["label"].unique())
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    ds = Dataset.from_dict({"text": list(small_frame["text"]),
-                            "label": [labels.index(x) for x in small_frame["label"]]})
-    ds = ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=32), batched=True,
-                remove_columns=["text"])
     set_seed(0)
-    model = load_for_classification(str(tiny_model), labels)
-    return model, ds, DataCollatorWithPadding(tokenizer)
+    parts = TEXT.train_parts(small_frame, small_frame, sorted(small_frame["label"].unique()),
+                             str(tiny_model), max_length=32)
+    return parts.model, parts.train_ds, parts.collator
 
 
 def _trainer(tiny_parts, tmp_path, plan, **overrides):

@@ -12,7 +12,6 @@ from hackkit.registry import COMMON_PARAMETERS, METHODS
 from hackkit.summary import TrainSummary
 from hackkit.train.lora import LoraOptions
 
-
 # For each METHOD, settings it does not read: each is refused, naming the parameter.
 IGNORED = {
     "finetune": [("lora_rank", 16, "LORA_RANK"), ("label_descriptions", "labels.csv",

@@ -14,6 +14,7 @@ import pytest
 from hackkit.runs.pipeline import quiet_kernel_options
 from hackkit.runs.watch import ProgressWatcher
 from hackkit.train.callbacks import ProgressCallback
+from helpers import TEXT
 
 
 class Tty(io.StringIO):
@@ -107,30 +108,17 @@ def test_watcher_thread_renders_everything_by_the_time_it_stops(tmp_path):
 
 
 def test_a_real_trainer_writes_progress(tiny_model, small_frame, tmp_path):
-    from datasets import Dataset
-    from transformers import (
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        Trainer,
-        TrainingArguments,
-        set_seed,
-    )
+    from transformers import Trainer, TrainingArguments, set_seed
 
-    from hackkit.models.resolve import load_for_classification
-
-    labels = sorted(small_frame["label"].unique())
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    ds = Dataset.from_dict({"text": list(small_frame["text"]),
-                            "label": [labels.index(x) for x in small_frame["label"]]})
-    ds = ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=32), batched=True,
-                remove_columns=["text"])
     set_seed(0)
+    parts = TEXT.train_parts(small_frame, small_frame, sorted(small_frame["label"].unique()),
+                             str(tiny_model), max_length=32)
     args = TrainingArguments(output_dir=str(tmp_path / "ckpt"), max_steps=4, eval_strategy="steps",
                              eval_steps=2, save_strategy="no", per_device_train_batch_size=8,
                              use_cpu=True, report_to="none", disable_tqdm=True)
     path = tmp_path / "progress.jsonl"
-    trainer = Trainer(model=load_for_classification(str(tiny_model), labels), args=args,
-                      train_dataset=ds, eval_dataset=ds, data_collator=DataCollatorWithPadding(tokenizer),
+    trainer = Trainer(model=parts.model, args=args, train_dataset=parts.train_ds,
+                      eval_dataset=parts.val_ds, data_collator=parts.collator,
                       callbacks=[ProgressCallback(path, notebook="nb", min_interval=0, bar=False)])
     trainer.train()
     records = [json.loads(line) for line in path.read_text().splitlines()]
