@@ -40,6 +40,14 @@ class HackkitMeanPoolConfig(PretrainedConfig):
                              "by hackkit's embeddings or zero-shot method. Train it again with 02.")
         return AutoConfig.for_model(settings.pop("model_type"), **settings)
 
+    def to_dict(self) -> dict:
+        """The settings as config.json holds them: the encoder's without `_name_or_path`, the
+        folder it was loaded from (a path on this machine, e.g. inside a virtual environment)."""
+        output = super().to_dict()
+        output["encoder"] = {k: v for k, v in output.get("encoder", {}).items()
+                             if k != "_name_or_path"}
+        return output
+
     @property
     def hidden_size(self) -> int:
         """Width of the pooled embedding (the head's input)."""
