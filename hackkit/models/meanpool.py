@@ -2,7 +2,8 @@
 linear head. The embeddings probe and zero-shot save themselves as this class, so the one
 prediction path (Predictor, 03, 04, serve, ONNX export) loads them like a fine-tuned model.
 
-Importing this module registers the class with AutoConfig and AutoModelForSequenceClassification.
+Importing this module registers the class with AutoConfig and AutoModelForSequenceClassification
+(`import hackkit.models.auto` registers every class the kit saves).
 """
 
 from __future__ import annotations

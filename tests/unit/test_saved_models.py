@@ -1,11 +1,16 @@
-"""Saved models work outside the kit: no file of a saved model/ names a path of this machine."""
+"""Saved models work outside the kit: in a fresh Python process, plain transformers loads a run's
+model/ after the documented line `import hackkit.models.auto`, and agrees with hk.Predictor; no
+file of a saved model/ names a path of this machine."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import hackkit as hk
@@ -13,6 +18,19 @@ from hackkit.models.efficientnet import cache_root
 from hackkit.models.resolve import resolve_model
 from hackkit.runfolder import MODEL_INFO, portable_model_name
 from helpers import MODEL, NER, ROOT
+
+TEXTS = ["where is my parcel", "I forgot my password and cannot log in", "refund please"]
+SENTENCE = "Anna Berg ships order 12 to Oslo"
+
+
+def fresh_python(code: str, *args: str) -> dict:
+    """Run `code` in a new interpreter (nothing these tests imported is registered there) and
+    return the JSON it prints last."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
+                          capture_output=True, text=True, timeout=600)  # a hang, not a speed limit
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
 
 @pytest.fixture(scope="module")
 def ner_model(tmp_path_factory, tiny_model) -> Path:
@@ -57,6 +75,100 @@ def lora_run(tmp_path_factory, tiny_model, sample_splits) -> Path:
                                            epochs=1.0, batch_size=8, max_length=32, patience=0,
                                            device="cpu", time_budget_minutes=0))
     return run_dir
+
+
+def test_text_classifier_loads_with_plain_transformers_after_the_documented_line(tiny_run):
+    folder = tiny_run / "model"
+    found = fresh_python("""
+        import json, sys
+        import hackkit.models.auto  # the documented line
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+        folder, texts = sys.argv[1], json.loads(sys.argv[2])
+        classify = pipeline("text-classification", model=folder, device="cpu")
+        ranked = classify(texts, top_k=None, truncation=True, max_length=128)
+        model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+        batch = AutoTokenizer.from_pretrained(folder)(texts, padding=True, truncation=True,
+                                                      max_length=128, return_tensors="pt")
+        with torch.no_grad():
+            logits = model(**batch).logits
+        print(json.dumps({"class": type(model).__name__, "logits": logits.tolist(),
+                          "pipeline": [{r["label"]: r["score"] for r in one} for one in ranked]}))
+    """, str(folder), json.dumps(TEXTS))
+    saved = hk.read_json(folder / "config.json")
+    assert found["class"] == saved["architectures"][0] == "HackkitMeanPoolForSequenceClassification"
+    predictor = hk.Predictor(folder, device="cpu")
+    expected = predictor.predict_proba(TEXTS)
+    logits = np.asarray(found["logits"])
+    np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), expected,
+                               atol=1e-5)
+    piped = np.asarray([[one[label] for label in predictor.labels] for one in found["pipeline"]])
+    np.testing.assert_allclose(piped, expected, atol=1e-5)
+    assert [p["label"] for p in predictor.predict(TEXTS)] == [
+        max(one, key=one.get) for one in found["pipeline"]]
+
+
+def test_ner_model_loads_with_plain_transformers_after_the_documented_line(ner_model):
+    found = fresh_python("""
+        import json, sys
+        import hackkit.models.auto  # the documented line
+        import torch
+        from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+        folder, text = sys.argv[1], sys.argv[2]
+        tag = pipeline("token-classification", model=folder, device="cpu", ignore_labels=[])
+        model = AutoModelForTokenClassification.from_pretrained(folder).eval()
+        with torch.no_grad():
+            logits = model(**AutoTokenizer.from_pretrained(folder)(text, return_tensors="pt")).logits
+        print(json.dumps({"logits": logits[0].tolist(), "pipeline": [
+            {"index": t["index"], "entity": t["entity"], "score": float(t["score"])}
+            for t in tag(text)]}))
+    """, str(ner_model), SENTENCE)
+    predictor = hk.Predictor(ner_model, device="cpu")
+    expected = predictor.probabilities(predictor.processor(SENTENCE, return_tensors="pt"))[0]
+    logits = np.asarray(found["logits"])
+    np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), expected,
+                               atol=1e-5)
+    tokens = found["pipeline"]
+    assert [t["index"] for t in tokens] == list(range(1, len(expected) - 1))  # all but [CLS], [SEP]
+    assert [t["entity"] for t in tokens] == [predictor.labels[i] for i in expected[1:-1].argmax(1)]
+    np.testing.assert_allclose([t["score"] for t in tokens], expected[1:-1].max(1), atol=1e-5)
+
+
+def test_image_classifier_loads_with_plain_transformers_after_the_documented_line(image_run,
+                                                                                  tmp_path):
+    folder = image_run / "model"
+    pixels = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    np.save(tmp_path / "pixels.npy", pixels)
+    found = fresh_python("""
+        import json, sys
+        import hackkit.models.auto  # the documented line
+        import numpy as np, torch
+        from transformers import AutoModelForImageClassification
+
+        model = AutoModelForImageClassification.from_pretrained(sys.argv[1]).eval()
+        with torch.no_grad():
+            logits = model(pixel_values=torch.from_numpy(np.load(sys.argv[2]))).logits
+        print(json.dumps({"class": type(model).__name__, "logits": logits.tolist()}))
+    """, str(folder), str(tmp_path / "pixels.npy"))
+    assert found["class"] == "EfficientNetLiteForImageClassification"
+    import torch
+
+    expected = hk.Predictor(folder, device="cpu").probabilities(
+        {"pixel_values": torch.from_numpy(pixels)})
+    logits = np.asarray(found["logits"])
+    np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), expected,
+                               atol=1e-5)
+
+
+def test_without_the_line_transformers_names_the_kits_model_type(tiny_run):
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import sys
+        from transformers import AutoModelForSequenceClassification
+        AutoModelForSequenceClassification.from_pretrained(sys.argv[1])
+    """), str(tiny_run / "model")], capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0 and "hackkit-meanpool" in done.stderr
 
 
 def _machine_paths(*extra: Path) -> list[str]:
