@@ -324,7 +324,7 @@ def worker_environments(workers: int, cpus: int | None = None, gpus: list[str] |
     """Per-worker environment: its own GPU, or a share of the CPU threads so workers don't fight."""
     if gpus:
         return [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} for i in range(workers)]
-    threads = str(max(1, (cpus or os.cputrial_counts() or 1) // workers))
+    threads = str(max(1, (cpus or os.cpu_count() or 1) // workers))
     return [{"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "CUDA_VISIBLE_DEVICES": ""}
             for _ in range(workers)]
 
@@ -336,7 +336,7 @@ def visible_gpus() -> list[str]:
         return [g for g in shown.split(",") if g.strip() and g.strip() != "-1"]
     import torch
 
-    return [str(i) for i in range(torch.cuda.devicetrial_counts())]
+    return [str(i) for i in range(torch.cuda.device_count())]
 
 
 def run_search(spec, sweep_file: Path, log: Callable[[str], None] = print,
