@@ -14,7 +14,15 @@ from pathlib import Path
 import pandas as pd
 
 from hackkit.base import SPLITS, Task
-from hackkit.paths import atomic_folder, find_input, process_alive, read_json, runs_root, write_json
+from hackkit.paths import (
+    atomic_folder,
+    find_input,
+    process_alive,
+    read_json,
+    repo_root,
+    runs_root,
+    write_json,
+)
 from hackkit.registry import get_task, task_for_architectures
 from hackkit.summary import TrainSummary
 
@@ -61,12 +69,33 @@ class ModelInfo:
     labels: list[str]
     max_length: int
     method: str = "finetune"
-    base_model: str = ""
+    base_model: str = ""  # a hub id or packaged model's name (portable_model_name), or ""
+
+
+def portable_model_name(name: str, follow: int = 8) -> str:
+    """What a saved model records as the model it comes from, never a path of this machine: a hub
+    id or packaged name as given; for a local folder, the model that folder comes from (its
+    MODEL_INFO, followed `follow` folders deep), else its path inside the repository, else ""."""
+    if not name:
+        return ""
+    local = find_input(name)
+    if local.is_dir():
+        if (local / MODEL_INFO).is_file() and follow > 0:
+            return portable_model_name(read_json(local / MODEL_INFO).get("base_model") or "",
+                                       follow - 1)
+        try:  # e.g. models/my-bert inside the project: the same relative path in every clone
+            return local.relative_to(repo_root()).as_posix()
+        except ValueError:
+            return ""
+    # A folder that is not here (an older MODEL_INFO's record) is still a path, not a model's name.
+    return "" if Path(name).expanduser().is_absolute() else name
 
 
 def write_model_info(model_dir: Path, info: ModelInfo) -> Path:
-    """Record task, labels, MAX_LENGTH and method inside a model folder."""
-    return write_json(Path(model_dir) / MODEL_INFO, vars(info))
+    """Record task, labels, MAX_LENGTH, method and base model inside a model folder; the base
+    model as portable_model_name gives it, so a copied folder names no path of this machine."""
+    return write_json(Path(model_dir) / MODEL_INFO,
+                      {**vars(info), "base_model": portable_model_name(info.base_model)})
 
 
 def read_model_info(model_dir: str | Path) -> ModelInfo:

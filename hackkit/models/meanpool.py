@@ -2,7 +2,8 @@
 linear head. The embeddings probe and zero-shot save themselves as this class, so the one
 prediction path (Predictor, 03, 04, serve, ONNX export) loads them like a fine-tuned model.
 
-Importing this module registers the class with AutoConfig and AutoModelForSequenceClassification.
+Importing this module registers the class with AutoConfig and AutoModelForSequenceClassification
+(`import hackkit.models.auto` registers every class the kit saves).
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ class HackkitMeanPoolConfig(PretrainedConfig):
             raise ValueError("config.json: 'encoder' has no model_type; the folder was not written "
                              "by hackkit's embeddings or zero-shot method. Train it again with 02.")
         return AutoConfig.for_model(settings.pop("model_type"), **settings)
+
+    def to_dict(self) -> dict:
+        """The settings as config.json holds them: the encoder's without `_name_or_path`, the
+        folder it was loaded from (a path on this machine, e.g. inside a virtual environment)."""
+        output = super().to_dict()
+        output["encoder"] = {k: v for k, v in output.get("encoder", {}).items()
+                             if k != "_name_or_path"}
+        return output
 
     @property
     def hidden_size(self) -> int:

@@ -211,8 +211,10 @@ def trial_counts(study) -> dict[str, int]:
 
 
 def work(spec, url: str, runner: Callable[..., Path], log: Callable[[str], None],
-         worker: int = 0, deadline: float | None = None) -> None:
-    """One worker: run trials of the shared study until `trials` are finished or time is up."""
+         worker: int = 0, deadline: float | None = None,
+         clock: Callable[[], float] = time.time) -> None:
+    """One worker: run trials of the shared study until `trials` are finished or `clock` reaches
+    `deadline` (a trial that started in time runs to its end)."""
     import optuna
 
     study = open_study(spec, url, worker)
@@ -229,6 +231,12 @@ def work(spec, url: str, runner: Callable[..., Path], log: Callable[[str], None]
         if limit and (counts["done"] + counts["pruned"] + counts["running"] >= limit
                       or counts["failed"] >= limit):
             study.stop()  # every worker sees the same counts in storage
+
+    def stop_at_deadline(study, _trial) -> None:
+        # Counted here in `clock` rather than by Optuna's timeout (which reads the wall clock
+        # itself), so the budget is spent by the trials alone when a test gives a fake clock.
+        if deadline is not None and clock() >= deadline:
+            study.stop()
 
     def objective(trial) -> float:
         params = {**fixed, **{k: suggest(trial, k, d, spec.defaults.get(k))
@@ -287,11 +295,10 @@ def work(spec, url: str, runner: Callable[..., Path], log: Callable[[str], None]
     left = (limit - counts["done"] - counts["pruned"]) if limit else None
     if left is not None and left <= 0:
         return
-    timeout = None if deadline is None else max(0.0, deadline - time.time())
-    if timeout == 0.0:
+    if deadline is not None and clock() >= deadline:
         return
-    study.optimize(objective, n_trials=left, timeout=timeout, catch=(Exception,),
-                   callbacks=[stop_when_enough], gc_after_trial=False)
+    study.optimize(objective, n_trials=left, catch=(Exception,),
+                   callbacks=[stop_when_enough, stop_at_deadline], gc_after_trial=False)
 
 
 @contextmanager
@@ -318,7 +325,7 @@ def worker_environments(workers: int, cpus: int | None = None, gpus: list[str] |
     """Per-worker environment: its own GPU, or a share of the CPU threads so workers don't fight."""
     if gpus:
         return [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} for i in range(workers)]
-    threads = str(max(1, (cpus or os.cputrial_counts() or 1) // workers))
+    threads = str(max(1, (cpus or os.cpu_count() or 1) // workers))
     return [{"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "CUDA_VISIBLE_DEVICES": ""}
             for _ in range(workers)]
 
@@ -330,13 +337,14 @@ def visible_gpus() -> list[str]:
         return [g for g in shown.split(",") if g.strip() and g.strip() != "-1"]
     import torch
 
-    return [str(i) for i in range(torch.cuda.devicetrial_counts())]
+    return [str(i) for i in range(torch.cuda.device_count())]
 
 
 def run_search(spec, sweep_file: Path, log: Callable[[str], None] = print,
                runner: Callable[..., Path] | None = None, storage: str = "",
-               workers: int = 1) -> dict:
-    """Run (or resume, or join) an Optuna search; return the sweep state with the best trial."""
+               workers: int = 1, clock: Callable[[], float] = time.time) -> dict:
+    """Run (or resume, or join) an Optuna search; return the sweep state with the best trial.
+    `clock` counts its time budget here; worker processes count in time.time."""
     folder = _sweep_folder(spec.name)
     url = storage_url(spec.search, folder, storage)
     study = open_study(spec, url)  # creates it, or loads it: a search resumes where it stopped
@@ -346,13 +354,13 @@ def run_search(spec, sweep_file: Path, log: Callable[[str], None] = print,
         state.update(name=spec.name, sweep_file=str(Path(sweep_file).resolve()),
                      spec=spec.raw, storage=url, engine="optuna")
     budget = float(spec.search.get("time_budget_minutes") or 0) * 60
-    deadline = time.time() + budget if budget else None
+    deadline = clock() + budget if budget else None
     log(f"search {spec.name}: {spec.search.get('method', 'random')} sampler, "
         f"{spec.search.get('pruner', DEFAULT_PRUNER)} pruner, storage {url}, {workers} worker(s)")
     if workers > 1:
         _spawn_workers(sweep_file, url, workers, deadline, log)
     else:
-        work(spec, url, runner or run_pipeline, log, 0, deadline)
+        work(spec, url, runner or run_pipeline, log, 0, deadline, clock)
     return search_state(spec.name, study=open_study(spec, url, heartbeat=False), log=log)
 
 

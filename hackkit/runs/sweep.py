@@ -236,13 +236,15 @@ def checked_plan(path: str | Path) -> tuple[SweepSpec, list[Trial]]:
 def run_sweep(
     path: str | Path, log: Callable[[str], None] = print, runner: Callable[..., Path] = run_pipeline,
     storage: str = "", workers: int = 1,
+    clock: Callable[[], float] = time.time,  # counts a search's time budget (tests: a fake one)
 ) -> dict:
     """Run every setting of a sweep file not yet done, or its Optuna search; return its state."""
     if workers < 1:
         raise ValueError(f"--workers {workers}: use 1 or more worker processes.")
     spec, trials = checked_plan(path)
     if spec.search:
-        return run_search(spec, Path(path), log=log, runner=runner, storage=storage, workers=workers)
+        return run_search(spec, Path(path), log=log, runner=runner, storage=storage, workers=workers,
+                          clock=clock)
     if workers > 1 or storage:
         raise ValueError(f"{path}: --workers and --storage share an Optuna study between processes; "
                          "they need a 'search' section (method: tpe or random), not a grid.")

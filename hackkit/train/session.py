@@ -40,7 +40,7 @@ from hackkit.models.resolve import resolve_for_task
 from hackkit.params import TrainConfig
 from hackkit.paths import atomic_folder, read_json, write_json
 from hackkit.registry import get_method, get_task
-from hackkit.runfolder import ModelInfo, Run, load_splits, write_model_info
+from hackkit.runfolder import ModelInfo, Run, load_splits, portable_model_name, write_model_info
 from hackkit.summary import TrainSummary
 from hackkit.train.averaging import average_best_checkpoints
 from hackkit.train.callbacks import (
@@ -144,6 +144,7 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
                                 config.seed)
         if main:
             barrier()
+    name_portably(parts.model, portable_model_name(resolved.name))
     parts = method.prepare(parts, config)
     frozen = (freeze_word_embeddings(parts.model)
               if "FREEZE_EMBEDDINGS" in honours and config.freeze_embeddings else 0)
@@ -346,6 +347,13 @@ def check_run(run: Run, config: TrainConfig) -> Task:
             f"Set TASK = {written!r} in 02_finetune (or re-run 01 with TASK = {config.task!r})."
         )
     return get_task(config.task)
+
+
+def name_portably(model, name: str) -> None:
+    """Make the model name where it came from as `name` (a hub id, or ""), not as the folder it was
+    loaded from: files written from it, such as a LoRA adapter's config and card, record this."""
+    model.name_or_path = name  # what peft's adapter_config.json records as its base model
+    model.config.name_or_path = name  # the `_name_or_path` of a config and peft's model card
 
 
 def freeze_word_embeddings(model) -> int:

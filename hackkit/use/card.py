@@ -86,7 +86,8 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
         f"Or over HTTP: `python -m hackkit serve {run.path}`, then POST `{{\"texts\": [...]}}` "
         "to `/predict`. The folder is self-contained: `model.safetensors`, `config.json` "
         f"(with the label names), the tokenizer files and `{MODEL_INFO}` (task, labels, "
-        "MAX_LENGTH); plain transformers loads it with "
+        "MAX_LENGTH). Plain transformers loads it after `import hackkit.models.auto` (which "
+        "registers the kit's model classes with transformers' Auto classes): "
         f"`AutoModel{task.architecture_suffix}.from_pretrained(folder)`.", "",
     ]
     return "\n".join(lines)

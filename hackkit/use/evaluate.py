@@ -34,13 +34,19 @@ def baseline_scores(run_dir: str | Path, split: str, seed: int = 42) -> dict:
 def extra_baselines(run_dir: str | Path, split: str, model: str = "", seed: int = 42) -> dict[str, dict]:
     """The task's other reference scores on `split` (text: embeddings + logistic regression), by name.
 
-    `model` is the encoder (default: the run's base model, else DataConfig's); embeddings are cached
-    in the run folder, so 03 reuses what 02 computed. {} for tasks without one (e.g. NER).
+    `model` is the encoder (default: the run's base model, else the local folder it was trained
+    from, else DataConfig's); embeddings are cached in the run folder, so 03 reuses what 02
+    computed. {} for tasks without one (e.g. NER).
     """
     run = Run(run_dir)
     task = run.task()
     if not model:
-        model = (read_model_info(run.model_dir).base_model if run.has("model") else "") or DEFAULT_MODEL
+        model = read_model_info(run.model_dir).base_model if run.has("model") else ""
+        summary = run.summary()
+        if not model and summary and summary.model_source == "local":
+            # model/ names no folder outside the project; the run's own summary has its path.
+            model = summary.model
+        model = model or DEFAULT_MODEL
     splits, labels = load_splits(run.path)
     found = task.extra_baselines(splits, labels, split, resolve_model(model).location,
                                  run.max_length(), run.embeddings, seed)

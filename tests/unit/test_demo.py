@@ -80,7 +80,9 @@ def test_example_is_predicted_when_the_app_opens(predictor, tmp_path):
 
 def test_debouncer_runs_once_with_the_last_arguments():
     calls, done = [], threading.Event()
-    debounced = Debouncer(lambda x: (calls.append(x), done.set()), delay=0.1)
+    # A pause as long as the delay between two of the calls below would fire early: on a loaded
+    # machine a thread can wait 0.1 s for a core, so the delay is generous.
+    debounced = Debouncer(lambda x: (calls.append(x), done.set()), delay=1.0)
     for text in ["w", "wh", "whe", "where"]:
         debounced(text)
     assert done.wait(5)

@@ -12,7 +12,7 @@ import pytest
 
 import hackkit as hk
 from fake_search import TARGET_LR, FakeTraining
-from hackkit.runs.search import load_search, worker_environments
+from hackkit.runs.search import load_search, visible_gpus, worker_environments
 from hackkit.train.trial import open_storage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,8 +182,14 @@ def test_a_crashed_search_resumes_and_a_killed_workers_trial_is_run_again(runs_d
     assert len(runner.calls) == 3
 
 
-def test_workers_get_a_share_of_the_cpu_threads_or_their_own_gpu():
+def test_workers_get_a_share_of_the_cpu_threads_or_their_own_gpu(monkeypatch):
+    import torch
+
     cpu = worker_environments(3, cpus=8)
+    mine = worker_environments(1)[0]["OMP_NUM_THREADS"]  # this machine's count
+    assert mine == str(os.cpu_count() or 1)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert visible_gpus() == [str(i) for i in range(torch.cuda.device_count())]
     assert [e["OMP_NUM_THREADS"] for e in cpu] == ["2", "2", "2"] and cpu[0]["CUDA_VISIBLE_DEVICES"] == ""
     assert worker_environments(4, cpus=2)[3]["OMP_NUM_THREADS"] == "1"
     gpu = worker_environments(3, gpus=["0", "1"])

@@ -70,13 +70,17 @@ def postgres(tmp_path):
         import sqlalchemy
 
         engine = sqlalchemy.create_engine(url)
-        for _ in range(100):
+        deadline = time.monotonic() + 120  # a server starts in about a second; busy cores: longer
+        while True:
             try:
                 with engine.connect():
                     break
             except sqlalchemy.exc.OperationalError:
                 if proc.poll() is not None:
                     _unavailable(f"postgres exited: {(tmp_path / 'postgres.log').read_text()[-300:]}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"postgres did not accept connections within 120 s: "
+                                f"{(tmp_path / 'postgres.log').read_text()[-300:]}")
                 time.sleep(0.1)
         engine.dispose()
         yield url

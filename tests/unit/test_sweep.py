@@ -27,11 +27,24 @@ def sweep_file(tmp_path):
     return _write
 
 
-class FakePipeline:
-    """Stands in for run_pipeline: a real run folder and run.json, no notebooks; can fail on cue."""
+class FakeClock:
+    """A clock that moves only when a fake run says so: a search's time budget is then spent by
+    its trials alone, however fast or loaded the machine is."""
 
-    def __init__(self, fail_when=lambda params: False, seconds: float = 0.0):
-        self.fail_when, self.seconds, self.calls = fail_when, seconds, []
+    def __init__(self, now: float = 1e9) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakePipeline:
+    """Stands in for run_pipeline: a real run folder and run.json, no notebooks; can fail on cue;
+    with a FakeClock, each run moves it on by `seconds` instead of sleeping."""
+
+    def __init__(self, fail_when=lambda params: False, seconds: float = 0.0,
+                 clock: FakeClock | None = None):
+        self.fail_when, self.seconds, self.clock, self.calls = fail_when, seconds, clock, []
 
     def __call__(self, params, name, log, on_start):
         run_dir = hk.new_run_dir(name)
@@ -39,7 +52,10 @@ class FakePipeline:
         hk.write_json(run_dir / "run.json", record)
         on_start(run_dir)
         self.calls.append(params)
-        time.sleep(self.seconds)
+        if self.clock:
+            self.clock.now += self.seconds
+        else:
+            time.sleep(self.seconds)
         if self.fail_when(params):
             hk.write_json(run_dir / "run.json", {**record, "status": "failed"})
             raise RuntimeError("boom\nValueError: planted failure")
@@ -179,7 +195,8 @@ def test_failures_do_not_stop_the_sweep_and_a_rerun_retries_only_what_is_not_don
 def test_a_sweep_held_by_a_live_process_is_not_run_twice(runs_dir, sweep_file):
     folder = hk.sweep_dir("lr")
     folder.mkdir(parents=True)
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # Alive for as long as any machine needs to reach the check below; killed by its PID after.
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
         hk.write_json(folder / "lock.json", {"pid": live.pid, "host": __import__("socket").gethostname()})
         runner = FakePipeline()
@@ -207,16 +224,19 @@ def test_search_stops_when_its_time_budget_is_spent_and_resumes(runs_dir, sweep_
     path = sweep_file("""
 name: timed
 search:
-  trials: 5
-  time_budget_minutes: 0.001
+  trials: 8
+  time_budget_minutes: 2
   space: {LEARNING_RATE: {low: 1e-5, high: 1e-3, log: true}}
 """)
-    runner = FakePipeline(seconds=0.2)
-    state = hk.run_sweep(path, log=lambda _: None, runner=runner)
-    assert len(runner.calls) == 1 and state["summary"] == {"done": 1, "pruned": 0, "failed": 0, "pending": 4}
-    more = FakePipeline(seconds=0.2)
-    hk.run_sweep(path, log=lambda _: None, runner=more)
-    assert len(more.calls) == 1 and more.calls[0] != runner.calls[0]  # the next draw, not a repeat
+    clock = FakeClock()
+    runner = FakePipeline(seconds=50, clock=clock)  # every trial takes 50 s of the clock
+    state = hk.run_sweep(path, log=lambda _: None, runner=runner, clock=clock)
+    # Trials start at 0, 50 and 100 s of the 120-s budget; at 150 s it is spent, so no fourth.
+    assert len(runner.calls) == 3 and state["summary"] == {"done": 3, "pruned": 0, "failed": 0, "pending": 5}
+    more = FakePipeline(seconds=50, clock=clock)
+    state = hk.run_sweep(path, log=lambda _: None, runner=more, clock=clock)
+    assert len(more.calls) == 3 and state["summary"]["done"] == 6  # a new budget, the same study
+    assert not [p for p in more.calls if p in runner.calls]  # the next draws, not repeats
 
 
 def test_cli_dry_run_lists_checked_settings_and_bad_files_exit_2(runs_dir, sweep_file, capsys):

@@ -1,0 +1,17 @@
+"""Register every model class the kit saves with transformers' Auto classes, so plain transformers
+loads a run's model/ folder outside the kit:
+
+    import hackkit.models.auto  # the one line
+    from transformers import pipeline
+    classify = pipeline("text-classification", model="runs/<run>/model")
+
+Text classifiers the embeddings, zero-shot and probe-started methods save are
+hackkit.models.meanpool's class (model_type "hackkit-meanpool"); image classifiers are
+hackkit.models.efficientnet's ("hackkit-efficientnet-lite"); NER models are standard
+*ForTokenClassification models and need no registration. Importing each module registers it.
+"""
+
+from __future__ import annotations
+
+import hackkit.models.efficientnet  # noqa: F401  AutoConfig, AutoModelForImageClassification
+import hackkit.models.meanpool  # noqa: F401  AutoConfig, AutoModelForSequenceClassification
