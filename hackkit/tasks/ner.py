@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
-from tqdm.auto import tqdm
 
 from hackkit.base import Dataset, Task, TrainParts
 from hackkit.paths import check_safetensors, find_input
+from hackkit.tasks.batches import in_batches
 from hackkit.tasks.conll import entity_types, load_tagged, split_sentences, tag_labels
 
 IGNORE = -100  # label id the loss skips (transformers' convention)
@@ -126,27 +126,28 @@ def compute_metrics_for(labels: Sequence[str]):
 def predict_tags(predictor, tokens: Sequence[Sequence[str]]) -> tuple[list[list[str]], list[list[float]]]:
     """Predicted tag and its probability for every word (from its first sub-token; 'O' past MAX_LENGTH)."""
     labels = predictor.labels
-    tags: list[list[str]] = [[] for _ in tokens]
-    scores: list[list[float]] = [[] for _ in tokens]
-    order = np.argsort([len(s) for s in tokens], kind="stable")  # similar lengths: less padding
-    starts = range(0, len(tokens), predictor.batch_size)
-    for start in tqdm(starts, desc="Predicting", disable=len(starts) < 4):  # quiet in the demo
-        idx = order[start:start + predictor.batch_size]
-        batch = predictor.processor([list(tokens[i]) for i in idx], is_split_into_words=True,
+
+    def run(indices):
+        batch = predictor.processor([list(tokens[i]) for i in indices], is_split_into_words=True,
                                     truncation=True, max_length=predictor.max_length,
                                     padding=True, return_tensors="pt")
         proba = predictor.probabilities(batch)
-        for row, i in enumerate(idx):
+        out = []
+        for row, i in enumerate(indices):
             first: dict[int, int] = {}
             for position, word in enumerate(batch.word_ids(row)):
                 if word is not None and word not in first:
                     first[word] = position
             best = [int(proba[row, first[w]].argmax()) if w in first else None
                     for w in range(len(tokens[i]))]
-            tags[i] = [labels[b] if b is not None else "O" for b in best]
-            scores[i] = [float(proba[row, first[w], b]) if b is not None else 0.0
-                         for w, b in enumerate(best)]
-    return tags, scores
+            out.append(([labels[b] if b is not None else "O" for b in best],
+                        [float(proba[row, first[w], b]) if b is not None else 0.0
+                         for w, b in enumerate(best)]))
+        return out
+
+    # Sentences of similar length share a batch: less padding.
+    results = in_batches(tokens, predictor.batch_size, run, length=len)
+    return [tags for tags, _ in results], [scores for _, scores in results]
 
 
 def spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:

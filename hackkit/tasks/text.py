@@ -12,6 +12,7 @@ from hackkit.base import Dataset, TrainParts
 from hackkit.models.embeddings import cached_embeddings, cached_probe
 from hackkit.paths import check_safetensors
 from hackkit.tables import load_labelled_table
+from hackkit.tasks.batches import in_batches
 from hackkit.tasks.labels import LabelTask, classification_metrics, compute_metrics
 
 
@@ -177,19 +178,15 @@ class TextClassification(LabelTask):
 
     def predict_proba(self, predictor, inputs):
         """Class probabilities in length-sorted batches (little padding), original order kept."""
-        from tqdm.auto import tqdm
-
         texts = self.check_inputs(inputs)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.zeros((len(texts), len(predictor.labels)), dtype=np.float32)
-        starts = range(0, len(texts), predictor.batch_size)
-        for start in tqdm(starts, desc="Predicting", disable=len(starts) < 4):
-            idx = order[start:start + predictor.batch_size]
-            batch = predictor.processor([texts[i] for i in idx], truncation=True,
-                                        max_length=predictor.max_length, padding=True,
-                                        return_tensors="pt")
-            out[idx] = predictor.probabilities(batch)
-        return out
+
+        def run(indices):
+            return predictor.probabilities(predictor.processor(
+                [texts[i] for i in indices], truncation=True, max_length=predictor.max_length,
+                padding=True, return_tensors="pt"))
+
+        rows = in_batches(texts, predictor.batch_size, run, length=len)
+        return np.array(rows, dtype=np.float32).reshape(len(texts), len(predictor.labels))
 
     def baseline_scores(self, splits, labels, split, seed=42):
         """TF-IDF + logistic regression fitted on train, scored on `split`."""

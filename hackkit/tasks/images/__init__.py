@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from hackkit.base import Dataset, TrainParts
+from hackkit.tasks.batches import in_batches
 from hackkit.tasks.images import imaging as im
 from hackkit.tasks.labels import (
     LabelTask,
@@ -233,18 +234,16 @@ class ImageClassification(LabelTask):
     def predict_proba(self, predictor, inputs):
         """Class probabilities in batches of eval-transformed images (the model's size and normalisation)."""
         import torch
-        from tqdm.auto import tqdm
 
         items = self.check_inputs(inputs)
-        spec = predictor.processor
-        out = np.zeros((len(items), len(predictor.labels)), dtype=np.float32)
-        starts = range(0, len(items), predictor.batch_size)
-        for start in tqdm(starts, desc="Predicting", disable=len(starts) < 4):
-            chunk = items[start:start + predictor.batch_size]
-            pixels = torch.stack([im.eval_transform(to_image(x, f"images: item {start + i}"), spec)
-                                  for i, x in enumerate(chunk)])
-            out[start:start + len(chunk)] = predictor.probabilities({"pixel_values": pixels})
-        return out
+
+        def run(indices):
+            pixels = torch.stack([im.eval_transform(to_image(items[i], f"images: item {i}"),
+                                                    predictor.processor) for i in indices])
+            return predictor.probabilities({"pixel_values": pixels})
+
+        rows = in_batches(items, predictor.batch_size, run)
+        return np.array(rows, dtype=np.float32).reshape(len(items), len(predictor.labels))
 
     onnx_dynamic_axes = {0: "batch"}  # the image side is fixed by the model's ImageSpec
 

@@ -10,7 +10,7 @@ import hashlib
 import math
 import os
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from hackkit.paths import find_input, repo_root
+from hackkit.tasks.batches import in_batches
 from hackkit.tables import SPLIT_ALIASES, read_table
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -576,23 +577,16 @@ def load_saved_image_classifier(folder: str | Path):
     return model.eval(), image_spec(source.location)
 
 
-def _batches(paths: Sequence[str], spec: ImageSpec, batch_size: int, desc: str) -> Iterable:
-    """Evaluation-transformed batches of images, with a progress bar for long lists."""
-    from tqdm.auto import tqdm
-
-    collate = ImageCollator(spec, train=False)
-    for start in tqdm(range(0, len(paths), batch_size), desc=desc, disable=len(paths) <= 4 * batch_size):
-        yield collate([(p, None) for p in paths[start:start + batch_size]])["pixel_values"]
-
-
 def image_features(model, spec: ImageSpec, paths: Sequence[str], batch_size: int = 32) -> np.ndarray:
     """Pooled backbone features (frozen, eval mode) per image, for the linear-probe baseline."""
     import torch
 
     model.eval()
-    out = []
-    with torch.inference_mode():
-        for pixels in _batches(list(paths), spec, batch_size, "image features"):
+    paths, collate = list(paths), ImageCollator(spec, train=False)
+
+    def run(indices):
+        pixels = collate([(paths[i], None) for i in indices])["pixel_values"]
+        with torch.inference_mode():
             if hasattr(model, "pooled_features"):
                 feats = model.pooled_features(pixels)
             else:  # a hub model: its base model's pooled output, else the mean of its last hidden state
@@ -601,20 +595,24 @@ def image_features(model, spec: ImageSpec, paths: Sequence[str], batch_size: int
                 hidden = base.last_hidden_state
                 feats = pooled if pooled is not None else (
                     hidden.mean(dim=(2, 3)) if hidden.dim() == 4 else hidden[:, 0])
-            out.append(feats.reshape(len(pixels), -1).float().numpy())
-    return np.concatenate(out)
+        return feats.reshape(len(pixels), -1).float().numpy()
+
+    return np.stack(in_batches(paths, batch_size, run, desc="image features"))
 
 
 def predict_image_proba(model, spec: ImageSpec, paths: Sequence[str], batch_size: int = 32) -> np.ndarray:
-    """Class probabilities (n_images, n_labels) in the model's label order."""
+    """Class probabilities (n_images, n_labels) of a model on CPU, in the model's label order."""
     import torch
 
     model.eval()
-    out = []
-    with torch.inference_mode():
-        for pixels in _batches(list(paths), spec, batch_size, "predicting"):
-            out.append(torch.softmax(model(pixel_values=pixels).logits.float(), dim=-1).numpy())
-    return np.concatenate(out)
+    paths, collate = list(paths), ImageCollator(spec, train=False)
+
+    def run(indices):
+        pixels = collate([(paths[i], None) for i in indices])["pixel_values"]
+        with torch.inference_mode():
+            return torch.softmax(model(pixel_values=pixels).logits.float(), dim=-1).numpy()
+
+    return np.stack(in_batches(paths, batch_size, run))
 
 
 def fit_feature_baseline(features: np.ndarray, labels: Sequence[str], seed: int = 0):
