@@ -74,8 +74,6 @@ class Task:
     input_kind: str = "text"  # what one input is, for the demo and the API: text or image
     input_column: str = "text"  # the input's column in Predictor.table
     default_model: str = ""  # MODEL used when MODEL is left at the (text) parameter default
-    text_duplicates: bool = True  # the generic text near-duplicate check suits this task's inputs
-    measures_lengths: bool = True  # inputs are tokenized, so the doctor counts those over MAX_LENGTH
     distillable: bool = False  # whether hackkit.distill can train a student (one label per text)
 
     # --- data (01, doctor) -------------------------------------------------------------
@@ -97,8 +95,10 @@ class Task:
         return frame["label"].value_counts()
 
     def dedupe_key(self, frame: pd.DataFrame) -> pd.Series:
-        """The text a duplicate is recognised by."""
-        return frame["text"]
+        """The string a repeated input is recognised by (after normalising case and spaces)."""
+        raise NotImplementedError(f"{type(self).__name__} ({self.name}) does not define dedupe_key(); "
+                                  "a task whose input is one text inherits it from "
+                                  "hackkit.tasks.textinput.TextInput.")
 
     def label_key(self, frame: pd.DataFrame) -> pd.Series:
         """One string per row whose disagreement between duplicates is a label conflict."""
@@ -118,8 +118,8 @@ class Task:
         """Read one split file written by write_split."""
         return pd.read_csv(path, dtype={"label": str}, keep_default_na=False)
 
-    def lengths(self, frame: pd.DataFrame, tokenizer) -> Any:
-        """Model input length per row (tokens), or None when length does not apply."""
+    def lengths(self, frame: pd.DataFrame, model: str) -> Any:
+        """Model input length per row (MODEL's tokens), or None when inputs have no token length."""
         return None
 
     def describe(self, frame: pd.DataFrame) -> dict:
@@ -134,13 +134,17 @@ class Task:
         """A figure of input sizes for 01 when they are not token lengths, or None."""
         return None
 
-    def extra_checks(self, dataset: Dataset, splits: dict[str, pd.DataFrame]) -> list[tuple[str, str, str]]:
-        """The task's own data-doctor findings as (level, check, message); [] when it has none."""
-        return []
-
     def near_duplicates(self, splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        """Near-duplicate inputs, for tasks whose inputs are not compared as text."""
-        raise NotImplementedError
+        """Inputs that nearly repeat others (e.g. a test text a training text, a resized picture)."""
+        raise NotImplementedError(f"{type(self).__name__} ({self.name}) does not define "
+                                  "near_duplicates(); a task whose input is one text inherits it "
+                                  "from hackkit.tasks.textinput.TextInput.")
+
+    def extra_checks(self, dataset: Dataset, splits: dict[str, pd.DataFrame],
+                     near: pd.DataFrame) -> list[tuple[str, str, str]]:
+        """The task's own data-doctor findings as (level, check, message), given near_duplicates'
+        table; [] when it has none."""
+        return []
 
     # --- training (02) -----------------------------------------------------------------
     def resolve_model(self, name: str):

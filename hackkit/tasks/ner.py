@@ -14,10 +14,11 @@ import pandas as pd
 from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 
-from hackkit.base import Dataset, Task, TrainParts
+from hackkit.base import Dataset, TrainParts
 from hackkit.paths import check_safetensors, find_input
 from hackkit.tasks.batches import in_batches
 from hackkit.tasks.conll import entity_types, load_tagged, split_sentences, tag_labels
+from hackkit.tasks.textinput import TextInput
 
 IGNORE = -100  # label id the loss skips (transformers' convention)
 # Words for raw text: runs of word characters joined by - . / : @ ' (order ids, dates, e-mails
@@ -305,7 +306,7 @@ def highlight_spans_html(text: str, found: Sequence[dict]) -> str:
     return f'<div class="hackkit-spans" style="line-height:2">{"".join(parts)}</div>'
 
 
-class TokenClassification(Task):
+class TokenClassification(TextInput):
     """Named entities: a tag per word (IOB2), a token-classification head, entity-level F1."""
 
     name = "token-classification"
@@ -358,11 +359,6 @@ class TokenClassification(Task):
     def read_split(self, path):
         """JSON Lines written by write_split."""
         return pd.read_json(path, orient="records", lines=True, dtype={"text": str})
-
-    def lengths(self, frame, tokenizer):
-        """Sub-word tokens per sentence."""
-        return np.array([len(ids) for ids in tokenizer(list(frame["text"]),
-                                                       truncation=False)["input_ids"]])
 
     def load_processor(self, location):
         """The model's (fast) tokenizer: alignment needs word_ids()."""

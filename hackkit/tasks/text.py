@@ -14,6 +14,7 @@ from hackkit.paths import check_safetensors
 from hackkit.tables import load_labelled_table
 from hackkit.tasks.batches import in_batches
 from hackkit.tasks.labels import LabelTask, classification_metrics, compute_metrics
+from hackkit.tasks.textinput import TextInput
 
 
 def fit_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 42):
@@ -59,12 +60,7 @@ def check_texts(texts) -> list[str]:
     return texts
 
 
-def token_lengths(texts: Sequence[str], tokenizer) -> np.ndarray:
-    """Number of tokens per text, special tokens included, with no truncation."""
-    return np.array([len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]])
-
-
-class TextClassification(LabelTask):
+class TextClassification(TextInput, LabelTask):
     """One label per text: TF-IDF baseline, a sequence-classification head, macro-F1."""
 
     name = "text-classification"
@@ -89,10 +85,6 @@ class TextClassification(LabelTask):
         words = frame["text"].str.split().str.len()
         return {"words_per_text": {"min": int(words.min()), "median": float(words.median()),
                                    "max": int(words.max())}}
-
-    def lengths(self, frame, tokenizer):
-        """Tokens per text."""
-        return token_lengths(frame["text"], tokenizer)
 
     def load_processor(self, location):
         """The model's tokenizer."""

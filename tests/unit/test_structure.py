@@ -16,16 +16,18 @@ import pandas as pd
 import pytest
 
 import hackkit as hk
-from hackkit.base import Dataset, Task, TrainParts
+from hackkit.base import Dataset, TrainParts
 from hackkit.params import NOTEBOOKS, notebook_parameters
 from hackkit.registry import register_task, unregister_task
+from hackkit.tasks.textinput import TextInput
 
 PACKAGE = Path(hk.__file__).parent
 
 
-class SentencePolarity(Task):
+class SentencePolarity(TextInput):
     """A throwaway task defined here and nowhere else: JSON Lines of sentences and a polarity,
-    accuracy as its metric and the majority class as its baseline."""
+    accuracy as its metric and the majority class as its baseline. Its input is one text, so it
+    takes the text checks from TextInput."""
 
     name = "sentence-polarity"
     main_metric = "accuracy"

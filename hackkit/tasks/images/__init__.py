@@ -57,8 +57,6 @@ class ImageClassification(LabelTask):
     input_kind = "image"
     input_column = "image"
     default_model = classifier.DEFAULT_IMAGE_MODEL
-    text_duplicates = False
-    measures_lengths = False
 
     # --- data ---------------------------------------------------------------------------
     def load(self, data) -> Dataset:
@@ -78,16 +76,16 @@ class ImageClassification(LabelTask):
         return Dataset(frame=frame, path=find_input(data.data_path), info=info)
 
     def dedupe_key(self, frame):
-        """The file path: the same file listed twice (identical pictures are found by extra_checks)."""
+        """The file path: the same file listed twice (identical pictures are found by near_duplicates)."""
         return frame["path"]
-
-    def extra_checks(self, dataset, splits):
-        """Unreadable files (errors) and exact or near-duplicate pictures within and across splits."""
-        return checks.image_findings(_problems(dataset), self.near_duplicates(splits))
 
     def near_duplicates(self, splits):
         """Exact (same bytes) and near (perceptual hash) duplicate pairs, within and across splits."""
         return checks.duplicates(_with_split(splits))
+
+    def extra_checks(self, dataset, splits, near):
+        """Unreadable files (errors) and exact or near-duplicate pictures within and across splits."""
+        return checks.image_findings(_problems(dataset), near)
 
     def plot_examples(self, splits):
         """A grid of training images per class."""
