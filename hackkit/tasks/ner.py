@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, Field
 from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
 
@@ -306,6 +307,25 @@ def highlight_spans_html(text: str, found: Sequence[dict]) -> str:
     return f'<div class="hackkit-spans" style="line-height:2">{"".join(parts)}</div>'
 
 
+class Entity(BaseModel):
+    """One entity found in a text: its character span, type, words and mean tag probability."""
+
+    start: int = Field(description="offset of its first character in the text")
+    end: int = Field(description="offset just past its last character")
+    label: str = Field(description="the entity type")
+    text: str
+    score: float = Field(description="the mean probability of its words' tags")
+
+
+class TaggedText(BaseModel):
+    """One text's prediction: its entities, and the tag of every word."""
+
+    text: str
+    entities: list[Entity]
+    tokens: list[str] = Field(description="the words the text was split into")
+    tags: list[str] = Field(description="one IOB2 tag per word")
+
+
 class TokenClassification(TextInput):
     """Named entities: a tag per word (IOB2), a token-classification head, entity-level F1."""
 
@@ -323,6 +343,8 @@ class TokenClassification(TextInput):
     data_hint = ("a CoNLL file (a word and its tag per line, a blank line between sentences), "
                  "JSON Lines with token and tag lists, or a folder of such files per split")
     file_suffixes = (".conll", ".txt", ".iob", ".iob2", ".bio", ".tsv", ".jsonl", ".json")
+    result_model = TaggedText
+    python_example = '["does shipping to Bristol take long for the Nimbus Mesh?"]'
 
     def load(self, data) -> Dataset:
         """CoNLL (tags in TAG_COLUMN) or JSON Lines (TEXT_COLUMN/LABEL_COLUMN hold the lists)."""

@@ -14,7 +14,7 @@ from hackkit.paths import check_safetensors
 from hackkit.tables import load_labelled_table
 from hackkit.tasks.batches import in_batches
 from hackkit.tasks.labels import LabelTask, classification_metrics, compute_metrics
-from hackkit.tasks.textinput import TextInput
+from hackkit.tasks.textinput import TextInput, check_texts
 
 
 def fit_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 42):
@@ -46,18 +46,6 @@ def tokenized(frame: pd.DataFrame, tokenizer, labels: list[str], max_length: int
                               "label": [index[x] for x in frame["label"]]})
     return ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=max_length),
                   batched=True, remove_columns=["text"], desc="Tokenizing")
-
-
-def check_texts(texts) -> list[str]:
-    """One text or a list of texts as a list, rejecting anything that is not a string."""
-    if isinstance(texts, str):
-        return [texts]
-    texts = list(texts)
-    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-    if bad:
-        raise ValueError(f"texts: item {bad[0]} is {type(texts[bad[0]]).__name__} "
-                         f"({texts[bad[0]]!r}); every text must be a string.")
-    return texts
 
 
 class TextClassification(TextInput, LabelTask):

@@ -27,7 +27,7 @@ PACKAGE = Path(hk.__file__).parent
 class SentencePolarity(TextInput):
     """A throwaway task defined here and nowhere else: JSON Lines of sentences and a polarity,
     accuracy as its metric and the majority class as its baseline. Its input is one text, so it
-    takes the text checks from TextInput."""
+    takes the text box, the API's {"texts": [...]} and the text checks from TextInput."""
 
     name = "sentence-polarity"
     main_metric = "accuracy"

@@ -7,7 +7,7 @@ The model defaults to the packaged, ImageNet-pretrained EfficientNet-Lite0 (hack
 
 The task's other half lives beside this file: reading (folders, tables, one image), checks (unreadable
 files, duplicate pictures), transforms (ImageSpec, collator), classifier (load, save, features,
-baseline) and views (plots).
+baseline), views (plots), demo (the upload widget) and api (the multipart POST /predict).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from hackkit.base import Dataset, TrainParts
 from hackkit.paths import find_input, repo_root
 from hackkit.tasks.batches import in_batches
 from hackkit.tasks.images import checks, classifier, reading, transforms, views
+from hackkit.tasks.images.demo import ImagePicker
 from hackkit.tasks.labels import (
     LabelTask,
     classification_metrics,
@@ -54,9 +55,9 @@ class ImageClassification(LabelTask):
     data_hint = ("a folder with one sub-folder per class (optionally under train/ validation/ test/), "
                  "or a table with an image-path column (TEXT_COLUMN) and a label column")
     onnx_export = True
-    input_kind = "image"
     input_column = "image"
     default_model = classifier.DEFAULT_IMAGE_MODEL
+    python_example = '["photo.jpg"]'
 
     # --- data ---------------------------------------------------------------------------
     def load(self, data) -> Dataset:
@@ -175,7 +176,12 @@ class ImageClassification(LabelTask):
         rows = in_batches(items, predictor.batch_size, run)
         return np.array(rows, dtype=np.float32).reshape(len(items), len(predictor.labels))
 
-    onnx_dynamic_axes = {0: "batch"}  # the image side is fixed by the model's ImageSpec
+    def onnx_examples(self, max_length):
+        """Two small generated images of different sizes (the model resizes them to its side)."""
+        from PIL import Image
+
+        return [Image.new("RGB", (max_length, max_length), (200, 40, 40)),
+                Image.new("RGB", (max_length + 20, max_length), "white")]
 
     def onnx_inputs(self, processor, items, max_length, kind):
         """pixel_values of eval-transformed images ("pt" tensor or "np" array)."""
@@ -209,6 +215,21 @@ class ImageClassification(LabelTask):
         """Thumbnails of the most confident mistakes, titled true -> predicted (confidence)."""
         return views.plot_confident_mistakes(predictions["path"], predictions["label"],
                                              predictions["predicted"], predictions["confidence"], n=k)
+
+    # --- demo and API (04, serve) ---------------------------------------------------------------
+    def demo_input(self, example=None):
+        """An image upload or path, and a preview."""
+        return ImagePicker(example)
+
+    def predict_route(self, predictor, run, **limits):
+        """multipart/form-data uploads named `images` (hackkit.tasks.images.api)."""
+        from hackkit.tasks.images.api import image_route  # imports FastAPI: only when serving
+
+        return image_route(predictor, run, **limits)
+
+    def api_example(self, url):
+        """curl uploading one image file."""
+        return f"curl -s -F images=@photo.jpg {url}/predict"
 
     # --- evaluation -----------------------------------------------------------------------------
     def baseline_scores(self, splits, labels, split, seed=42):
