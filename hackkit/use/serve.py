@@ -21,6 +21,8 @@ def _error(status: int, message: str):
 def _problem(error: dict) -> str:
     """One validation error as `"field": what is wrong` (a check's own message as it wrote it)."""
     where = ".".join(str(part) for part in error["loc"][1:]) or "body"
+    if error["type"] == "json_invalid":
+        return f"the body is not valid JSON ({error.get('ctx', {}).get('error', error['msg'])})"
     if error["type"] == "missing":
         return f'missing "{where}"'
     if error["type"] == "value_error":  # raised by a request model's own check: it names the field
@@ -51,7 +53,7 @@ def create_app(predictor: Predictor, **limits: int):
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
-        problems = "; ".join(_problem(e) for e in exc.errors())
+        problems = "; ".join(_problem(e).rstrip(".") for e in exc.errors())
         return _error(422, f"invalid request ({problems}). {route.hint}".strip())
 
     @app.exception_handler(RequestRejected)
