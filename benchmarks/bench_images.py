@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from hackkit.tasks.images import imaging as im
+from hackkit.tasks.images import classifier, reading, transforms
 
 
 def finetune(model, spec, train_items, args, out: Path) -> tuple[float, int]:
@@ -46,7 +46,7 @@ def finetune(model, spec, train_items, args, out: Path) -> tuple[float, int]:
         seed=args.seed, use_cpu=True, report_to="none", remove_unused_columns=False,
         dataloader_num_workers=0)
     trainer = Trainer(model=model, args=targs, train_dataset=train_items,
-                      data_collator=im.ImageCollator(spec, seed=args.seed),
+                      data_collator=transforms.ImageCollator(spec, seed=args.seed),
                       callbacks=[TimeCap()])
     start = time.perf_counter()
     trainer.train()
@@ -55,7 +55,7 @@ def finetune(model, spec, train_items, args, out: Path) -> tuple[float, int]:
 
 def accuracy(model, spec, test) -> float:
     """Test accuracy of a classifier over the test frame."""
-    proba = im.predict_image_proba(model, spec, list(test["path"]))
+    proba = classifier.predict_image_proba(model, spec, list(test["path"]))
     labels = [model.config.id2label[i] for i in proba.argmax(1)]
     return float(np.mean(np.array(labels) == test["label"].to_numpy()))
 
@@ -74,25 +74,25 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
-    frame = im.load_images(im.sample_images())
+    frame = reading.load_images(reading.sample_images())
     train, test = train_test_split(frame, test_size=0.25, stratify=frame["label"], random_state=args.seed)
     labels = sorted(frame["label"].unique())
-    items = im.image_items(train, labels, augment=True)
+    items = transforms.image_items(train, labels, augment=True)
     results = {"images": {"train": len(train), "test": len(test)}, "labels": labels, "size": args.size,
                "epochs": args.epochs, "minutes_cap": args.minutes, "batch_size": args.batch_size, "learning_rate": args.lr,
                "threads": torch.get_num_threads(), "chance": 1 / len(labels)}
 
     start = time.perf_counter()
-    model, spec = im.load_image_classifier(im.DEFAULT_IMAGE_MODEL, labels, size=args.size)
-    feats_train = im.image_features(model, spec, list(train["path"]))
-    feats_test = im.image_features(model, spec, list(test["path"]))
-    probe = im.fit_feature_baseline(feats_train, train["label"], seed=args.seed)
+    model, spec = classifier.load_image_classifier(classifier.DEFAULT_IMAGE_MODEL, labels, size=args.size)
+    feats_train = classifier.image_features(model, spec, list(train["path"]))
+    feats_test = classifier.image_features(model, spec, list(test["path"]))
+    probe = classifier.fit_feature_baseline(feats_train, train["label"], seed=args.seed)
     acc = float(np.mean(probe.predict(feats_test) == test["label"].to_numpy()))
     results["frozen_features_logreg"] = {"accuracy": acc, "seconds": time.perf_counter() - start}
     print(f"(a) frozen features + logistic regression: accuracy {acc:.3f}", flush=True)
 
     for name, pretrained in (("finetune_pretrained", True), ("from_scratch", False)):
-        model, spec = im.load_image_classifier(im.DEFAULT_IMAGE_MODEL, labels, size=args.size,
+        model, spec = classifier.load_image_classifier(classifier.DEFAULT_IMAGE_MODEL, labels, size=args.size,
                                                pretrained=pretrained, seed=args.seed)
         seconds, steps = finetune(model, spec, items, args, args.out / name)
         acc = accuracy(model, spec, test)

@@ -67,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "export_run": "hackkit.use.export", "export_onnx": "hackkit.use.export",
     "check_onnx": "hackkit.use.export",
     "create_app": "hackkit.use.serve", "serve_model": "hackkit.use.serve",
+    "serve_usage": "hackkit.use.serve",
     "quantize_int8": "hackkit.use.quantize", "check_int8": "hackkit.use.compare",
     "compare_models": "hackkit.use.compare", "read_comparison": "hackkit.use.compare",
     # runs/ (headless, 05): the pipeline, sweeps, search, leaderboard, the distill command

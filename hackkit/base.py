@@ -1,5 +1,6 @@
-"""The shared vocabulary: split names, the Task interface every task module implements, and the
-pieces a training method receives. A leaf module: it imports nothing else from hackkit."""
+"""The shared vocabulary: split names, the Task interface every task module implements, the
+pieces a training method receives, and how a task's inputs reach the demo and the API. A leaf
+module: it imports nothing else from hackkit."""
 
 from __future__ import annotations
 
@@ -49,6 +50,61 @@ class TrainParts:
     start_scores: dict | None = None
 
 
+class DemoInput:
+    """The demo's widgets for one input of a task (04): the task builds them; hackkit.use.demo puts
+    the Predict button, the result and the file scoring around them."""
+
+    title: str = "One input"  # the demo's first tab
+    prompt: str = "Give an input to see the prediction."  # shown while read() finds none
+    live: bool = False  # typed in: the demo predicts when typing pauses (a tick box turns it off)
+    widget: Any = None  # the ipywidget (or box of them) that holds the input
+
+    def read(self) -> Any:
+        """The input in the widgets now, or None when there is none yet."""
+        raise NotImplementedError
+
+    def observe(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the input changes; by default the demo predicts on the button only."""
+
+    def arrange(self, controls: Any, result: Any) -> Any:
+        """The tab: the input's widgets, the controls (Predict button) and the result, stacked."""
+        import ipywidgets as w
+
+        return w.VBox([self.widget, controls, result])
+
+    def shown(self, item: Any) -> None:
+        """Show the input beside its result (e.g. an image's preview); nothing by default."""
+
+
+class RequestRejected(Exception):
+    """A request that POST /predict refuses: the HTTP status and a message saying what to send."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class PredictRoute:
+    """POST /predict as a task serves it (hackkit.use.serve mounts it).
+
+    FastAPI reads the endpoint's typed parameters, so the request model (or `openapi_extra` for a
+    body it cannot infer, e.g. multipart uploads) is the contract /openapi.json states. The endpoint
+    returns {"run": <run name>, "predictions": [<result_model>, ...]} and raises RequestRejected
+    for a request it refuses.
+    """
+
+    endpoint: Callable
+    result_model: Any  # pydantic model of one prediction (None: any JSON object)
+    input: str  # what one input is, for GET /health: text, image, pair of texts
+    limits: dict[str, int]  # what GET /health reports, e.g. max_texts and max_chars
+    body_limit: int  # bytes: a longer request body is refused with 413 before it is read
+    page: str  # the test page at /: HTML with {title} and {labels} to fill in (braces doubled)
+    hint: str = ""  # what a valid request looks like, appended to a 422 answer
+    openapi_extra: dict = field(default_factory=dict)
+
+
 class Task:
     """Everything that differs between tasks. Generic modules call these; none compares task names.
 
@@ -71,12 +127,18 @@ class Task:
     # corrections merged by 01 (FEEDBACK): only for tasks whose rows are a text and one label.
     embedding_methods: bool = False
     accepts_feedback: bool = False
-    input_kind: str = "text"  # what one input is, for the demo and the API: text or image
-    input_column: str = "text"  # the input's column in Predictor.table
+    input_column: str = "input"  # the input's column in Predictor.table and in a file to score
     default_model: str = ""  # MODEL used when MODEL is left at the (text) parameter default
-    text_duplicates: bool = True  # the generic text near-duplicate check suits this task's inputs
-    measures_lengths: bool = True  # inputs are tokenized, so the doctor counts those over MAX_LENGTH
     distillable: bool = False  # whether hackkit.distill can train a student (one label per text)
+    result_model: Any = None  # pydantic model of one prediction, for the API's schema
+    python_example: str = "inputs"  # the argument of predictor.predict(...) in the model card
+
+    def _undefined(self, method: str) -> NotImplementedError:
+        """The error for an input method this task leaves out, with where a text task finds one."""
+        return NotImplementedError(
+            f"{type(self).__name__} ({self.name}) does not define {method}(): a task says how its "
+            "inputs are read, shown and sent; one whose input is a single text inherits all of it "
+            "from hackkit.tasks.textinput.TextInput.")
 
     # --- data (01, doctor) -------------------------------------------------------------
     def load(self, data) -> Dataset:
@@ -97,8 +159,8 @@ class Task:
         return frame["label"].value_counts()
 
     def dedupe_key(self, frame: pd.DataFrame) -> pd.Series:
-        """The text a duplicate is recognised by."""
-        return frame["text"]
+        """The string a repeated input is recognised by (after normalising case and spaces)."""
+        raise self._undefined("dedupe_key")
 
     def label_key(self, frame: pd.DataFrame) -> pd.Series:
         """One string per row whose disagreement between duplicates is a label conflict."""
@@ -118,8 +180,8 @@ class Task:
         """Read one split file written by write_split."""
         return pd.read_csv(path, dtype={"label": str}, keep_default_na=False)
 
-    def lengths(self, frame: pd.DataFrame, tokenizer) -> Any:
-        """Model input length per row (tokens), or None when length does not apply."""
+    def lengths(self, frame: pd.DataFrame, model: str) -> Any:
+        """Model input length per row (MODEL's tokens), or None when inputs have no token length."""
         return None
 
     def describe(self, frame: pd.DataFrame) -> dict:
@@ -134,13 +196,15 @@ class Task:
         """A figure of input sizes for 01 when they are not token lengths, or None."""
         return None
 
-    def extra_checks(self, dataset: Dataset, splits: dict[str, pd.DataFrame]) -> list[tuple[str, str, str]]:
-        """The task's own data-doctor findings as (level, check, message); [] when it has none."""
-        return []
-
     def near_duplicates(self, splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        """Near-duplicate inputs, for tasks whose inputs are not compared as text."""
-        raise NotImplementedError
+        """Inputs that nearly repeat others (e.g. a test text a training text, a resized picture)."""
+        raise self._undefined("near_duplicates")
+
+    def extra_checks(self, dataset: Dataset, splits: dict[str, pd.DataFrame],
+                     near: pd.DataFrame) -> list[tuple[str, str, str]]:
+        """The task's own data-doctor findings as (level, check, message), given near_duplicates'
+        table; [] when it has none."""
+        return []
 
     # --- training (02) -----------------------------------------------------------------
     def resolve_model(self, name: str):
@@ -185,19 +249,21 @@ class Task:
 
     def inputs_of(self, frame: pd.DataFrame) -> list:
         """The model inputs of a split frame."""
-        return list(frame["text"])
+        raise self._undefined("inputs_of")
 
-    onnx_dynamic_axes: dict[int, str] = {0: "batch", 1: "sequence"}  # of every exported input
+    onnx_dynamic_axes: dict[int, str] = {0: "batch"}  # of every exported input (text: + sequence)
+
+    def onnx_examples(self, max_length: int) -> list:
+        """Two example inputs to trace the ONNX export with (max_length: the model's MAX_LENGTH)."""
+        raise NotImplementedError(f"{self.name} has no ONNX export.")
 
     def onnx_inputs(self, processor, items: list, max_length: int, kind: str) -> dict:
-        """The encoded inputs of the exported graph, as "pt" tensors or "np" arrays (text: tokens)."""
-        enc = processor(list(items), truncation=True, max_length=max_length, padding=True,
-                        return_tensors=kind)
-        return {name: enc[name] for name in processor.model_input_names}
+        """The encoded inputs of the exported graph, as "pt" tensors or "np" arrays."""
+        raise NotImplementedError(f"{self.name} has no ONNX export.")
 
     def show_input(self, item: Any) -> str:
         """One input as a short string for tables."""
-        return item if isinstance(item, str) else " ".join(item)
+        return str(item)
 
     def predictions_table(self, frame: pd.DataFrame, results: list[dict]) -> pd.DataFrame:
         """One row per example of a split: gold, predicted and whether it is right."""
@@ -210,6 +276,23 @@ class Task:
     def result_html(self, result: dict, item: Any) -> str:
         """One prediction as HTML for the demo."""
         raise NotImplementedError
+
+    # --- one input in the demo and the API (04, serve) ----------------------------------
+    def demo_input(self, example: Any = None) -> DemoInput:
+        """The demo's widgets for one input, holding `example` when given."""
+        raise self._undefined("demo_input")
+
+    def demo_examples(self, example: str, test: pd.DataFrame, n: int = 3) -> list:
+        """Inputs the demo opens with: by default the first n of the test split (text: EXAMPLE)."""
+        return self.inputs_of(test)[:n]
+
+    def predict_route(self, predictor, run: str, **limits: int) -> PredictRoute:
+        """POST /predict for this task's inputs, answering for `run`; `limits` overrides its defaults."""
+        raise self._undefined("predict_route")
+
+    def api_example(self, url: str) -> str:
+        """A shell command that sends one example input to POST /predict at `url`."""
+        raise self._undefined("api_example")
 
     # --- evaluation (02, 03) -------------------------------------------------------------
     def baseline_scores(self, splits: dict[str, pd.DataFrame], labels: list[str], split: str,

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from hackkit.base import Dataset, Task
-from hackkit.data.explore import NEAR_DUPLICATE, class_balance, leakage, near_duplicates
+from hackkit.data.explore import class_balance, leakage
 from hackkit.data.feedback import merge_feedback, read_feedback
-from hackkit.models.resolve import load_tokenizer
 from hackkit.params import DataConfig
 from hackkit.registry import check_file_type, get_task
 from hackkit.tables import deduplicate, make_splits
@@ -38,6 +37,7 @@ class Diagnosis:
     duplicates: int = 0
     label_conflicts: int = 0
     lengths: np.ndarray | None = None
+    near_duplicates: pd.DataFrame | None = None  # the task's table of inputs that nearly repeat others
     feedback: dict | None = None  # what FEEDBACK added to train, relabelled and skipped
 
     @property
@@ -135,10 +135,12 @@ def diagnose(data: DataConfig | str | Path, lengths: bool = True, **fields) -> D
             "TAG_COLUMN (or LABEL_COLUMN) names the column with the tags, or tag the data.")
     if data.feedback:
         _merge_feedback(report, data.feedback, add)
-    _check_splits(report.splits, data.split_column, task, add, given_test)
-    for level, check, message in task.extra_checks(report.dataset, report.splits):
-        add(level, check, message)  # e.g. images: unreadable files, duplicate pictures
-    if lengths and task.measures_lengths:
+    _check_labels(report.splits, data.split_column, task, add)
+    report.near_duplicates = task.near_duplicates(report.splits)
+    for level, check, message in task.extra_checks(report.dataset, report.splits,
+                                                   report.near_duplicates):
+        add(level, check, message)  # e.g. texts: near repeats; images: unreadable files, duplicates
+    if lengths:
         _check_lengths(report, clean, data.model, data.max_length, add)
     return report
 
@@ -178,9 +180,8 @@ def _merge_feedback(report: Diagnosis, sources: str, add) -> None:
             "score them. Add labelled examples of them to DATA_PATH.")
 
 
-def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, task: Task, add,
-                  given_test: bool = False) -> None:
-    """Labels the model never trains on, and test texts that nearly repeat training texts."""
+def _check_labels(splits: dict[str, pd.DataFrame], split_column: str, task: Task, add) -> None:
+    """Labels the model never trains on."""
     train_labels = set(task.label_counts(splits["train"]).index)
     for name in ("validation", "test"):
         counts = task.label_counts(splits[name])
@@ -190,27 +191,16 @@ def _check_splits(splits: dict[str, pd.DataFrame], split_column: str, task: Task
             add(level, "unseen-labels", f"SPLIT_COLUMN={split_column!r}: labels {unseen} "
                 f"({int(counts[unseen].sum())} examples) are in {name} but never in train, so the "
                 f"model cannot learn them. Mark some of their rows 'train', or remove them from {name}.")
-    if not task.text_duplicates:  # the task reports its own duplicates in extra_checks
-        return
-    near = near_duplicates(splits, task)
-    for name, rows in near.groupby("split", sort=False):
-        example = rows.iloc[0]
-        add("warning", "leakage", f"{len(rows)} {name} texts nearly repeat a training text "
-            f"(similarity >= {NEAR_DUPLICATE}), e.g. {example['text']!r} ~ "
-            f"{example['train_text']!r}. Scores on {name} will look better than they are: "
-            + ("drop the training rows they repeat (the data's own test split is scored whole)."
-               if given_test and name == "test" else f"drop these rows from {name} or from train."))
 
 
 def _check_lengths(report: Diagnosis, clean: pd.DataFrame, model: str, max_length: int, add) -> None:
-    """Count the texts longer than MAX_LENGTH tokens, which training cuts off."""
+    """Count the inputs longer than MAX_LENGTH tokens, which training cuts off."""
     try:
-        tokenizer = load_tokenizer(model)
-    except (OSError, ValueError) as e:
+        report.lengths = report.task.lengths(clean, model)
+    except (OSError, ValueError) as e:  # MODEL's tokenizer did not load
         add("error", "model", str(e))
         return
-    report.lengths = report.task.lengths(clean, tokenizer)
-    if report.lengths is None:
+    if report.lengths is None:  # e.g. images: no tokens
         return
     cut = int((report.lengths > max_length).sum())
     if cut:
@@ -238,9 +228,8 @@ def data_report(diagnosis: Diagnosis, data: DataConfig) -> dict:
         "split_sizes": {name: len(f) for name, f in splits.items()},
         "class_balance": class_balance(splits, task).to_dict(orient="index"),
         "leakage": leakage(splits, task),
-        "near_duplicates": {name: int(n) for name, n in
-                            near_duplicates(splits, task)["split"].value_counts().items()}
-        if task.text_duplicates else {},
+        "near_duplicates": len(diagnosis.near_duplicates)
+        if diagnosis.near_duplicates is not None else 0,
         "warnings": diagnosis.warnings,
         **task.describe(dataset.frame),
         **dataset.info,  # NER: tag scheme found, conversions and repairs

@@ -8,9 +8,6 @@ import pandas as pd
 from hackkit.base import Task
 from hackkit.tables import normalise_text
 
-NEAR_DUPLICATE = 0.95  # cosine of character n-grams; the sample data's closest honest pair is 0.92
-
-
 def class_balance(splits: dict[str, pd.DataFrame], task: Task) -> pd.DataFrame:
     """Examples per label (NER: entities per type) in rows, splits in columns, with a total."""
     table = pd.DataFrame({name: task.label_counts(f) for name, f in splits.items()})
@@ -61,30 +58,9 @@ def leakage(splits: dict[str, pd.DataFrame], task: Task) -> dict[str, int]:
     }
 
 
-def near_duplicates(splits: dict[str, pd.DataFrame], task: Task,
-                    threshold: float = NEAR_DUPLICATE) -> pd.DataFrame:
-    """Validation/test texts that nearly repeat a training text (typos, punctuation, case)."""
-    if not task.text_duplicates:  # e.g. images: the task compares pictures its own way
-        return task.near_duplicates(splits)
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.neighbors import NearestNeighbors
-
-    train = task.dedupe_key(splits["train"]).reset_index(drop=True)
-    # Character n-grams see "pasword rest" and "password reset!" as the same message.
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit(train)
-    index = NearestNeighbors(n_neighbors=1, metric="cosine").fit(vectorizer.transform(train))
-    exact = set(train.map(normalise_text))
-    rows = []
-    for name, frame in splits.items():
-        if name == "train" or frame.empty:
-            continue
-        texts = task.dedupe_key(frame)
-        distance, nearest = index.kneighbors(vectorizer.transform(texts))
-        for text, d, i in zip(texts, distance[:, 0], nearest[:, 0]):
-            if 1 - d >= threshold and normalise_text(text) not in exact:
-                rows.append({"split": name, "text": text, "train_text": train[i],
-                             "similarity": round(float(1 - d), 3)})
-    return pd.DataFrame(rows, columns=["split", "text", "train_text", "similarity"])
+def near_duplicates(splits: dict[str, pd.DataFrame], task: Task) -> pd.DataFrame:
+    """Inputs that nearly repeat others, as the task compares them (texts: typos, case; images: pixels)."""
+    return task.near_duplicates(splits)
 
 
 def plot_examples(splits: dict[str, pd.DataFrame], task: Task):

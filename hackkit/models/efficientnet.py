@@ -260,11 +260,3 @@ def pretrained_efficientnet_lite0(labels: list[str] | None = None, cache_dir: Pa
         model.config.id2label = dict(enumerate(labels))
         model.config.label2id = {label: i for i, label in enumerate(labels)}
     return model
-
-
-def random_efficientnet_lite0(labels: list[str], seed: int = 0) -> EfficientNetLiteForImageClassification:
-    """The same network from random initialisation (the from-scratch comparison)."""
-    torch.manual_seed(seed)
-    config = EfficientNetLiteConfig(num_labels=len(labels), id2label=dict(enumerate(labels)),
-                                    label2id={label: i for i, label in enumerate(labels)})
-    return EfficientNetLiteForImageClassification(config)

@@ -9,9 +9,18 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, Field
 
 from hackkit.base import Task
 from hackkit.tables import stratified_splits, stratified_subsample
+
+
+class LabelPrediction(BaseModel):
+    """One input's prediction: the most probable label, its probability and every label's."""
+
+    label: str = Field(description="the most probable label")
+    score: float = Field(description="its probability")
+    probabilities: dict[str, float] = Field(description="every label's probability (they sum to 1)")
 
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str],
@@ -108,6 +117,7 @@ class LabelTask(Task):
     main_metric = "macro_f1"
     metric_names = {"accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1"}
     architecture_suffix = "ForSequenceClassification"
+    result_model = LabelPrediction
 
     def split(self, frame, test_size, val_size, seed):
         """Stratified by label, or the file's own split column."""

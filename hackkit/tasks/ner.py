@@ -11,13 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, Field
 from seqeval.metrics import classification_report
 from seqeval.metrics.sequence_labeling import get_entities
-from tqdm.auto import tqdm
 
-from hackkit.base import Dataset, Task, TrainParts
+from hackkit.base import Dataset, TrainParts
 from hackkit.paths import check_safetensors, find_input
+from hackkit.tasks.batches import in_batches
 from hackkit.tasks.conll import entity_types, load_tagged, split_sentences, tag_labels
+from hackkit.tasks.textinput import TextInput
 
 IGNORE = -100  # label id the loss skips (transformers' convention)
 # Words for raw text: runs of word characters joined by - . / : @ ' (order ids, dates, e-mails
@@ -126,27 +128,28 @@ def compute_metrics_for(labels: Sequence[str]):
 def predict_tags(predictor, tokens: Sequence[Sequence[str]]) -> tuple[list[list[str]], list[list[float]]]:
     """Predicted tag and its probability for every word (from its first sub-token; 'O' past MAX_LENGTH)."""
     labels = predictor.labels
-    tags: list[list[str]] = [[] for _ in tokens]
-    scores: list[list[float]] = [[] for _ in tokens]
-    order = np.argsort([len(s) for s in tokens], kind="stable")  # similar lengths: less padding
-    starts = range(0, len(tokens), predictor.batch_size)
-    for start in tqdm(starts, desc="Predicting", disable=len(starts) < 4):  # quiet in the demo
-        idx = order[start:start + predictor.batch_size]
-        batch = predictor.processor([list(tokens[i]) for i in idx], is_split_into_words=True,
+
+    def run(indices):
+        batch = predictor.processor([list(tokens[i]) for i in indices], is_split_into_words=True,
                                     truncation=True, max_length=predictor.max_length,
                                     padding=True, return_tensors="pt")
         proba = predictor.probabilities(batch)
-        for row, i in enumerate(idx):
+        out = []
+        for row, i in enumerate(indices):
             first: dict[int, int] = {}
             for position, word in enumerate(batch.word_ids(row)):
                 if word is not None and word not in first:
                     first[word] = position
             best = [int(proba[row, first[w]].argmax()) if w in first else None
                     for w in range(len(tokens[i]))]
-            tags[i] = [labels[b] if b is not None else "O" for b in best]
-            scores[i] = [float(proba[row, first[w], b]) if b is not None else 0.0
-                         for w, b in enumerate(best)]
-    return tags, scores
+            out.append(([labels[b] if b is not None else "O" for b in best],
+                        [float(proba[row, first[w], b]) if b is not None else 0.0
+                         for w, b in enumerate(best)]))
+        return out
+
+    # Sentences of similar length share a batch: less padding.
+    results = in_batches(tokens, predictor.batch_size, run, length=len)
+    return [tags for tags, _ in results], [scores for _, scores in results]
 
 
 def spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
@@ -304,7 +307,26 @@ def highlight_spans_html(text: str, found: Sequence[dict]) -> str:
     return f'<div class="hackkit-spans" style="line-height:2">{"".join(parts)}</div>'
 
 
-class TokenClassification(Task):
+class Entity(BaseModel):
+    """One entity found in a text: its character span, type, words and mean tag probability."""
+
+    start: int = Field(description="offset of its first character in the text")
+    end: int = Field(description="offset just past its last character")
+    label: str = Field(description="the entity type")
+    text: str
+    score: float = Field(description="the mean probability of its words' tags")
+
+
+class TaggedText(BaseModel):
+    """One text's prediction: its entities, and the tag of every word."""
+
+    text: str
+    entities: list[Entity]
+    tokens: list[str] = Field(description="the words the text was split into")
+    tags: list[str] = Field(description="one IOB2 tag per word")
+
+
+class TokenClassification(TextInput):
     """Named entities: a tag per word (IOB2), a token-classification head, entity-level F1."""
 
     name = "token-classification"
@@ -321,6 +343,8 @@ class TokenClassification(Task):
     data_hint = ("a CoNLL file (a word and its tag per line, a blank line between sentences), "
                  "JSON Lines with token and tag lists, or a folder of such files per split")
     file_suffixes = (".conll", ".txt", ".iob", ".iob2", ".bio", ".tsv", ".jsonl", ".json")
+    result_model = TaggedText
+    python_example = '["does shipping to Bristol take long for the Nimbus Mesh?"]'
 
     def load(self, data) -> Dataset:
         """CoNLL (tags in TAG_COLUMN) or JSON Lines (TEXT_COLUMN/LABEL_COLUMN hold the lists)."""
@@ -357,11 +381,6 @@ class TokenClassification(Task):
     def read_split(self, path):
         """JSON Lines written by write_split."""
         return pd.read_json(path, orient="records", lines=True, dtype={"text": str})
-
-    def lengths(self, frame, tokenizer):
-        """Sub-word tokens per sentence."""
-        return np.array([len(ids) for ids in tokenizer(list(frame["text"]),
-                                                       truncation=False)["input_ids"]])
 
     def load_processor(self, location):
         """The model's (fast) tokenizer: alignment needs word_ids()."""

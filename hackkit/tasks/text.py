@@ -12,7 +12,9 @@ from hackkit.base import Dataset, TrainParts
 from hackkit.models.embeddings import cached_embeddings, cached_probe
 from hackkit.paths import check_safetensors
 from hackkit.tables import load_labelled_table
+from hackkit.tasks.batches import in_batches
 from hackkit.tasks.labels import LabelTask, classification_metrics, compute_metrics
+from hackkit.tasks.textinput import TextInput, check_texts
 
 
 def fit_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 42):
@@ -46,24 +48,7 @@ def tokenized(frame: pd.DataFrame, tokenizer, labels: list[str], max_length: int
                   batched=True, remove_columns=["text"], desc="Tokenizing")
 
 
-def check_texts(texts) -> list[str]:
-    """One text or a list of texts as a list, rejecting anything that is not a string."""
-    if isinstance(texts, str):
-        return [texts]
-    texts = list(texts)
-    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-    if bad:
-        raise ValueError(f"texts: item {bad[0]} is {type(texts[bad[0]]).__name__} "
-                         f"({texts[bad[0]]!r}); every text must be a string.")
-    return texts
-
-
-def token_lengths(texts: Sequence[str], tokenizer) -> np.ndarray:
-    """Number of tokens per text, special tokens included, with no truncation."""
-    return np.array([len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]])
-
-
-class TextClassification(LabelTask):
+class TextClassification(TextInput, LabelTask):
     """One label per text: TF-IDF baseline, a sequence-classification head, macro-F1."""
 
     name = "text-classification"
@@ -88,10 +73,6 @@ class TextClassification(LabelTask):
         words = frame["text"].str.split().str.len()
         return {"words_per_text": {"min": int(words.min()), "median": float(words.median()),
                                    "max": int(words.max())}}
-
-    def lengths(self, frame, tokenizer):
-        """Tokens per text."""
-        return token_lengths(frame["text"], tokenizer)
 
     def load_processor(self, location):
         """The model's tokenizer."""
@@ -177,19 +158,15 @@ class TextClassification(LabelTask):
 
     def predict_proba(self, predictor, inputs):
         """Class probabilities in length-sorted batches (little padding), original order kept."""
-        from tqdm.auto import tqdm
-
         texts = self.check_inputs(inputs)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.zeros((len(texts), len(predictor.labels)), dtype=np.float32)
-        starts = range(0, len(texts), predictor.batch_size)
-        for start in tqdm(starts, desc="Predicting", disable=len(starts) < 4):
-            idx = order[start:start + predictor.batch_size]
-            batch = predictor.processor([texts[i] for i in idx], truncation=True,
-                                        max_length=predictor.max_length, padding=True,
-                                        return_tensors="pt")
-            out[idx] = predictor.probabilities(batch)
-        return out
+
+        def run(indices):
+            return predictor.probabilities(predictor.processor(
+                [texts[i] for i in indices], truncation=True, max_length=predictor.max_length,
+                padding=True, return_tensors="pt"))
+
+        rows = in_batches(texts, predictor.batch_size, run, length=len)
+        return np.array(rows, dtype=np.float32).reshape(len(texts), len(predictor.labels))
 
     def baseline_scores(self, splits, labels, split, seed=42):
         """TF-IDF + logistic regression fitted on train, scored on `split`."""

@@ -81,10 +81,11 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
     lines += [
         "", "## Use it", "", "```python", "import hackkit as hk", "",
         f'predictor = hk.Predictor.from_run("{run.path}")',
-        'predictor.predict(["a new message"])  # per input: label and probabilities (NER: entity spans)',
+        f"predictor.predict({task.python_example})  # one result per input",
         "```", "",
-        f"Or over HTTP: `python -m hackkit serve {run.path}`, then POST `{{\"texts\": [...]}}` "
-        "to `/predict`. The folder is self-contained: `model.safetensors`, `config.json` "
+        f"Or over HTTP: `python -m hackkit serve {run.path}`, then "
+        f"`{task.api_example('localhost:8000')}` (the request and answer are described at "
+        "`/docs`). The folder is self-contained: `model.safetensors`, `config.json` "
         f"(with the label names), the tokenizer files and `{MODEL_INFO}` (task, labels, "
         "MAX_LENGTH). Plain transformers loads it after `import hackkit.models.auto` (which "
         "registers the kit's model classes with transformers' Auto classes): "

@@ -1,4 +1,5 @@
-"""The demo widget: type a message and see the result as its task shows it; score a whole file."""
+"""The demo widget: one input as its task takes it (a text box, an image upload, ...) and the
+result as its task shows it; score a whole file."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import html
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from hackkit.data.feedback import append_feedback
 from hackkit.runfolder import Run, load_splits
@@ -43,49 +45,45 @@ class Debouncer:
 
 
 def demo_examples(run_dir: str | Path, example: str = "", n: int = 3) -> list:
-    """Inputs to open the demo with: EXAMPLE for text, the first test-split images for images."""
+    """Inputs to open the demo with, as the run's task picks them (text: EXAMPLE; images: test images)."""
     run = Run(run_dir)
-    task = run.task()
-    if task.input_kind == "text":
-        return [example]
-    return task.inputs_of(load_splits(run.path)[0]["test"])[:n]
+    return run.task().demo_examples(example, load_splits(run.path)[0]["test"], n)
 
 
 class DemoApp:
-    """ipywidgets demo: a text box (or an image upload and path) with prediction, and batch scoring."""
+    """ipywidgets demo: one input (as its task takes it, e.g. a text box or an image upload) with
+    its prediction, corrections where the task takes them, and batch scoring of a file."""
 
     def __init__(self, predictor: Predictor, out_dir: str | Path | None = None,
-                 example: str = "", delay: float = 0.4,
+                 example: Any = "", delay: float = 0.4,
                  feedback_path: str | Path | None = None) -> None:
         import ipywidgets as w
 
+        task = predictor.task
         self.predictor = predictor
         self.out_dir = Path(out_dir) if out_dir else Run(predictor.model_dir.parent).scored
         # Corrections go to the run folder's feedback file; 01's FEEDBACK merges them into a new run.
         self.feedback_path = (Path(feedback_path) if feedback_path
                               else Run(predictor.model_dir.parent).feedback)
-        self.last: tuple[str, dict] | None = None
-        self.text = w.Textarea(value=example, placeholder="Type a message ...",
-                               layout=w.Layout(width="40em", height="5em"))
+        self.last: tuple[Any, dict] | None = None
+        self.input = task.demo_input(example or None)
         self.button = w.Button(description="Predict", button_style="primary", icon="play")
         self.live = w.Checkbox(value=True, description="predict as you type", indent=False)
         self.result = w.HTML()
         self.path = w.Text(placeholder="data/new_messages.csv", description="File path")
         self.upload = w.FileUpload(accept=".csv,.tsv,.jsonl,.json,.parquet", multiple=False,
                                    description="Upload")
-        self.column = w.Text(value=predictor.task.input_column,
-                             description="Image column" if predictor.task.input_kind == "image"
-                             else "Text column")
+        self.column = w.Text(value=task.input_column,
+                             description=f"{task.input_column.capitalize()} column")
         self.score_button = w.Button(description="Score file", icon="table")
         self.file_result = w.HTML()
-        for widget, name in [(self.text, "input"), (self.button, "predict"),
-                             (self.result, "result"), (self.score_button, "score")]:
+        for widget, name in [(self.button, "predict"), (self.result, "result"),
+                             (self.score_button, "score")]:
             widget.add_class(f"hackkit-demo-{name}")  # stable hooks for the browser test
 
         self._debounced = Debouncer(self.show, delay)
-        self.button.on_click(lambda _: self.show_image() if predictor.task.input_kind == "image"
-                             else self.show())
-        self.text.observe(self.on_type, names="value")
+        self.button.on_click(lambda _: self.show())
+        self.input.observe(self.on_change)
         self.score_button.on_click(lambda _: self.score())
         self.right_label = w.Dropdown(options=list(predictor.labels), description="Right label")
         self.correct_button = w.Button(description="Save correction", icon="check")
@@ -95,41 +93,33 @@ class DemoApp:
         wrong = w.VBox([w.HTML("<b>Wrong?</b> Pick the right label and save it: it is added to "
                                "the next run's training data (01, <code>FEEDBACK</code>)."),
                         w.HBox([self.right_label, self.correct_button]), self.feedback_note])
-        self.image_upload = w.FileUpload(accept="image/*", multiple=False, description="Image")
-        self.image_path = w.Text(placeholder="data/shapes/star/star_001.jpg", description="Image path",
-                                 layout=w.Layout(width="36em"))
-        self.preview = w.Image(width=224)
-        if predictor.task.input_kind == "image":  # an upload or a path instead of the text box
-            self.image_upload.add_class("hackkit-demo-image-upload")
-            self.preview.add_class("hackkit-demo-preview")
-            self.image_upload.observe(lambda _: self.show_image(), names="value")
-            self.image_path.value = str(example or "")
-            single = w.VBox([w.HBox([self.image_upload, self.image_path, self.button]),
-                             w.HBox([self.preview, self.result])])
-        else:
-            shown = [self.text, w.HBox([self.button, self.live]), self.result]
-            single = w.VBox(shown + ([wrong] if predictor.task.accepts_feedback else []))
+        controls = w.HBox([self.button, self.live]) if self.input.live else self.button
+        single = self.input.arrange(controls, self.result)
+        if task.accepts_feedback:
+            single = w.VBox([single, wrong])
         batch = w.VBox([w.HBox([self.upload, self.path]), w.HBox([self.column, self.score_button]),
                         self.file_result])
-        one = "One image" if predictor.task.input_kind == "image" else "One message"
-        self.ui = w.Tab(children=[single, batch], titles=[one, "Score a file"])
-        if example and predictor.task.input_kind == "image":
-            self.show_image()
-        elif example:
-            self.show(example)
+        self.ui = w.Tab(children=[single, batch], titles=[self.input.title, "Score a file"])
+        if self.input.read() is not None:
+            self.show()
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)
 
-    def show(self, text: str | None = None) -> dict | None:
-        """Predict the text (default: the text box) and show the result; return it."""
-        text = self.text.value if text is None else text
-        if not text.strip():
-            self.result.value = "<i>Type a message to see the prediction.</i>"
+    def show(self, item: Any = None) -> dict | None:
+        """Predict the input (default: the one in the widgets), show it and the result; return it."""
+        item = self.input.read() if item is None else item
+        if item is None:
+            self.result.value = f"<i>{html.escape(self.input.prompt)}</i>"
             return None
-        result = self.predictor.predict([text])[0]
-        self.result.value = self.predictor.task.result_html(result, text)
-        self.last = (text, result)
+        try:
+            result = self.predictor.predict([item])[0]
+        except ValueError as e:  # e.g. an upload that is no image: say so where the result goes
+            self.result.value = f'<span style="color:#b91c1c">{html.escape(str(e))}</span>'
+            return None
+        self.input.shown(item)
+        self.result.value = self.predictor.task.result_html(result, item)
+        self.last = (item, result)
         return result
 
     def correct(self, label: str | None = None) -> Path | None:
@@ -146,30 +136,12 @@ class DemoApp:
                                     f"{html.escape(str(path))}.")
         return path
 
-    def show_image(self, image: bytes | str | Path | None = None) -> dict | None:
-        """Predict an image (default: the upload, else the path box), show it and the result; return it."""
-        if image is None:
-            if self.image_upload.value:
-                image = bytes(self.image_upload.value[0]["content"])
-            elif self.image_path.value.strip():
-                image = self.image_path.value.strip()
-            else:
-                self.result.value = "<i>Upload an image or type its path to see the prediction.</i>"
-                return None
-        try:
-            result = self.predictor.predict([image])[0]
-        except ValueError as e:
-            self.result.value = f'<span style="color:#b91c1c">{html.escape(str(e))}</span>'
-            return None
-        data = image if isinstance(image, (bytes, bytearray)) else Path(image).read_bytes()
-        self.preview.value = bytes(data)
-        self.result.value = self.predictor.task.result_html(result, image)
-        return result
-
-    def on_type(self, change: dict) -> None:
-        """Text box changed: predict once typing pauses, if live prediction is on."""
-        if self.live.value:
-            self._debounced(change["new"])
+    def on_change(self) -> None:
+        """The input changed: predict, once typing pauses for typed inputs (if live prediction is on)."""
+        if not self.input.live:
+            self.show()
+        elif self.live.value:
+            self._debounced()
 
     def _source(self) -> Path:
         """The file to score: the uploaded one (saved into out_dir first), else the path box."""

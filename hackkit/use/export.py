@@ -37,7 +37,7 @@ def export_onnx(model_dir: str | Path, out_path: str | Path | None = None,
         raise FileExistsError(f"{out} already exists; delete it to export again, or pass "
                               "another out_path.")
     processor, model = load_saved(model_dir)
-    example = task.onnx_inputs(processor, _examples(task, info.max_length), 32, "pt")
+    example = task.onnx_inputs(processor, task.onnx_examples(info.max_length), 32, "pt")
 
     class Logits(torch.nn.Module):
         """Named tensor inputs, logits out: a plain graph signature for ONNX."""
@@ -63,15 +63,6 @@ def export_onnx(model_dir: str | Path, out_path: str | Path | None = None,
         dynamic_shapes={name: dict(dims) for name in example},
     )
     return out
-
-
-def _examples(task, size: int) -> list:
-    """Two example inputs to trace the export with: texts, or two small generated images."""
-    if task.input_kind == "image":
-        from PIL import Image
-
-        return [Image.new("RGB", (size, size), (200, 40, 40)), Image.new("RGB", (size + 20, size), "white")]
-    return ["an example", "a slightly longer example text"]
 
 
 def _as_feed(arrays: dict) -> dict:

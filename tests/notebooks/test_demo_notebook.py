@@ -30,6 +30,9 @@ def test_demo_notebook_runs_headless_and_exports_onnx(tiny_run, tmp_path):
     assert (tiny_run / "model" / "README.md").read_text().startswith("---\nlibrary_name: transformers")
     card = outputs["04-11"][0]["data"]["text/markdown"]
     assert card.startswith(f"# {tiny_run.name}: text-classification")
+    usage = "".join(o.get("text", "") for o in outputs["04-13"] if o["output_type"] == "stream")
+    assert usage.splitlines() == [f"python -m hackkit serve {tiny_run} --port 8000",
+                                  hk.get_task("text-classification").api_example("localhost:8000")]
 
 
 @pytest.mark.slow  # 14 s on an idle 2-core CPU; the distillation itself is tested in test_small_models

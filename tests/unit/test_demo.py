@@ -62,15 +62,16 @@ def test_each_task_shows_its_own_result():
 
 
 def test_predict_button_shows_the_predictors_label(app, predictor):
-    app.text.value = "I was charged twice for one order"
+    app.input.text.value = "I was charged twice for one order"
     app.button.click()
-    expected = predictor.predict(app.text.value)[0]
+    expected = predictor.predict(app.input.text.value)[0]
     assert f'<b class="hackkit-demo-label">{expected["label"]}</b>' in app.result.value
     assert app.result.value.count('class="hackkit-bars"') == 1
 
 
 def test_empty_text_asks_for_a_message(app):
-    assert app.show("   ") is None and "Type a message" in app.result.value
+    app.input.text.value = "   "
+    assert app.show() is None and "Type a message" in app.result.value
 
 
 def test_example_is_predicted_when_the_app_opens(predictor, tmp_path):
@@ -92,11 +93,11 @@ def test_debouncer_runs_once_with_the_last_arguments():
 
 def test_typing_predicts_live_unless_switched_off(app):
     app.live.value = False
-    app.text.value = "refund"
+    app.input.text.value = "refund"
     time.sleep(0.3)
     assert app.result.value == ""
     app.live.value = True
-    app.text.value = "refund please"
+    app.input.text.value = "refund please"
     deadline = time.monotonic() + 10
     while "hackkit-demo-label" not in app.result.value and time.monotonic() < deadline:
         time.sleep(0.05)

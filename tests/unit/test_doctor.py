@@ -129,6 +129,7 @@ def test_exact_duplicates_are_dropped_and_near_duplicates_across_splits_flagged(
     assert "1 test texts nearly repeat a training text" in leak
     assert "drop the training rows they repeat (the data's own test split is scored whole)" in leak
     assert leak.count("!!") == 1
+    assert report.near_duplicates["split"].tolist() == ["test"]  # kept for the data report
 
 
 def test_the_datas_own_test_split_is_scored_whole_duplicates_leave_train(write):
@@ -166,7 +167,7 @@ def test_clean_sample_data_has_no_problems_and_a_complete_report():
     report = hk.diagnose("data/support_intents.csv", model=MODEL)
     assert report.problems == [] and "no problems found" in report.text()
     summary = hk.data_report(report, hk.DataConfig(model=MODEL))
-    assert summary["rows_used"] == 1860 and summary["near_duplicates"] == {}
+    assert summary["rows_used"] == 1860 and summary["near_duplicates"] == 0
     assert summary["split_sizes"] == {"train": 1302, "validation": 186, "test": 372}
 
 

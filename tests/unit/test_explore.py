@@ -6,7 +6,7 @@ import pandas as pd
 
 import hackkit as hk
 from hackkit.models.resolve import load_tokenizer
-from hackkit.tasks.text import token_lengths
+from hackkit.tasks.textinput import token_lengths
 from helpers import TEXT
 
 

@@ -24,7 +24,7 @@ def test_a_correction_in_the_demo_reaches_the_next_runs_training_split(tiny_run,
     predictor = hk.Predictor.from_run(run_dir, device="cpu")
     app = hk.DemoApp(predictor, out_dir=run_dir / "scored_here", delay=0.05)
     text = "my parcel came with a cracked screen and I want it replaced"
-    app.text.value = text
+    app.input.text.value = text
     app.button.click()
     shown = app.last[1]["label"]
     right = next(label for label in predictor.labels if label != shown)

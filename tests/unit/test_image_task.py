@@ -160,12 +160,12 @@ def test_demo_predicts_an_uploaded_image_and_a_path(predictor, image_run, tmp_pa
     app = hk.DemoApp(predictor, out_dir=tmp_path, example=path)
     expected = predictor.predict([path])[0]["label"]
     assert "hackkit-demo-label" in app.result.value and f">{expected}</b>" in app.result.value
-    assert app.preview.value == Path(path).read_bytes()
+    assert app.input.preview.value == Path(path).read_bytes() and app.ui.titles[0] == "One image"
     data = Path(path).read_bytes()
-    app.image_upload.value = ({"name": "up.jpg", "type": "image/jpeg", "size": len(data),
+    app.input.upload.value = ({"name": "up.jpg", "type": "image/jpeg", "size": len(data),
                                "last_modified": datetime.now(timezone.utc), "content": memoryview(data)},)
-    assert f">{expected}</b>" in app.result.value
-    assert app.show_image(b"plain text, no picture") is None
+    assert f">{expected}</b>" in app.result.value and app.last[0] == data
+    assert app.show(b"plain text, no picture") is None
     assert "not an image" in app.result.value
     assert hk.demo_examples(image_run, "ignored text") == hk.load_splits(image_run)[0]["test"]["path"][:3].tolist()
 
@@ -190,6 +190,11 @@ def test_api_classifies_uploaded_images(image_api, image_run, predictor):
     health = httpx.get(f"{image_api}/health").json()
     assert health["input"] == "image" and health["max_images"] == 16
     assert 'type="file"' in httpx.get(image_api).text
+    schema = httpx.get(f"{image_api}/openapi.json").json()
+    form = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["images"] and form["properties"]["images"]["maxItems"] == 16
+    assert form["properties"]["images"]["items"] == {"type": "string", "format": "binary"}
+    assert "file" in schema["components"]["schemas"]["ImagePrediction"]["required"]
 
 
 def test_api_refuses_what_is_not_an_image(image_api):

@@ -156,3 +156,21 @@ def test_a_token_model_on_a_gpu_takes_the_same_mixed_precision_path(ner_folder):
     gpu = hk.Predictor(ner_folder, device="cuda")
     assert gpu.device == "cuda" and gpu.precision in ("bf16", "fp16")
     assert [r["tokens"] for r in gpu.predict(texts)] == [r["tokens"] for r in cpu]
+
+
+def test_the_prediction_loop_runs_the_shortest_first_and_answers_in_input_order():
+    from hackkit.tasks.batches import in_batches
+
+    items, seen = ["ccc", "a", "bb", "dddd", "e"], []
+
+    def run(indices):
+        seen.append(indices)
+        return [items[i].upper() for i in indices]
+
+    assert in_batches(items, 2, run, length=len) == ["CCC", "A", "BB", "DDDD", "E"]
+    assert seen == [[1, 4], [2, 0], [3]]  # a stable sort: equal lengths keep their order
+    assert in_batches(items, 4, lambda indices: indices) == [0, 1, 2, 3, 4]
+    with pytest.raises(RuntimeError, match="Predicting: 1 results for a batch of 2 inputs"):
+        in_batches(items, 2, lambda indices: indices[:1])
+    with pytest.raises(ValueError, match="batch_size=0: use a positive integer"):
+        in_batches(items, 0, run)

@@ -49,6 +49,7 @@ def test_predict_one_text_as_a_string(api):
     ({"texts": 42}, 422, '"texts" must be a string or a list of strings, not int'),
     ({"texts": ["ok", 7]}, 422, '"texts": texts: item 1 is int'),
     ({"message": "hi"}, 422, 'missing "texts"'),
+    ({}, 422, 'missing "texts"'),
     (["a", "list"], 422, "invalid request"),
 ])
 def test_bad_input_gets_a_clear_4xx(api, payload, status, message):
@@ -59,9 +60,46 @@ def test_bad_input_gets_a_clear_4xx(api, payload, status, message):
 
 def test_not_json_and_oversized_bodies_are_refused(api):
     r = httpx.post(f"{api}/predict", content=b"texts=hello", headers={"content-type": "application/json"})
-    assert r.status_code == 422 and "invalid request" in r.json()["error"]
-    r = httpx.post(f"{api}/predict", content=b"x" * 2_000_000, headers={"content-type": "application/json"})
-    assert r.status_code == 413 and "the limit is" in r.json()["error"]
+    assert r.status_code == 422 and "invalid request (the body is not valid JSON" in r.json()["error"]
+    # The body limit leaves room for 64 texts of 5,000 emoji, each spelt as 12 bytes of JSON.
+    r = httpx.post(f"{api}/predict", content=b"x" * 4_000_000, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "the limit is 3905536" in r.json()["error"]
+
+
+def test_openapi_states_the_request_and_the_answer(api):
+    schema = httpx.get(f"{api}/openapi.json").json()
+    post = schema["paths"]["/predict"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TextsRequest"}
+    request = schema["components"]["schemas"]["TextsRequest"]
+    assert request["required"] == ["texts"]
+    many, one = request["properties"]["texts"]["anyOf"]
+    assert (many["minItems"], many["maxItems"], one["maxLength"], one["pattern"]) == (1, 64, 5000, r"\S")
+    answer = schema["components"]["schemas"]["Predictions"]
+    assert answer["required"] == ["run", "predictions"]
+    assert answer["properties"]["predictions"]["items"] == {"$ref": "#/components/schemas/LabelPrediction"}
+    assert schema["components"]["schemas"]["LabelPrediction"]["required"] == ["label", "score", "probabilities"]
+    refused = {"$ref": "#/components/schemas/ErrorAnswer"}
+    assert all(post["responses"][code]["content"]["application/json"]["schema"] == refused
+               for code in ("413", "415", "422"))
+    assert httpx.get(f"{api}/docs").status_code == 200
+
+
+# Requests at and just past each limit the schema states: the API takes exactly what it allows.
+@pytest.mark.parametrize("body", [
+    {"texts": "one message"}, {"texts": ["a"] * 64}, {"texts": ["é" * 5000]}, {"texts": ["\t x"]},
+    {}, {"text": "one message"}, {"texts": []}, {"texts": ["a"] * 65}, {"texts": ["é" * 5001]},
+    {"texts": ["\u00a0\t"]}, {"texts": [None]}, {"texts": 3}, {"texts": "ok", "extra": 1},
+])
+def test_the_schema_and_the_api_agree_on_what_is_valid(api, body):
+    import jsonschema
+
+    schema = httpx.get(f"{api}/openapi.json").json()
+    validator = jsonschema.Draft202012Validator({"$ref": "#/components/schemas/TextsRequest",
+                                                 "components": schema["components"]})
+    r = httpx.post(f"{api}/predict", json=body, timeout=60)
+    assert (r.status_code == 200) == validator.is_valid(body), r.text
+    assert r.status_code in (200, 413, 422)
 
 
 def test_the_page_at_root_has_a_form_that_posts_to_predict(api):

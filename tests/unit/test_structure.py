@@ -12,20 +12,26 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from pydantic import BaseModel, Field
 
 import hackkit as hk
-from hackkit.base import Dataset, Task, TrainParts
+from hackkit.base import Dataset, DemoInput, PredictRoute, RequestRejected, TrainParts
 from hackkit.params import NOTEBOOKS, notebook_parameters
 from hackkit.registry import register_task, unregister_task
+from hackkit.tasks.batches import in_batches
+from hackkit.tasks.labels import LabelTask, classification_metrics, compute_metrics
+from hackkit.tasks.textinput import TextInput, near_duplicate_texts
 
 PACKAGE = Path(hk.__file__).parent
 
 
-class SentencePolarity(Task):
+class SentencePolarity(TextInput):
     """A throwaway task defined here and nowhere else: JSON Lines of sentences and a polarity,
-    accuracy as its metric and the majority class as its baseline."""
+    accuracy as its metric and the majority class as its baseline. Its input is one text, so it
+    takes the text box, the API's {"texts": [...]} and the text checks from TextInput."""
 
     name = "sentence-polarity"
     main_metric = "accuracy"
@@ -189,6 +195,247 @@ def test_a_task_defined_in_one_place_runs_through_train_evaluate_and_predict(
     assert answer["predictions"][0]["label"] in ("neg", "pos")
 
 
+class Pair(BaseModel):
+    """Two messages to compare."""
+
+    first: str = Field(min_length=1, description="the first message")
+    second: str = Field(min_length=1, description="the second message")
+
+
+class PairsRequest(BaseModel):
+    """The pairs to predict."""
+
+    pairs: list[Pair] = Field(min_length=1, description="one or more pairs of messages")
+
+
+PAIR_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>
+<body><h2>{title}</h2><p>Labels: {labels}</p>
+<textarea id="a"></textarea><textarea id="b"></textarea><button id="go">Predict</button><pre id="r"></pre>
+<script>
+document.getElementById("go").onclick = async () => {{
+  const pair = {{first: document.getElementById("a").value, second: document.getElementById("b").value}};
+  const r = await fetch("predict", {{method: "POST", headers: {{"Content-Type": "application/json"}},
+    body: JSON.stringify({{pairs: [pair]}})}});
+  document.getElementById("r").textContent = JSON.stringify(await r.json(), null, 2);
+}};
+</script></body></html>"""
+
+
+class PairBoxes(DemoInput):
+    """Two text boxes; the pair is predicted on the button."""
+
+    title = "One pair"
+    prompt = "Type both messages to see whether they ask the same thing."
+
+    def __init__(self, example=None) -> None:
+        import ipywidgets as w
+
+        first, second = example or ("", "")
+        self.first = w.Textarea(value=first, description="First")
+        self.second = w.Textarea(value=second, description="Second")
+        self.widget = w.HBox([self.first, self.second])
+
+    def read(self):
+        pair = (self.first.value, self.second.value)
+        return pair if all(text.strip() for text in pair) else None
+
+
+class SameQuestion(LabelTask):
+    """A throwaway task whose input is not one text, defined here and nowhere else: do two support
+    messages ask the same thing? A CSV of first, second and label; the tokenizer reads each pair as
+    a sequence pair; the demo has two boxes, the API takes {"pairs": [{"first", "second"}]}."""
+
+    name = "same-question"
+    unit = "pairs"
+    input_column = "pair"
+    python_example = '[("where is my parcel?", "my order has not arrived")]'
+    max_pairs = 8
+
+    def load(self, data):
+        frame = pd.read_csv(data.data_path, dtype=str, keep_default_na=False)
+        return Dataset(frame=frame[["first", "second", "label"]], path=Path(data.data_path))
+
+    def dedupe_key(self, frame):
+        return frame["first"] + " | " + frame["second"]
+
+    def near_duplicates(self, splits):
+        return near_duplicate_texts(splits, self.dedupe_key)
+
+    def load_processor(self, location):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(location)
+
+    def new_model(self, location, labels):
+        from transformers import AutoModelForSequenceClassification
+
+        return AutoModelForSequenceClassification.from_pretrained(
+            location, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={x: i for i, x in enumerate(labels)})
+
+    def train_parts(self, train, validation, labels, location, max_length):
+        from datasets import Dataset as HFDataset
+        from transformers import DataCollatorWithPadding
+
+        tokenizer = self.load_processor(location)
+
+        def encode(frame):
+            ds = HFDataset.from_dict({"first": list(frame["first"]), "second": list(frame["second"]),
+                                      "label": [labels.index(x) for x in frame["label"]]})
+            return ds.map(lambda b: tokenizer(b["first"], b["second"], truncation=True,
+                                              max_length=max_length),
+                          batched=True, remove_columns=["first", "second"])
+
+        return TrainParts(model=self.new_model(location, labels), processor=tokenizer,
+                          train_ds=encode(train), val_ds=encode(validation),
+                          collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics)
+
+    def load_trained(self, model_dir):
+        from transformers import AutoModelForSequenceClassification
+
+        return (self.load_processor(str(model_dir)),
+                AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True))
+
+    def inputs_of(self, frame):
+        return list(zip(frame["first"], frame["second"]))
+
+    def check_inputs(self, inputs):
+        items = [inputs] if isinstance(inputs, tuple) else list(inputs)
+        for i, item in enumerate(items):
+            if not (isinstance(item, (tuple, list)) and len(item) == 2
+                    and all(isinstance(t, str) for t in item)):
+                raise ValueError(f"pairs: item {i} is {item!r}; give (first, second) pairs of texts.")
+        return [tuple(item) for item in items]
+
+    def predict_proba(self, predictor, inputs):
+        pairs = self.check_inputs(inputs)
+
+        def run(indices):
+            return predictor.probabilities(predictor.processor(
+                [pairs[i][0] for i in indices], [pairs[i][1] for i in indices], truncation=True,
+                max_length=predictor.max_length, padding=True, return_tensors="pt"))
+
+        rows = in_batches(pairs, predictor.batch_size, run, length=lambda p: len(p[0]) + len(p[1]))
+        return np.array(rows, dtype=np.float32).reshape(len(pairs), len(predictor.labels))
+
+    def show_input(self, item):
+        return f"{item[0]} | {item[1]}"
+
+    def baseline_scores(self, splits, labels, split, seed=42):
+        majority = splits["train"]["label"].mode()[0]
+        target = splits[split]["label"]
+        return classification_metrics(target, [majority] * len(target), labels)
+
+    def demo_input(self, example=None):
+        return PairBoxes(example)
+
+    def demo_examples(self, example, test, n=3):
+        return self.inputs_of(test)[:n]
+
+    def predict_route(self, predictor, run, max_pairs=max_pairs):
+        def predict(request: PairsRequest):
+            if len(request.pairs) > max_pairs:
+                raise RequestRejected(413, f"{len(request.pairs)} pairs; the limit is {max_pairs}.")
+            pairs = [(p.first, p.second) for p in request.pairs]
+            return {"run": run, "predictions": predictor.predict(pairs)}
+
+        return PredictRoute(endpoint=predict, result_model=self.result_model, input="pair of texts",
+                            limits={"max_pairs": max_pairs}, body_limit=max_pairs * 20_000 + 1024,
+                            page=PAIR_PAGE, hint='Send JSON like {"pairs": [{"first": "...", '
+                                                 '"second": "..."}]}.')
+
+    def api_example(self, url):
+        body = json.dumps({"pairs": [{"first": "where is my parcel?",
+                                      "second": "my order has not arrived"}]})
+        return f"curl -s {url}/predict -H 'Content-Type: application/json' -d '{body}'"
+
+
+@pytest.fixture
+def same_question(tmp_path):
+    """The pair task registered for one test, and a CSV of its data."""
+    register_task(SameQuestion())
+    things = ["parcel", "password", "refund", "invoice", "address", "screen"]
+    rows = []
+    for i in range(36):
+        a, b = things[i % 6], things[(i + 1) % 6]
+        rows.append({"first": f"question {i} about my {a}", "second": f"the {a} issue {i} again",
+                     "label": "same"})
+        rows.append({"first": f"question {i} about my {a}", "second": f"now the {b} thing {i}",
+                     "label": "different"})
+    path = tmp_path / "pairs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    yield path
+    unregister_task("same-question")
+
+
+def test_a_task_whose_input_is_a_pair_of_texts_runs_end_to_end_from_its_own_definition(
+        same_question, tiny_model, tmp_path, runs_dir):
+    from fastapi.testclient import TestClient
+
+    data = hk.DataConfig(task="same-question", data_path=str(same_question), model=str(tiny_model),
+                         test_size=0.25, val_size=0.25)
+    diagnosis = hk.diagnose(data)
+    assert not diagnosis.errors and diagnosis.lengths is None  # it measures no token lengths
+    run_dir = hk.start_run(str(runs_dir / "pairs"))
+    hk.save_splits(diagnosis.splits, run_dir, diagnosis.task)
+    hk.write_json(hk.Run(run_dir).data_report, hk.data_report(diagnosis, data))
+    summary = hk.train_model(run_dir, hk.TrainConfig(
+        task="same-question", model=str(tiny_model), epochs=1, learning_rate=1e-3, batch_size=8,
+        max_length=32, patience=0, device="cpu"))
+    assert summary.main_metric == "macro_f1" and summary.best_validation is not None
+
+    predictions = hk.predict_split(run_dir, "test", device="cpu")
+    scores = hk.score_predictions(run_dir, predictions)
+    baseline = hk.baseline_scores(run_dir, "test")
+    hk.write_metrics(run_dir, scores, baseline, predictions)
+    assert len(predictions) == 18 and set(predictions["predicted"]) <= {"same", "different"}
+    assert baseline["accuracy"] == 0.5  # the majority label is right on half the balanced pairs
+
+    predictor = hk.Predictor.from_run(run_dir, device="cpu")
+    pair = ("where is my parcel?", "my parcel has not arrived")
+    [expected] = predictor.predict([pair])
+    assert predictor.table([pair])["pair"].tolist() == ["where is my parcel? | my parcel has not arrived"]
+    with pytest.raises(ValueError, match="pairs: item 0 is 'one text'"):
+        predictor.predict(["one text"])
+
+    # The demo: two boxes, read and predicted through the task's own widgets.
+    examples = hk.demo_examples(run_dir)
+    assert examples == diagnosis.task.inputs_of(hk.load_splits(run_dir)[0]["test"])[:3]
+    app = hk.DemoApp(predictor, out_dir=tmp_path / "scored", example=examples[0])
+    assert app.ui.titles == ("One pair", "Score a file") and "hackkit-demo-label" in app.result.value
+    app.input.first.value, app.input.second.value = pair
+    app.button.click()
+    assert app.last == (pair, expected)
+    assert f'<b class="hackkit-demo-label">{expected["label"]}</b>' in app.result.value
+    app.input.second.value = "  "
+    app.button.click()
+    assert "Type both messages" in app.result.value
+
+    # The API: the task's request model is the contract /openapi.json states.
+    with TestClient(hk.create_app(predictor)) as client:
+        answer = client.post("/predict", json={"pairs": [{"first": pair[0], "second": pair[1]}]})
+        schema = client.get("/openapi.json").json()
+        missing = client.post("/predict", json={"texts": ["one text"]})
+        too_many = client.post("/predict", json={"pairs": [{"first": "a", "second": "b"}] * 9})
+        health, page = client.get("/health").json(), client.get("/").text
+    assert answer.status_code == 200 and answer.json()["run"] == hk.Run(run_dir).name
+    got = answer.json()["predictions"][0]
+    assert got["label"] == expected["label"] and got["score"] == pytest.approx(expected["score"], abs=1e-5)
+    body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/PairsRequest"}
+    assert schema["components"]["schemas"]["Pair"]["required"] == ["first", "second"]
+    assert missing.status_code == 422 and 'missing "pairs"' in missing.json()["error"]
+    assert '{"pairs": [{"first"' in missing.json()["error"]
+    assert too_many.status_code == 413 and "9 pairs; the limit is 8" in too_many.json()["error"]
+    assert health["input"] == "pair of texts" and health["max_pairs"] == 8
+    assert page.count("<textarea") == 2
+
+    card = hk.model_card(run_dir)
+    assert "same-question" in card and SameQuestion.python_example in card
+    assert '"pairs": [{"first": "where is my parcel?"' in card
+    assert hk.serve_usage(run_dir).splitlines()[1] == SameQuestion().api_example("localhost:8000")
+
+
 def test_an_unknown_task_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"TASK='images': unknown task. Supported tasks: "
                                          r"text-classification, token-classification"):
@@ -275,6 +522,25 @@ def test_no_generic_module_branches_on_a_task_name():
     offenders = [f"{p.relative_to(PACKAGE)}:{i}: {line.strip()}"
                  for p in PACKAGE.rglob("*.py") if "tasks" not in p.parts
                  for i, line in enumerate(p.read_text().splitlines(), 1) if BRANCH.search(line)]
+    assert offenders == []
+
+
+# Ways a module could ask what kind of input a task takes (text, image, a pair) instead of
+# asking the task for its widgets, its request model or its examples.
+INPUT_KIND = re.compile(r"""input_kind|(==|!=)\s*["'](text|image|pair)s?["']|\bPIL\b|"""
+                        r"""isinstance\([^)]*\b(bytes|Image)\b""")
+
+
+def test_only_tasks_know_what_kind_of_input_they_take():
+    assert INPUT_KIND.search('if task.input_kind == "image":')  # the branch this test keeps out
+    sources = {str(p.relative_to(PACKAGE.parent)): p.read_text() for p in PACKAGE.rglob("*.py")
+               if "tasks" not in p.relative_to(PACKAGE).parts}
+    for notebook in (PACKAGE.parent / "notebooks").glob("*.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        sources[notebook.name] = "\n".join("".join(c["source"]) for c in cells
+                                           if c["cell_type"] == "code")
+    offenders = [f"{name}:{i}: {line.strip()}" for name, source in sources.items()
+                 for i, line in enumerate(source.splitlines(), 1) if INPUT_KIND.search(line)]
     assert offenders == []
 
 
