@@ -16,8 +16,9 @@ import numpy as np
 from hackkit.device import resolve_device
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)
-# benchmarks/bench_few_labels.py on 4 sets x 7 sizes: a fixed C=10 was within 0.01 test macro-F1 of the
-# best C of the grid nearly everywhere, while picking C on small validation sets mostly added noise.
+# On the learning curves of benchmarks/bench_few_labels.py a fixed C=10 did about as well as the
+# grid's best C, while picking C on small validation sets mostly added noise (benchmarks/RESULTS.md,
+# "Few labels").
 DEFAULT_C = 10.0
 VALIDATION_MARGIN = 0.01  # leave the default C only for a validation macro-F1 gain larger than this
 PROBE_WEIGHTS = "probe.safetensors"
@@ -385,17 +386,16 @@ def label_texts(label_names: Sequence[str], descriptions: Mapping[str, str] | Se
     return out
 
 
-# How well zero-shot does (bench_few_labels.py, test accuracy, names as words, no descriptions): clinc150
-# 0.684 over 150 intents, support_intents 0.430 over 8, sst2 0.660 with "negative"/"positive" (0.605 with
-# the raw names "0"/"1"), sms_spam 0.802 with "personal message"/"spam advertisement" (0.571 with
-# "ham"/"spam"; macro-F1 0.627). Good enough to start labelling from; a probe on 2+ examples per class
-# usually beats it. The temperature only sharpens probabilities; it does not change the ranking.
+# How well zero-shot does is in benchmarks/RESULTS.md, "Few labels": good enough to start labelling
+# from, better with label names that are words ("negative", not "0") or one-line descriptions, and a
+# probe on 2+ examples per class usually beats it. The temperature only sharpens probabilities; it
+# does not change the ranking.
 def zero_shot_proba(
     text_emb, label_names: Sequence[str], model_location: str,
     descriptions: Mapping[str, str] | Sequence[str] | None = None, temperature: float = ZERO_SHOT_TEMPERATURE,
     template: str = "{label}", max_length: int = 128, device: str = "cpu",
 ) -> np.ndarray:
-    """softmax(cosine(text, label text) / temperature); columns follow label_names. See the module notes on accuracy."""
+    """softmax(cosine(text, label text) / temperature); columns follow label_names. See the note above on accuracy."""
     x = _check_matrix(text_emb, "text_emb")
     norms = np.linalg.norm(x, axis=1)
     if not np.allclose(norms, 1.0, atol=1e-3):

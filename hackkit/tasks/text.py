@@ -23,10 +23,9 @@ def fit_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 42):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    # solver="sag" (the rows are L2-normalised, as it needs): on clinc150 (15k texts, 150 classes,
-    # 31k features) it fitted in 5.7 s where lbfgs took 20.7 s and stopped short of the optimum
-    # (test macro-F1 0.9096 against 0.9080); on the sample, sms_spam and sst2 both took under a
-    # second and scored within 0.001 of each other.
+    # solver="sag" (the rows are L2-normalised, as it needs): with many classes and features it
+    # fits several times faster than the default lbfgs, which also stopped short of the optimum
+    # there; on small sets the two agree (benchmarks/RESULTS.md, "TF-IDF solver").
     model = make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
         LogisticRegression(max_iter=2000, C=10.0, solver="sag", random_state=seed),
@@ -108,7 +107,7 @@ class TextClassification(TextInput, LabelTask):
         """Mean pooling + a head that starts as logistic regression on the frozen embeddings.
 
         A fresh head on the [CLS] token needs hundreds of steps per class before it predicts
-        anything (0.42 accuracy after 200 steps on 77 intents); the probe already scores like the
+        anything (benchmarks/RESULTS.md, "The probe start"); the probe already scores like the
         embeddings baseline, so every step of the budget refines a model that works.
         """
         import dataclasses
@@ -127,7 +126,8 @@ class TextClassification(TextInput, LabelTask):
         train_accuracy = float(np.mean(np.asarray(probe.predict(vectors)) == train["label"].to_numpy()))
         # The model before its first step is the probe (same embeddings, same head), so the probe's
         # validation scores are its step-0 evaluation, from the cached embeddings in milliseconds
-        # instead of a pass over the validation texts (6 s of a 1-minute budget on clinc150).
+        # instead of a pass over the validation texts, which a short budget would pay for
+        # (benchmarks/RESULTS.md, "The probe start").
         val_vectors = cached_embeddings(list(validation["text"]), location, max_length, cache_dir,
                                         name="validation", device=device)
         probabilities = np.maximum(probe.predict_proba(val_vectors), 1e-30)

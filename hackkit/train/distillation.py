@@ -126,8 +126,8 @@ def narrow_ffn(model, units: int) -> None:
     |input weights| x |output weights| (BERT-style intermediate.dense and output.dense).
 
     At batch size 1 a layer's fixed costs stay however few layers are kept, so half the layers
-    is less than twice as fast; narrower layers cut the rest (raw MiniLM forward, 2-core CPU:
-    3 layers 2.0x the 6-layer model, 3 layers of 768 units 2.6x).
+    is less than twice as fast; narrower layers cut the rest (benchmarks/RESULTS.md,
+    "Distillation").
     """
     for layer in model.get_submodule(layer_list(model)):
         try:

@@ -13,14 +13,12 @@ from hackkit.registry import COMMON_PARAMETERS, get_method, load_target
 from hackkit.runfolder import Run, load_splits
 from hackkit.summary import TrainSummary
 
-# choose_method thresholds, measured with benchmarks/bench_few_labels.py (test macro-F1, all-MiniLM-L6-v2):
-# - With 1 labelled example per class, zero-shot by label names beat the probe on 3 of 4 sets
-#   (support_intents 0.405 vs 0.322, clinc150 0.660 vs 0.629, sst2 with names negative/positive 0.658 vs
-#   0.551; lost on sms_spam 0.627 vs 0.652); with 2 per class the probe won on clinc150 (0.769) and
-#   sms_spam (0.673), tied on support_intents (0.403). So: zero-shot below 2 per class.
-# - Full fine-tuning (5 epochs) lost to the probe at 8 per class (support_intents 0.438 vs 0.618,
-#   sms_spam 0.575 vs 0.809, sst2 0.656 vs 0.654 at ~450x the time) and won at 32 per class on
-#   support_intents (0.789 vs 0.707, 405 s vs 1.5 s). So: fine-tune from 32 per class, time allowing.
+# choose_method thresholds, from the learning curves of benchmarks/bench_few_labels.py on four sets
+# (benchmarks/RESULTS.md, "Few labels"):
+# - With 1 labelled example per class, zero-shot by label names beat the probe on 3 of 4 sets; with
+#   2 per class the probe won or tied on the intent sets and spam. So: zero-shot below 2 per class.
+# - Full fine-tuning (5 epochs) lost to the probe at 8 per class, at hundreds of times the time,
+#   and won at 32 per class on the sample. So: fine-tune from 32 per class, time allowing.
 FINETUNE_MIN_PER_CLASS = 32
 # hackkit.finetune, 256 rows x 5 epochs with evaluation each epoch, 2 CPU cores shared with other jobs
 # (load ~6); the same code did 10.6/s on 64 rows under less load. Pass your own rate for a GPU.

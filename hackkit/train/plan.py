@@ -19,7 +19,8 @@ from hackkit.train.distributed import check_processes, slowest
 
 # Evaluation is a forward pass only, without the backward pass (~2x the forward), with no grads:
 # at least 3x the training throughput per example. Used to reserve time for evaluations only when
-# the evaluation speed was not measured: measured on clinc150 (2-core CPU), it was 5.7x.
+# the evaluation speed was not measured; measured, it is usually higher (benchmarks/RESULTS.md,
+# "Time budget plan").
 EVAL_SPEEDUP = 3.0
 # Under a budget, evaluations take at most this share of the usable time (fewer of them when each
 # is expensive), down to one in the middle of the run and the final one ...
@@ -311,8 +312,8 @@ def measure_speed(parts: TrainParts, config: TrainConfig, device: str, precision
     """Training and evaluation examples/s on this machine, from a few batches of the real data.
 
     Evaluation is timed on validation batches of its own size: a fixed ratio to the training
-    speed (EVAL_SPEEDUP) had put an evaluation at twice its real time on clinc150, and the plan
-    then left no time for training.
+    speed (EVAL_SPEEDUP) had overestimated an evaluation on clinc150 so far that the plan left no
+    time for training (benchmarks/RESULTS.md, "Time budget plan").
     """
     import torch
 

@@ -360,9 +360,9 @@ def freeze_word_embeddings(model) -> int:
     """Keep the model's input word-embedding table as pretrained; return its size (0: it has none).
 
     It is half of MiniLM's weights (30,522 x 384), and most rows belong to words the training data
-    never uses, yet AdamW updates (and decays) every row at every step: frozen, a step ran 1.4-1.7x
-    faster on a 2-core CPU (clinc150 texts, batches of 8). Position embeddings and every layer
-    still train.
+    never uses, yet AdamW updates (and decays) every row at every step: frozen, a step runs
+    faster, so the budget buys more steps (benchmarks/RESULTS.md, "Frozen word embeddings").
+    Position embeddings and every layer still train.
     """
     try:
         table = model.get_input_embeddings()

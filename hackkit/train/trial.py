@@ -65,8 +65,8 @@ def _trend_pruner_class():
         level (median) stops winners or nothing. This one looks at the trend: a trial that is
         still climbing fast goes on, one that flattened (or fell) below the best finished score
         stops. It can still stop a trial whose biggest gains come in its last evaluations, as
-        the rate reaches zero (the README's search benchmark shows one). Trials that do not say
-        how many evaluations they have left are never stopped."""
+        the rate reaches zero (benchmarks/RESULTS.md, "Search pruning", shows one). Trials that
+        do not say how many evaluations they have left are never stopped."""
 
         def __init__(self, n_startup_trials: int = 2) -> None:
             self.n_startup_trials = n_startup_trials

@@ -1,9 +1,9 @@
 """Dynamic int8 quantisation for CPU serving, checked against the fp32 model on the test split.
 
-Two engines, chosen per task by what measured faster here (README, "A small, fast model for the
-demo"): for tasks with an ONNX export (one label per input) ONNX Runtime's dynamic quantisation of
-the exported graph, made once and kept as model/model.int8.onnx (MiniLM at batch size 1 on a 2-core
-CPU: 2.7 ms against 5.7 ms for PyTorch's int8); for the others (NER) PyTorch's dynamic quantisation,
+Two engines, chosen per task by what measured faster here (benchmarks/RESULTS.md, "int8"): for
+tasks with an ONNX export (one label per input) ONNX Runtime's dynamic quantisation of the exported
+graph, made once and kept as model/model.int8.onnx (faster than PyTorch's int8 for MiniLM at
+batch size 1 on a CPU); for the others (NER) PyTorch's dynamic quantisation,
 which stays a PyTorch module. Both store the Linear layers' weights as int8 and quantise the
 activations on the fly: no calibration data. `Predictor(..., int8=True)` picks the engine;
 hk.compare_models scores it against fp32. CPU only.
@@ -48,8 +48,8 @@ def onnx_int8_file(model_dir: str | Path) -> Path:
             print(f"exporting {model_dir} to ONNX for int8 (once; kept as {target.name})", flush=True)
             fp32 = export_onnx(model_dir, Path(tmp) / ONNX_FILE)
         part = Path(tmp) / ONNX_INT8_FILE
-        # one scale per output channel: on the sample's teacher it kept macro-F1 within 0.02 point of
-        # fp32, where one scale per tensor lost 1.1 points; the file size is the same
+        # one scale per output channel: it kept the teacher's macro-F1 where one scale per tensor
+        # lost more than a point, at the same file size (benchmarks/RESULTS.md, "int8")
         quantize_dynamic(str(fp32), str(part), weight_type=QuantType.QInt8, per_channel=True)
         part.replace(target)
     return target

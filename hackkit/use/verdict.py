@@ -7,8 +7,7 @@ import math
 from typing import Any
 
 # Fine-tuning a fresh classification head needs roughly this many optimizer steps per class before
-# every class is learned (800 examples x 2 epochs / batch 8 = 200 steps for 77 classes gave 0.42
-# accuracy; ~4,000 steps gave 0.92).
+# every class is learned; a few per class fell far short (benchmarks/RESULTS.md, "The probe start").
 MIN_STEPS_PER_CLASS = 10
 
 
