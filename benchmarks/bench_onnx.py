@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 import hackkit as hk
+import hackkit.models.auto  # noqa: F401  plain transformers loads the kit's model classes
 from hackkit.models.resolve import load_for_classification, load_tokenizer
-from hackkit.use.export import _onnx_inputs
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "support_intents.csv"
+TEXT = hk.get_task("text-classification")
 
 
 def fresh_model(folder: Path) -> Path:
@@ -66,10 +67,10 @@ def compare(tmp: Path, args: argparse.Namespace) -> None:
 
     def run_torch(batch: list[str]) -> np.ndarray:
         with torch.inference_mode():
-            return model(**_onnx_inputs(tokenizer, batch, 128, "pt")).logits.numpy()
+            return model(**TEXT.onnx_inputs(tokenizer, batch, 128, "pt")).logits.numpy()
 
     def run_onnx(batch: list[str]) -> np.ndarray:
-        feed = {k: v.astype(np.int64) for k, v in _onnx_inputs(tokenizer, batch, 128, "np").items()}
+        feed = {k: v.astype(np.int64) for k, v in TEXT.onnx_inputs(tokenizer, batch, 128, "np").items()}
         return session.run(["logits"], feed)[0]
 
     print(f"{'batch size':>10} {'PyTorch texts/s':>16} {'ONNX Runtime texts/s':>21} {'ORT/PT':>6} "

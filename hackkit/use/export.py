@@ -10,7 +10,7 @@ import numpy as np
 
 from hackkit.models.resolve import load_saved
 from hackkit.paths import write_json
-from hackkit.registry import get_task
+from hackkit.registry import get_task, task_names
 from hackkit.runfolder import ONNX_CHECK, Run, load_splits, read_model_info
 from hackkit.use.card import write_model_card
 
@@ -30,8 +30,9 @@ def export_onnx(model_dir: str | Path, out_path: str | Path | None = None,
     info = read_model_info(model_dir)
     task = get_task(info.task)
     if not task.onnx_export:
-        raise ValueError(f"{model_dir}: a {task.name} model; ONNX export covers the tasks "
-                         "with one label per input (text-classification, image-classification).")
+        covered = [name for name in task_names() if get_task(name).onnx_export]
+        raise ValueError(f"{model_dir}: a {task.name} model; ONNX export covers the tasks with "
+                         f"one label per input ({', '.join(covered)}).")
     out = Path(out_path) if out_path else model_dir / Run(model_dir.parent).onnx_file.name
     if out.exists():
         raise FileExistsError(f"{out} already exists; delete it to export again, or pass "

@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 from hackkit.tasks.images import checks, classifier, reading, transforms, views
+from helpers import image_generator
 
-ROOT = Path(__file__).resolve().parents[2]
 FLOWER = Path(importlib.util.find_spec("sklearn").origin).parent / "datasets" / "images" / "flower.jpg"
 DAISY = 985  # ImageNet class index of "daisy"
 
@@ -22,10 +22,7 @@ DAISY = 985  # ImageNet class index of "daisy"
 @pytest.fixture(scope="module")
 def generator():
     """data/make_sample_images.py as a module (draws single images without writing the whole set)."""
-    spec = importlib.util.spec_from_file_location("make_sample_images", ROOT / "data" / "make_sample_images.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return image_generator()
 
 
 def draw(generator, label: str = "star", seed: int = 0) -> Image.Image:
