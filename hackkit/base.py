@@ -108,7 +108,7 @@ class PredictRoute:
 class Task:
     """Everything that differs between tasks. Generic modules call these; none compares task names.
 
-    A new task subclasses this in one module and adds one line to hackkit.tasks.TASKS.
+    A new task subclasses this in one module and adds one line to hackkit.registry.TASKS.
     """
 
     name: str = ""
@@ -122,14 +122,14 @@ class Task:
     unseen_labels_block: bool = True  # labels only in validation/test: error (True) or warning
     data_hint: str = ""  # shown when a data file does not suit the task
     file_suffixes: tuple[str, ...] = ()  # data file types the task reads (empty: not checked)
-    onnx_export: bool = False  # whether hackkit.export can export and check this task's models
+    onnx_export: bool = False  # whether hackkit.use.export can export and check its models
     # METHOD embeddings / zero-shot / auto (one label per text, sentence embeddings) and demo
     # corrections merged by 01 (FEEDBACK): only for tasks whose rows are a text and one label.
     embedding_methods: bool = False
     accepts_feedback: bool = False
     input_column: str = "input"  # the input's column in Predictor.table and in a file to score
     default_model: str = ""  # MODEL used when MODEL is left at the (text) parameter default
-    distillable: bool = False  # whether hackkit.distill can train a student (one label per text)
+    distillable: bool = False  # whether the distill command can train a student (one label per text)
     result_model: Any = None  # pydantic model of one prediction, for the API's schema
     python_example: str = "inputs"  # the argument of predictor.predict(...) in the model card
 

@@ -32,8 +32,8 @@ def test_compute_metrics_from_logits():
     assert scores["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
 
 
-def test_finetune_saves_a_self_contained_model(run_with_splits):
-    summary = hk.finetune(run_with_splits, hk.TrainConfig(**TINY))
+def test_finetune_saves_a_self_contained_model(run_with_splits, tiny_model):
+    summary = hk.finetune(run_with_splits, hk.TrainConfig(**TINY, model=str(tiny_model)))
     model_dir = run_with_splits / "model"
     assert (model_dir / "model.safetensors").is_file()
     assert not list(model_dir.glob("*.bin"))  # no pickled weights
@@ -54,7 +54,7 @@ def test_finetune_saves_a_self_contained_model(run_with_splits):
     assert fig.axes[1].lines  # validation scores were plotted
 
     with pytest.raises(FileExistsError, match="refusing to overwrite a trained model"):
-        hk.finetune(run_with_splits, hk.TrainConfig(**TINY))
+        hk.finetune(run_with_splits, hk.TrainConfig(**TINY, model=str(tiny_model)))
 
 
 def test_the_head_starts_as_the_probe_and_is_kept_when_training_only_hurts(run_with_splits):
@@ -115,8 +115,9 @@ def test_a_budget_too_short_for_the_data_trains_the_smallest_plan_and_says_so(ru
     assert (run_with_splits / "model" / "model.safetensors").is_file()
 
 
-def test_progress_records_reach_the_run_folder(run_with_splits):
-    hk.finetune(run_with_splits, hk.TrainConfig(**{**TINY, "time_budget_minutes": 0.0}))
+def test_progress_records_reach_the_run_folder(run_with_splits, tiny_model):
+    hk.finetune(run_with_splits, hk.TrainConfig(**{**TINY, "time_budget_minutes": 0.0,
+                                                   "model": str(tiny_model)}))
     records = [json.loads(line) for line in
                hk.Run(run_with_splits).progress.read_text().splitlines()]
     events = [r["event"] for r in records]
@@ -190,12 +191,13 @@ def test_the_word_embedding_table_stays_as_pretrained_unless_asked(run_with_spli
     assert summary.details["frozen_word_embeddings"] == (weight(before, table).numel() if freeze else 0)
 
 
-def test_the_probe_start_scores_are_what_evaluating_the_start_model_gives(run_with_splits):
+def test_the_probe_start_scores_are_what_evaluating_the_start_model_gives(run_with_splits,
+                                                                          tiny_model):
     from transformers import Trainer, TrainingArguments
 
     # 02 logs the probe's validation scores as the step-0 evaluation instead of running one: they
     # must be what Trainer measures on the model before its first step.
-    task, config = hk.get_task("text-classification"), hk.TrainConfig(**TINY)
+    task, config = hk.get_task("text-classification"), hk.TrainConfig(**TINY, model=str(tiny_model))
     splits, labels = hk.load_splits(run_with_splits)
     location = hk.resolve_for_task(task, config.model).location
     parts = task.train_parts(splits["train"], splits["validation"], labels, location, 32)
