@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve a run's model over HTTP: POST /predict, GET /health")
     serve.add_argument("run", nargs="?", default="", help="run folder (default: latest with a model)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
     serve.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     serve.add_argument("--int8", action="store_true",
                        help="serve a dynamically int8-quantised copy (CPU; faster, about as accurate)")

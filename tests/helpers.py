@@ -78,28 +78,39 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
 
 @contextmanager
 def served(run_dir: Path, timeout: float = 120):
-    """`python -m hackkit serve RUN` in its own process on a free loopback port; yields its URL
-    once /health answers, and stops it by its PID afterwards."""
+    """`python -m hackkit serve RUN --port 0` in its own process (the server takes a free loopback
+    port itself, so no other process can take it first); yields its URL once /health answers, and
+    stops it by its PID afterwards."""
+    import re
+    import threading
+
     import httpx
     import pytest
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "hackkit", "serve", str(run_dir), "--port",
-                             str(port), "--device", "cpu"],
+    proc = subprocess.Popen([sys.executable, "-m", "hackkit", "serve", str(run_dir), "--port", "0",
+                             "--device", "cpu"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + timeout
+        url = None
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}: {proc.stdout.read()}")
+                reader.join(timeout=5)
+                pytest.fail(f"server exited with {proc.returncode}: {''.join(lines)}")
+            found = url or next((m.group(1) for line in list(lines)
+                                 if (m := re.search(r" on (http://\S+) ", line))), None)
+            url = found
             try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                if url and httpx.get(f"{url}/health", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"server did not answer /health within {timeout:.0f} s")
+                pytest.fail(f"server did not answer /health within {timeout:.0f} s: "
+                            f"{''.join(lines)}")
             time.sleep(0.3)
         yield url
     finally:

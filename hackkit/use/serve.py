@@ -4,6 +4,7 @@ request, answer and limits, stated at /openapi.json and /docs), GET /health, a t
 from __future__ import annotations
 
 import html
+import socket
 from pathlib import Path
 
 from hackkit.base import RequestRejected
@@ -96,12 +97,30 @@ def serve_usage(run_dir: str | Path, port: int = 8000) -> str:
             + run.task().api_example(f"localhost:{port}"))
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (0: any free port), taken before the model loads: a port in use
+    is said at once, and with port 0 nothing can take the port between choosing and serving."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OSError(f"--port {port}: cannot listen on {host}:{port} ({e.strerror}); another "
+                      "program uses it. Give another --port, or --port 0 for any free one.") from e
+    return sock
+
+
 def serve_model(run: str = "", host: str = "127.0.0.1", port: int = 8000, device: str = "auto",
                 int8: bool = False, **limits: int) -> None:
-    """Load the run's model once (int8: dynamically quantised, CPU) and serve it until interrupted."""
+    """Load the run's model once (int8: dynamically quantised, CPU) and serve it until interrupted;
+    port 0 takes any free port, and the line printed before serving names it."""
     import uvicorn
 
+    sock = listening_socket(host, port)
     predictor = Predictor.from_run(run, device=device, int8=int8)
-    print(f"serving {predictor.model_dir} on http://{host}:{port} (POST /predict, GET /health)",
+    bound = sock.getsockname()[1]
+    print(f"serving {predictor.model_dir} on http://{host}:{bound} (POST /predict, GET /health)",
           flush=True)
-    uvicorn.run(create_app(predictor, **limits), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(create_app(predictor, **limits), log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])

@@ -111,6 +111,24 @@ class NotebookPage:
         return path
 
 
+def _answers(proc: subprocess.Popen, url: str, params: dict, log_path: Path) -> bool:
+    """Wait until the server answers `url`; False when it exited because its port was taken."""
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            if "already in use" in log_path.read_text():
+                return False
+            pytest.fail(f"JupyterLab exited: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(url, params=params, timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail("JupyterLab did not start within 90 s")
+        time.sleep(0.25)
+
+
 @pytest.fixture
 def open_notebook(browser, tmp_path):
     """Serve a copy of notebooks/NAME from a temp folder with JupyterLab, open it in Chromium and
@@ -135,31 +153,25 @@ def open_notebook(browser, tmp_path):
             nbformat.write(parameterize_notebook(notebook, parameters), folder / name)
         else:
             shutil.copy(hk.params.notebooks_dir() / name, folder)
-        port, token = free_port(), secrets.token_hex(16)
-        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
-               "--LabApp.expose_app_in_browser=True"]
-        if os.geteuid() == 0:
-            cmd.append("--allow-root")
-        log_path = tmp_path / "jupyterlab.log"
-        log = open(log_path, "w")
-        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=log,
-                                stderr=subprocess.STDOUT)
-        started.append((proc, log))
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not start within 90 s")
-            time.sleep(0.25)
+        token = secrets.token_hex(16)
+        for attempt in range(3):  # another process may take the chosen port before the server does
+            port = free_port()
+            cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
+                   "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+                   f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
+                   "--LabApp.expose_app_in_browser=True"]
+            if os.geteuid() == 0:
+                cmd.append("--allow-root")
+            log_path = tmp_path / f"jupyterlab-{attempt}.log"
+            log = open(log_path, "w")
+            proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=log,
+                                    stderr=subprocess.STDOUT)
+            started.append((proc, log))
+            url = f"http://127.0.0.1:{port}"
+            if _answers(proc, f"{url}/api/status", {"token": token}, log_path):
+                break
+        else:
+            pytest.fail(f"JupyterLab found no free port in 3 tries: {log_path.read_text()[-2000:]}")
         page = NotebookPage(browser, folder)
         browser.get(f"{url}/lab/tree/{name}?token={token}")
         page.wait(lambda d: d.execute_script(KERNEL_STATUS) == "idle", 120, "an idle kernel")

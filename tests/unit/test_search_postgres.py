@@ -61,35 +61,47 @@ def postgres(tmp_path):
                            "-E", "UTF8", "--no-sync"], capture_output=True, text=True)
     if init.returncode:
         _unavailable(f"initdb failed: {init.stderr.strip()[-300:]}")
-    port = free_port()
-    log = open(tmp_path / "postgres.log", "w")
-    proc = subprocess.Popen([*as_user, server, "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-                             "-k", str(data)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"postgresql+psycopg2://hackkit@127.0.0.1:{port}/postgres"
-    try:
-        import sqlalchemy
+    import sqlalchemy
 
-        engine = sqlalchemy.create_engine(url)
-        deadline = time.monotonic() + 120  # a server starts in about a second; busy cores: longer
-        while True:
-            try:
-                with engine.connect():
-                    break
-            except sqlalchemy.exc.OperationalError:
-                if proc.poll() is not None:
-                    _unavailable(f"postgres exited: {(tmp_path / 'postgres.log').read_text()[-300:]}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"postgres did not accept connections within 120 s: "
-                                f"{(tmp_path / 'postgres.log').read_text()[-300:]}")
-                time.sleep(0.1)
+    log_path = tmp_path / "postgres.log"
+    log = None
+    try:
+        for _ in range(3):  # another process may take the chosen port before the server does
+            port = free_port()
+            log = open(log_path, "w")
+            proc = subprocess.Popen([*as_user, server, "-D", str(data), "-p", str(port),
+                                     "-h", "127.0.0.1", "-k", str(data)],
+                                    stdout=log, stderr=subprocess.STDOUT)
+            url = f"postgresql+psycopg2://hackkit@127.0.0.1:{port}/postgres"
+            engine = sqlalchemy.create_engine(url)
+            deadline = time.monotonic() + 120  # it starts in about a second; busy cores: longer
+            while True:
+                try:
+                    with engine.connect():
+                        break
+                except sqlalchemy.exc.OperationalError:
+                    if proc.poll() is not None:
+                        break
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"postgres did not accept connections within 120 s: "
+                                    f"{log_path.read_text()[-300:]}")
+                    time.sleep(0.1)
+            if proc.poll() is None:
+                break
+            log.close()
+            if "already in use" not in log_path.read_text():
+                _unavailable(f"postgres exited: {log_path.read_text()[-300:]}")
+        else:
+            pytest.fail(f"postgres found no free port in 3 tries: {log_path.read_text()[-300:]}")
         engine.dispose()
         yield url
     finally:
         pid_file = data / "postmaster.pid"  # the server's own PID (runuser may sit in between)
         if pid_file.is_file():
             os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGINT)  # fast shutdown
-        proc.wait(timeout=30)
-        log.close()
+        if log is not None:
+            proc.wait(timeout=30)
+            log.close()
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -112,3 +112,19 @@ def test_serve_without_a_model_is_a_clear_error(tmp_path, capsys):
 
     assert main(["serve", str(tmp_path)]) == 2
     assert "has no model yet. Run 02_finetune" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_named_before_the_model_loads_and_port_0_takes_a_free_one():
+    import socket
+
+    from hackkit.use.serve import listening_socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=rf"--port {port}: cannot listen on 127.0.0.1:{port} .* "
+                                          r"Give another --port, or --port 0"):
+            listening_socket("127.0.0.1", port)
+    with listening_socket("127.0.0.1", 0) as sock:
+        assert sock.getsockname()[1] > 0
