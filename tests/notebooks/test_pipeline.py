@@ -13,7 +13,6 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
-import papermill
 import pytest
 
 import hackkit as hk
@@ -74,21 +73,3 @@ def test_evaluate_wrote_metrics_in_range(run_dir):
     assert (run_dir / "confusion_matrix.png").is_file()
     card = (run_dir / "model" / "README.md").read_text()  # 03 writes the model card
     assert f"| this model | {metrics['model']['accuracy']:.4f} |" in card
-
-
-def test_evaluate_runs_alone_on_an_existing_run_folder(run_dir, tmp_path):
-    before = hk.read_json(run_dir / "metrics.json")
-    papermill.execute_notebook(
-        str(hk.params.notebooks_dir() / "03_evaluate.ipynb"), str(tmp_path / "03_again.ipynb"),
-        parameters={"RUN_DIR": str(run_dir), "DEVICE": "cpu"}, kernel_name="python3",
-        progress_bar=False,
-    )
-    assert hk.read_json(run_dir / "metrics.json")["model"] == before["model"]
-
-
-def test_finetune_refuses_to_overwrite_the_runs_model(run_dir, tmp_path):
-    with pytest.raises(papermill.PapermillExecutionError, match="refusing to overwrite"):
-        papermill.execute_notebook(
-            str(hk.params.notebooks_dir() / "02_finetune.ipynb"), str(tmp_path / "02_again.ipynb"),
-            parameters={"RUN_DIR": str(run_dir)}, kernel_name="python3", progress_bar=False,
-        )

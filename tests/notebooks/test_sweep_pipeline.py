@@ -13,10 +13,12 @@ import pytest
 
 import hackkit as hk
 from hackkit.cli import main
+from helpers import SAMPLE
 
 SWEEP = """
 name: tiny
 fixed:
+  DATA_PATH: {data}
   MODEL: {model}
   MAX_TRAIN_EXAMPLES: 64
   EPOCHS: 1
@@ -35,8 +37,13 @@ BROKEN = """settings:
 def sweep(tmp_path_factory, tiny_model):
     """Run the sweep once through the command line; return its folder, file, runs and output."""
     folder = tmp_path_factory.mktemp("sweep")
+    # 30 texts per intent: the sweep is about its runs, not the data; the whole sample's 1,860
+    # texts only made every 01, baseline and 03 slower.
+    data = folder / "intents.csv"
+    sample = pd.read_csv(SAMPLE)
+    sample.groupby("label").head(30).to_csv(data, index=False)
     file = folder / "tiny.yaml"
-    file.write_text(SWEEP.format(model=tiny_model) + BROKEN)
+    file.write_text(SWEEP.format(model=tiny_model, data=data) + BROKEN)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HACKKIT_RUNS_DIR", str(folder / "runs"))
         with contextlib.redirect_stdout(io.StringIO()) as out:
@@ -85,7 +92,8 @@ def test_the_failed_run_is_kept_with_its_traceback(sweep):
 
 def test_rerunning_skips_finished_runs(sweep, runs_env, tiny_model):
     before = sorted(p.name for p in runs_env.iterdir())
-    sweep["file"].write_text(SWEEP.format(model=tiny_model))  # the broken setting removed
+    data = sweep["root"].parent / "intents.csv"
+    sweep["file"].write_text(SWEEP.format(model=tiny_model, data=data))  # without the broken one
     lines: list[str] = []
     state = hk.run_sweep(sweep["file"], log=lines.append)
     assert state["summary"] == {"done": 2, "failed": 0, "pending": 0}
@@ -119,7 +127,8 @@ def test_compare_notebook_under_papermill(sweep, runs_env, tmp_path, monkeypatch
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 5
     printed = "".join(o.get("text", "") for o in outputs)
     best = table.sort_values("macro_f1", ascending=False).iloc[0]["run"]
-    assert "python -m hackkit run -p DEVICE cpu" in printed and f"--name best-of-{best}" in printed
+    assert "python -m hackkit run -p DATA_PATH " in printed and "-p DEVICE cpu" in printed
+    assert f"--name best-of-{best}" in printed
 
 
 @pytest.mark.slow

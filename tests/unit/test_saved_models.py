@@ -77,25 +77,63 @@ def lora_run(tmp_path_factory, tiny_model, sample_splits) -> Path:
     return run_dir
 
 
-def test_text_classifier_loads_with_plain_transformers_after_the_documented_line(tiny_run):
-    folder = tiny_run / "model"
-    found = fresh_python("""
-        import json, sys
-        import hackkit.models.auto  # the documented line
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+# One fresh interpreter loads all three kinds of saved model, as a user's own script would: first
+# without the documented line (transformers must refuse the kit's model type), then after it.
+OUTSIDE = """
+    import json, sys
+    import numpy as np, torch
+    from transformers import (AutoModelForImageClassification, AutoModelForSequenceClassification,
+                              AutoModelForTokenClassification, AutoTokenizer, pipeline)
 
-        folder, texts = sys.argv[1], json.loads(sys.argv[2])
-        classify = pipeline("text-classification", model=folder, device="cpu")
-        ranked = classify(texts, top_k=None, truncation=True, max_length=128)
-        model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
-        batch = AutoTokenizer.from_pretrained(folder)(texts, padding=True, truncation=True,
-                                                      max_length=128, return_tensors="pt")
-        with torch.no_grad():
-            logits = model(**batch).logits
-        print(json.dumps({"class": type(model).__name__, "logits": logits.tolist(),
-                          "pipeline": [{r["label"]: r["score"] for r in one} for one in ranked]}))
-    """, str(folder), json.dumps(TEXTS))
+    text_folder, ner_folder, image_folder, pixels_file = sys.argv[1:5]
+    texts, sentence = json.loads(sys.argv[5]), sys.argv[6]
+    try:
+        AutoModelForSequenceClassification.from_pretrained(text_folder)
+        refused = ""
+    except ValueError as e:
+        refused = str(e)
+
+    import hackkit.models.auto  # the documented line
+
+    classify = pipeline("text-classification", model=text_folder, device="cpu")
+    ranked = classify(texts, top_k=None, truncation=True, max_length=128)
+    model = AutoModelForSequenceClassification.from_pretrained(text_folder).eval()
+    batch = AutoTokenizer.from_pretrained(text_folder)(texts, padding=True, truncation=True,
+                                                       max_length=128, return_tensors="pt")
+    with torch.no_grad():
+        text = {"class": type(model).__name__, "logits": model(**batch).logits.tolist(),
+                "pipeline": [{r["label"]: r["score"] for r in one} for one in ranked]}
+
+    tag = pipeline("token-classification", model=ner_folder, device="cpu", ignore_labels=[])
+    model = AutoModelForTokenClassification.from_pretrained(ner_folder).eval()
+    with torch.no_grad():
+        logits = model(**AutoTokenizer.from_pretrained(ner_folder)(sentence,
+                                                                  return_tensors="pt")).logits
+    ner = {"logits": logits[0].tolist(), "pipeline": [
+        {"index": t["index"], "entity": t["entity"], "score": float(t["score"])}
+        for t in tag(sentence)]}
+
+    model = AutoModelForImageClassification.from_pretrained(image_folder).eval()
+    with torch.no_grad():
+        logits = model(pixel_values=torch.from_numpy(np.load(pixels_file))).logits
+    image = {"class": type(model).__name__, "logits": logits.tolist()}
+    print(json.dumps({"refused": refused, "text": text, "ner": ner, "image": image}))
+"""
+
+
+@pytest.fixture(scope="module")
+def outside(tiny_run, ner_model, image_run, tmp_path_factory) -> dict:
+    """What the fresh interpreter found, and the pixels it gave the image model."""
+    pixels = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    pixels_file = tmp_path_factory.mktemp("pixels") / "pixels.npy"
+    np.save(pixels_file, pixels)
+    found = fresh_python(OUTSIDE, str(tiny_run / "model"), str(ner_model),
+                         str(image_run / "model"), str(pixels_file), json.dumps(TEXTS), SENTENCE)
+    return {**found, "pixels": pixels}
+
+
+def test_text_classifier_loads_with_plain_transformers_after_the_documented_line(tiny_run, outside):
+    folder, found = tiny_run / "model", outside["text"]
     saved = hk.read_json(folder / "config.json")
     assert found["class"] == saved["architectures"][0] == "HackkitMeanPoolForSequenceClassification"
     predictor = hk.Predictor(folder, device="cpu")
@@ -109,22 +147,8 @@ def test_text_classifier_loads_with_plain_transformers_after_the_documented_line
         max(one, key=one.get) for one in found["pipeline"]]
 
 
-def test_ner_model_loads_with_plain_transformers_after_the_documented_line(ner_model):
-    found = fresh_python("""
-        import json, sys
-        import hackkit.models.auto  # the documented line
-        import torch
-        from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
-
-        folder, text = sys.argv[1], sys.argv[2]
-        tag = pipeline("token-classification", model=folder, device="cpu", ignore_labels=[])
-        model = AutoModelForTokenClassification.from_pretrained(folder).eval()
-        with torch.no_grad():
-            logits = model(**AutoTokenizer.from_pretrained(folder)(text, return_tensors="pt")).logits
-        print(json.dumps({"logits": logits[0].tolist(), "pipeline": [
-            {"index": t["index"], "entity": t["entity"], "score": float(t["score"])}
-            for t in tag(text)]}))
-    """, str(ner_model), SENTENCE)
+def test_ner_model_loads_with_plain_transformers_after_the_documented_line(ner_model, outside):
+    found = outside["ner"]
     predictor = hk.Predictor(ner_model, device="cpu")
     expected = predictor.probabilities(predictor.processor(SENTENCE, return_tensors="pt"))[0]
     logits = np.asarray(found["logits"])
@@ -137,38 +161,20 @@ def test_ner_model_loads_with_plain_transformers_after_the_documented_line(ner_m
 
 
 def test_image_classifier_loads_with_plain_transformers_after_the_documented_line(image_run,
-                                                                                  tmp_path):
-    folder = image_run / "model"
-    pixels = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(np.float32)
-    np.save(tmp_path / "pixels.npy", pixels)
-    found = fresh_python("""
-        import json, sys
-        import hackkit.models.auto  # the documented line
-        import numpy as np, torch
-        from transformers import AutoModelForImageClassification
-
-        model = AutoModelForImageClassification.from_pretrained(sys.argv[1]).eval()
-        with torch.no_grad():
-            logits = model(pixel_values=torch.from_numpy(np.load(sys.argv[2]))).logits
-        print(json.dumps({"class": type(model).__name__, "logits": logits.tolist()}))
-    """, str(folder), str(tmp_path / "pixels.npy"))
-    assert found["class"] == "EfficientNetLiteForImageClassification"
+                                                                                  outside):
     import torch
 
-    expected = hk.Predictor(folder, device="cpu").probabilities(
-        {"pixel_values": torch.from_numpy(pixels)})
+    found = outside["image"]
+    assert found["class"] == "EfficientNetLiteForImageClassification"
+    expected = hk.Predictor(image_run / "model", device="cpu").probabilities(
+        {"pixel_values": torch.from_numpy(outside["pixels"])})
     logits = np.asarray(found["logits"])
     np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), expected,
                                atol=1e-5)
 
 
-def test_without_the_line_transformers_names_the_kits_model_type(tiny_run):
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent("""
-        import sys
-        from transformers import AutoModelForSequenceClassification
-        AutoModelForSequenceClassification.from_pretrained(sys.argv[1])
-    """), str(tiny_run / "model")], capture_output=True, text=True, timeout=600)
-    assert done.returncode != 0 and "hackkit-meanpool" in done.stderr
+def test_without_the_line_transformers_names_the_kits_model_type(outside):
+    assert "hackkit-meanpool" in outside["refused"]
 
 
 def _machine_paths(*extra: Path) -> list[str]:

@@ -79,13 +79,15 @@ def test_the_head_starts_as_the_probe_and_is_kept_when_training_only_hurts(run_w
     assert f1_score(validation["label"], predicted, average="macro") == pytest.approx(start, abs=1e-6)
 
 
-def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_splits, monkeypatch):
+def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_splits, tiny_model,
+                                                                   monkeypatch):
     # A "measured" 0.4 examples/s, evaluation 1.6 (far below the real speeds, so real time never
     # nears the budget): of 5 minutes, two evaluations of the 40 validation texts (one half-way,
     # the last; the probe start's scores are known without one) take 50 s; 5 steps of 16 fit.
     monkeypatch.setattr("hackkit.train.plan.measure_throughput",
                         lambda *a, backward=True, **k: 0.4 if backward else 1.6)
-    config = hk.TrainConfig(**{**TINY, "epochs": 3.0, "time_budget_minutes": 5.0})
+    config = hk.TrainConfig(**{**TINY, "epochs": 3.0, "time_budget_minutes": 5.0,
+                               "model": str(tiny_model)})
     summary = hk.finetune(run_with_splits, config)
     plan, result = summary.plan, summary.budget
     assert (plan["capped_by"], plan["max_steps"], plan["examples_per_second"]) == ("budget", 5, 0.4)
@@ -105,10 +107,11 @@ def test_the_budget_plans_the_steps_and_the_schedule_ends_inside_it(run_with_spl
 
 
 def test_a_budget_too_short_for_the_data_trains_the_smallest_plan_and_says_so(run_with_splits,
+                                                                             tiny_model,
                                                                              monkeypatch, capsys):
     monkeypatch.setattr("hackkit.train.plan.measure_throughput",
                         lambda *a, backward=True, **k: 1.0 if backward else 3.0)
-    config = hk.TrainConfig(**{**TINY, "time_budget_minutes": 0.01})
+    config = hk.TrainConfig(**{**TINY, "time_budget_minutes": 0.01, "model": str(tiny_model)})
     summary = hk.finetune(run_with_splits, config)  # a team is never left without a model
     assert "TIME_BUDGET_MINUTES=0.01 is too short" in summary.plan["warning"]
     assert "give at least" in capsys.readouterr().out
