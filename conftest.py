@@ -32,10 +32,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_TMP, ignore_errors=True)
 
 
+def _cost(item: pytest.Item) -> int:
+    """A rank of a test file's cost: nbval's notebooks, then the papermill and browser tests, then
+    the rest. With `-n N` the workers take whole files in this order, so the long ones start first
+    and the many short unit files fill in around them, instead of one worker running the last
+    long file alone."""
+    path = str(item.path)
+    if path.endswith(".ipynb"):
+        return 0
+    if "/tests/notebooks/" in path:
+        return 1
+    if "/tests/browser/" in path:
+        return 2
+    return 3
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark tests by cost (notebooks: papermill tests and nbval cells); skip gpu tests without CUDA."""
+    """Mark tests by cost (notebooks: papermill tests and nbval cells), put the costly files first;
+    skip gpu tests without CUDA."""
     import torch
 
+    items.sort(key=_cost)  # stable: a file's tests, and nbval's cells, keep their order
     for item in items:
         path = str(item.path)
         if "/tests/notebooks/" in path or path.endswith(".ipynb"):
