@@ -67,19 +67,26 @@ def task_for_architectures(architectures: list[str], source: str | Path = "confi
                      "fine-tuned model of a known task. Use the model/ folder that 02_finetune wrote.")
 
 
+def other_task_hint(path, task_name: str) -> str:
+    """'It looks like data for TASK=...; set it' when another task reads this file type, else ''."""
+    suffix = find_input(path).suffix.lower()
+    others = [name for name in TASKS if name != task_name and suffix in get_task(name).file_suffixes]
+    if not others:
+        return ""
+    return (f"It looks like data for TASK={others[0]!r} ({get_task(others[0]).data_hint}). Set "
+            f"TASK = {others[0]!r} in 01_explore and 02_finetune (or -p TASK {others[0]}).")
+
+
 def check_file_type(task: Task, path) -> None:
     """Stop with the TASK to set when DATA_PATH is a file type another task reads, not this one."""
     file = find_input(path)
     suffix = file.suffix.lower()
     if not task.file_suffixes or not file.is_file() or suffix in task.file_suffixes:
         return
-    others = [name for name in TASKS if name != task.name and suffix in get_task(name).file_suffixes]
-    if others:
-        raise ValueError(
-            f"DATA_PATH: {file.name} is a {suffix} file, which TASK={task.name!r} does not read; "
-            f"it looks like data for TASK={others[0]!r} ({get_task(others[0]).data_hint}). Set "
-            f"TASK = {others[0]!r} in 01_explore and 02_finetune (or -p TASK {others[0]})."
-        )
+    hint = other_task_hint(file, task.name)
+    if hint:
+        raise ValueError(f"DATA_PATH: {file.name} is a {suffix} file, which TASK={task.name!r} does "
+                         f"not read; {hint[0].lower()}{hint[1:]}")
 
 
 # 02's parameters every method reads (or honours by finishing inside TIME_BUDGET_MINUTES).

@@ -130,7 +130,8 @@ def diagnose(data: DataConfig | str | Path, lengths: bool = True, **fields) -> D
         add("error", "split", str(e))
         return report
     if task.label_counts(report.splits["train"]).empty:
-        add("warning", "no-labels", f"the training {task.unit} hold no {task.label_unit}s at all "
+        # An error, not a warning: training would run for minutes and then fail in evaluation.
+        add("error", "no-labels", f"the training {task.unit} hold no {task.label_unit}s at all "
             "(tagged data: every tag is O), so the model has nothing to learn. Check that "
             "TAG_COLUMN (or LABEL_COLUMN) names the column with the tags, or tag the data.")
     if data.feedback:

@@ -274,6 +274,19 @@ def read_split_folder(folder: Path, tokens_field: str, tags_field: str,
     return pd.concat(parts, ignore_index=True)
 
 
+def _check_has_entities(frame: pd.DataFrame, path: Path) -> None:
+    """Refuse data whose every tag is O: there is nothing to learn, and training would fail late."""
+    if any(t != "O" for tags in frame["tags"] for t in tags):
+        return
+    words = sum(len(t) for t in frame["tags"])
+    raise ValueError(
+        f"DATA_PATH: every tag in {path} is 'O' ({len(frame)} sentences, {words} words): it marks "
+        "no entity, so a model has nothing to learn. Tag the entities (B-TYPE on an entity's "
+        "first word, I-TYPE on the rest); if the tags are elsewhere, point TAG_COLUMN (CoNLL "
+        "columns) or LABEL_COLUMN (JSON Lines) at them."
+    )
+
+
 def load_tagged(path: Path, tokens_field: str = "tokens", tags_field: str = "tags",
                 split_field: str = "", tag_column: int = -1) -> tuple[pd.DataFrame, list[str], dict]:
     """Read, check and convert a tagged file or split folder: (frame of text/tokens/tags[/split], warnings, info)."""
@@ -288,6 +301,7 @@ def load_tagged(path: Path, tokens_field: str = "tokens", tags_field: str = "tag
                 f"SPLIT_COLUMN={split_field!r}: CoNLL files have no split column. Set "
                 "SPLIT_COLUMN='' (hackkit splits the sentences), or use JSON Lines with a split field."
             )
+    _check_has_entities(frame, path)
     scheme = detect_scheme(frame["tags"])
     problems = scheme_problems(frame["tags"], scheme, list(frame["line"]))
     if "file" in frame:  # sentence numbers count across the folder's files; name the file too

@@ -185,12 +185,29 @@ def test_a_folder_of_conll2003_files_keeps_its_own_splits(tmp_path):
         hk.load_data(folder, task="token-classification")
 
 
-def test_tags_that_are_all_o_give_a_warning_and_a_plot_that_says_so(write):
+def test_a_file_whose_tags_are_all_o_is_refused_before_any_work(tmp_path, write, monkeypatch, capsys):
+    from hackkit.cli import main
+
     sentences = [f"word{i} O\nother{i % 7} O\nthing{i % 5} O\n" for i in range(40)]
-    report = hk.diagnose(write("all_o.conll", "\n".join(sentences)), task="token-classification",
-                         lengths=False)
-    assert not report.errors
-    [warning] = [p for p in report.problems if p.check == "no-labels"]
-    assert "hold no entity types at all (tagged data: every tag is O)" in warning.message
-    fig = hk.plot_class_balance(report.splits, report.task)  # was an IndexError
+    path = write("all_o.conll", "\n".join(sentences))
+    message = (f"DATA_PATH: every tag in {path} is 'O' (40 sentences, 120 words): it marks no entity, "
+               "so a model has nothing to learn.")
+    report = hk.diagnose(path, task="token-classification", lengths=False)
+    assert [p.check for p in report.problems if p.level == "error"] == ["load"]
+    assert message in report.errors[0]
+    monkeypatch.setenv("HACKKIT_RUNS_DIR", str(tmp_path / "runs"))
+    assert main(["run", "-p", "TASK", "token-classification", "-p", "DATA_PATH", str(path)]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "runs").exists()
+
+
+def test_entities_only_outside_the_training_split_block_and_the_plot_says_so(write):
+    rows = [{"tokens": [f"word{i}", "Paris"], "tags": ["O", "B-LOC" if i >= 30 else "O"],
+             "split": "train" if i < 30 else "test" if i < 35 else "validation"} for i in range(40)]
+    report = hk.diagnose(write("late.jsonl", "\n".join(json.dumps(r) for r in rows)),
+                         task="token-classification", text_column="tokens", label_column="tags",
+                         split_column="split", lengths=False)
+    [error] = [p for p in report.problems if p.check == "no-labels" and p.level == "error"]
+    assert "hold no entity types at all (tagged data: every tag is O)" in error.message
+    only_o = {k: v for k, v in report.splits.items() if k == "train"}
+    fig = hk.plot_class_balance(only_o, report.task)  # was an IndexError
     assert fig.axes[0].texts[0].get_text() == "no entity types in the data: nothing to plot"

@@ -94,9 +94,20 @@ def test_a_table_of_paths_reads_text_column_as_the_image_column(tmp_path):
     dataset = hk.load_data(tmp_path / "table.csv", task="image-classification", text_column="file",
                            label_column="kind")
     assert len(dataset.frame) == 10 and Path(dataset.frame["path"][0]).is_file()
-    with pytest.raises(ValueError, match="IMAGE_COLUMN='path': no such column"):
+    with pytest.raises(ValueError, match="TEXT_COLUMN='path': no such column"):
         hk.load_data(tmp_path / "table.csv", task="image-classification", text_column="path",
                      label_column="kind")
+
+
+def test_a_text_table_under_the_image_task_is_pointed_at_the_text_task(tmp_path, monkeypatch, capsys):
+    from hackkit.cli import main
+
+    monkeypatch.setenv("HACKKIT_RUNS_DIR", str(tmp_path / "runs"))
+    assert main(["run", "-p", "TASK", "image-classification", "-p", "DATA_PATH", "data/support_intents.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "TEXT_COLUMN='text': none of the 1860 values in support_intents.csv is the path of an image file" in err
+    assert "It looks like data for TASK='text-classification'" in err and "-p TASK text-classification" in err
+    assert "do not exist" not in err and not (tmp_path / "runs").exists()
 
 
 # --------------------------------------------------------------------------- training and prediction

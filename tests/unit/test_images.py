@@ -185,7 +185,7 @@ def test_read_image_table_paths_relative_to_the_table(tmp_path, generator):
         assert frame["path"].tolist() == [str(tmp_path / r["file"]) for r in rows]
         assert frame["split"].tolist() == ["train", "validation"] * 2
 
-    with pytest.raises(ValueError, match=r"IMAGE_COLUMN='image': no such column in labels.csv. Columns: file"):
+    with pytest.raises(ValueError, match=r"TEXT_COLUMN='image': no such column in labels.csv. Columns: file"):
         reading.read_image_table(tmp_path / "labels.csv", label_column="class")
     pd.DataFrame(rows + [{"file": "imgs/gone.jpg", "class": "star", "part": "test"}]).to_csv(
         tmp_path / "missing.csv", index=False)

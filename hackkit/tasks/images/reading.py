@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from hackkit.paths import find_input, repo_root
+from hackkit.registry import other_task_hint
 from hackkit.tables import SPLIT_ALIASES, read_table
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -86,12 +87,26 @@ def _check_two_classes(labels: pd.Series, where: str) -> None:
                          "for another class.")
 
 
+def _check_image_paths(values: pd.Series, column: str, table_path: Path) -> None:
+    """Refuse a column where no value names an image file: the table is not one of images."""
+    if any(Path(str(v).strip()).suffix.lower() in IMAGE_SUFFIXES for v in values):
+        return
+    example = str(values.iloc[0])
+    example = example if len(example) <= 60 else example[:57] + "..."
+    raise ValueError(
+        f"TEXT_COLUMN={column!r}: none of the {len(values)} values in {table_path.name} is the path "
+        f"of an image file (e.g. {example!r}), so this is not a table of images. "
+        + (other_task_hint(table_path, "image-classification")
+           or "For images, set TEXT_COLUMN to the column of image paths (.jpg, .png, ...).")
+    )
+
+
 def read_image_table(path: str | Path, image_column: str = "image", label_column: str = "label",
                      split_column: str = "") -> pd.DataFrame:
     """A CSV/TSV/JSONL/Parquet table of image paths (relative to the table) and labels: path, label[, split]."""
     table_path = find_input(path)
     raw = read_table(table_path)
-    for parameter, column in (("IMAGE_COLUMN", image_column), ("LABEL_COLUMN", label_column),
+    for parameter, column in (("TEXT_COLUMN", image_column), ("LABEL_COLUMN", label_column),
                               ("SPLIT_COLUMN", split_column)):
         if column and column not in raw.columns:
             raise ValueError(f"{parameter}={column!r}: no such column in {table_path.name}. "
@@ -103,13 +118,14 @@ def read_image_table(path: str | Path, image_column: str = "image", label_column
         raise ValueError(f"{table_path.name}: {len(empty)} rows have no image path or no label (lines "
                          f"{rows}{', ...' if len(empty) > 5 else ''}). Fill {image_column!r} and "
                          f"{label_column!r} on every row or remove those rows.")
+    _check_image_paths(raw[image_column], image_column, table_path)
     base = table_path.parent
     paths = [Path(str(p)).expanduser() for p in raw[image_column]]
     paths = [(p if p.is_absolute() else base / p).resolve() for p in paths]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(
-            f"IMAGE_COLUMN={image_column!r}: {len(missing)} of {len(paths)} image files in "
+            f"TEXT_COLUMN={image_column!r}: {len(missing)} of {len(paths)} image files in "
             f"{table_path.name} do not exist, e.g. {', '.join(missing[:3])}. Paths are read relative "
             f"to the table's folder {base}; fix the paths or move the images there.")
     frame = pd.DataFrame({"path": [str(p) for p in paths],
