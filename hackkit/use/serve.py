@@ -12,6 +12,11 @@ from hackkit.runfolder import Run
 from hackkit.use.predict import Predictor
 
 
+# An oversized body is read and dropped up to this many bytes before the 413 (see limit_body); a
+# bigger one is cut off, and its client may see a reset connection instead of the answer.
+DRAIN_LIMIT = 256 * 2**20
+
+
 def _error(status: int, message: str):
     """A JSON error response {"error": message}."""
     from fastapi.responses import JSONResponse
@@ -63,10 +68,18 @@ def create_app(predictor: Predictor, **limits: int):
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
-        # Checked before the body is read, so a huge upload is refused without parsing it.
+        # Judged from the header, so a huge upload is refused without parsing it. Its bytes are
+        # still read (and dropped), up to DRAIN_LIMIT: answering and closing while the client is
+        # still sending resets the connection, and the client never sees the 413.
         size = request.headers.get("content-length", "0")
         if size.isdigit() and int(size) > route.body_limit:
-            return _error(413, f"request body of {size} bytes; the limit is {route.body_limit}.")
+            drained = 0
+            async for chunk in request.stream():
+                drained += len(chunk)
+                if drained > DRAIN_LIMIT:
+                    break
+            return _error(413, f"request body of {size} bytes; the limit is {route.body_limit} "
+                               f"bytes ({route.body_limit / 2**20:.1f} MiB).")
         return await call_next(request)
 
     @app.get("/health")

@@ -63,7 +63,18 @@ def test_not_json_and_oversized_bodies_are_refused(api):
     assert r.status_code == 422 and "invalid request (the body is not valid JSON" in r.json()["error"]
     # The body limit leaves room for 64 texts of 5,000 emoji, each spelt as 12 bytes of JSON.
     r = httpx.post(f"{api}/predict", content=b"x" * 4_000_000, headers={"content-type": "application/json"})
-    assert r.status_code == 413 and "the limit is 3905536" in r.json()["error"]
+    assert r.status_code == 413 and "the limit is 3905536 bytes (3.7 MiB)" in r.json()["error"]
+
+
+def test_a_20_mb_body_gets_a_413_naming_the_limit_not_a_reset_connection(api):
+    # Over a real socket: answered before the client finished sending, the server used to close
+    # with the body unread, and the client saw "connection reset" instead of the answer.
+    r = httpx.post(f"{api}/predict", content=b"x" * 20_000_000, timeout=60,
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["error"] == ("request body of 20000000 bytes; the limit is 3905536 bytes "
+                                 "(3.7 MiB).")
+    assert httpx.get(f"{api}/health").status_code == 200  # and the server goes on serving
 
 
 def test_openapi_states_the_request_and_the_answer(api):
