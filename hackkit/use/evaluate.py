@@ -125,6 +125,7 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
         metric=metric, available_train_examples=summary.available_train_examples,
         batch_size=config.get("batch_size"), seconds_per_epoch=plan.get("seconds_per_epoch"),
         split=split, warm_start=summary.details.get("kept_warm_start"),
+        budget_minutes=config.get("time_budget_minutes"),
     )
 
 

@@ -28,7 +28,7 @@ def explain_result(
     learning_rate: float, stopped_by_budget: bool, metric: str = "accuracy",
     available_train_examples: int | None = None, batch_size: int | None = None,
     seconds_per_epoch: float | None = None, split: str = "test",
-    warm_start: dict | None = None,
+    warm_start: dict | None = None, budget_minutes: float | None = None,
 ) -> dict[str, Any]:
     """A verdict: does the model beat the baselines, which problems explain it, and their fixes.
 
@@ -63,7 +63,10 @@ def explain_result(
                    f"EPOCHS or a larger TIME_BUDGET_MINUTES{minutes}.",
         })
     if stopped_by_budget and epochs_completed < 1:
-        need = f"{2 * seconds_per_epoch / 60:.0f}" if seconds_per_epoch else "more"
+        # Two epochs, and at least twice the budget that did not finish one, rounded up to half
+        # a minute: rounding 1.2 minutes to the nearest gave "1" to a run whose budget was 1.
+        two = max(2 * (seconds_per_epoch or 0) / 60, 2 * (budget_minutes or 0))
+        need = f"{math.ceil(2 * two) / 2:g}" if two else "more"
         problems.append({
             "cause": f"the time budget ran out inside the first epoch ({epochs_completed:.2f} "
                      f"epochs): {100 * epochs_completed:.0f}% of the training data was seen once.",

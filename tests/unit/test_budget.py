@@ -333,7 +333,18 @@ def test_too_few_steps_for_the_classes_and_not_all_data():
 def test_budget_ran_out_inside_the_first_epoch():
     verdict = _explain(score=0.5, stopped_by_budget=True, epochs_completed=0.4)
     fixes = [p["fix"] for p in verdict["problems"] if "first epoch" in p["cause"]]
-    assert fixes and "TIME_BUDGET_MINUTES=8" in fixes[0]  # two epochs of 4 min
+    assert fixes and "TIME_BUDGET_MINUTES=8 or more" in fixes[0]  # two epochs of 4 min
+
+
+def test_the_budget_advice_is_never_the_budget_that_ran_out():
+    # 0.6 min per epoch under a 1-minute budget said "give TIME_BUDGET_MINUTES=1 or more" (rounded 1.2).
+    verdict = _explain(score=0.5, stopped_by_budget=True, epochs_completed=0.13,
+                       seconds_per_epoch=36.0, budget_minutes=1.0)
+    [fix] = [p["fix"] for p in verdict["problems"] if "first epoch" in p["cause"]]
+    assert fix.startswith("give TIME_BUDGET_MINUTES=2 or more (two epochs)")
+    verdict = _explain(score=0.5, stopped_by_budget=True, epochs_completed=0.4, seconds_per_epoch=40.0)
+    [fix] = [p["fix"] for p in verdict["problems"] if "first epoch" in p["cause"]]
+    assert fix.startswith("give TIME_BUDGET_MINUTES=1.5 or more")  # 1.33 rounded up to half a minute
 
 
 def test_loss_not_falling_points_at_the_learning_rate():
