@@ -191,4 +191,7 @@ def quiet_kernel_options() -> dict[str, Any]:
     # The sockets are files named <ip>-<n>; by default "kernel-ipc" in the working directory (the
     # notebooks folder), where a killed kernel leaves them behind. Keep them in the temp folder.
     ip = os.path.join(tempfile.gettempdir(), f"hackkit-kernel-{os.getpid()}")
-    return {"config": Config({"KernelManager": {"transport": "ipc", "ip": ip}})}
+    return {"config": Config({
+        "KernelManager": {"transport": "ipc", "ip": ip},
+        # No SIGINT to a finished kernel on shutdown (hackkit.runs.kernel says why).
+        "NotebookClient": {"kernel_manager_class": "hackkit.runs.kernel.FinishedKernelManager"}})}

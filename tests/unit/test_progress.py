@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -136,9 +137,20 @@ def test_the_watcher_side_does_not_import_transformers():
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no IPC transport on Windows")
-def test_ipc_kernel_runs_a_notebook_without_the_tcp_encryption_warning(tmp_path, capfd):
+def test_ipc_kernel_runs_a_notebook_without_the_tcp_encryption_warning(tmp_path, capfd, monkeypatch):
     import nbformat
     import papermill
+    from jupyter_client.manager import KernelManager
+
+    # jupyter_client SIGINTs every kernel on shutdown; a kernel caught inside a handler printed
+    # "KeyboardInterrupt caught in kernel." after notebooks that had finished. Count the signals.
+    sent, original = [], KernelManager._async_signal_kernel
+
+    async def record(self, signum):
+        sent.append(signum)
+        await original(self, signum)
+
+    monkeypatch.setattr(KernelManager, "_async_signal_kernel", record)
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("print(6 * 7)")]
@@ -147,10 +159,12 @@ def test_ipc_kernel_runs_a_notebook_without_the_tcp_encryption_warning(tmp_path,
     papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "tcp.ipynb"),
                                kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
     tcp_err = capfd.readouterr().err
+    assert sent == [signal.SIGINT]  # what plain papermill does on shutdown
     papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "ipc.ipynb"),
                                kernel_name="python3", progress_bar=False, cwd=str(tmp_path),
                                **quiet_kernel_options())
     ipc_err = capfd.readouterr().err
+    assert sent == [signal.SIGINT]  # none more: the pipeline's kernels are not interrupted when done
     assert "without encryption" in tcp_err  # the warning this option exists to remove
     assert "without encryption" not in ipc_err
     out = nbformat.read(tmp_path / "ipc.ipynb", as_version=4)
