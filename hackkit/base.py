@@ -132,6 +132,11 @@ class Task:
     distillable: bool = False  # whether the distill command can train a student (one label per text)
     result_model: Any = None  # pydantic model of one prediction, for the API's schema
     python_example: str = "inputs"  # the argument of predictor.predict(...) in the model card
+    processor_files: str = "the tokenizer files"  # what model/ holds to turn an input into tensors
+
+    def data_columns(self, params: dict, data_path: str) -> str:
+        """Where the inputs and labels were read from, for the model card (default: the columns)."""
+        return f"{params.get('TEXT_COLUMN')} / {params.get('LABEL_COLUMN')}"
 
     def _undefined(self, method: str) -> NotImplementedError:
         """The error for an input method this task leaves out, with where a text task finds one."""

@@ -43,15 +43,29 @@ def make_image_folder(root: Path, per_class: int = 8, labels=IMAGE_LABELS, seed:
     return root
 
 
-def headless_run(tmp_path_factory, params: dict, name: str) -> Path:
-    """One run of 01 -> 03 with these parameters, each notebook in its own papermill kernel, under
-    a runs root of its own (for module fixtures)."""
+def headless_run(tmp_path_factory, params: dict, name: str,
+                 notebooks: tuple[str, ...] = hk.params.NOTEBOOKS) -> Path:
+    """One run of `notebooks` (01 -> 03 unless given) with these parameters, each notebook in its
+    own papermill kernel, under a runs root of its own (for module fixtures)."""
     import pytest
 
     runs = tmp_path_factory.mktemp(f"{name}-runs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HACKKIT_RUNS_DIR", str(runs))
-        return hk.run_pipeline(params, name=name, log=lambda _: None)
+        return hk.run_pipeline(params, name=name, notebooks=notebooks, log=lambda _: None)
+
+
+# 01 -> 04: the pipeline a team walks, demo included.
+THROUGH_DEMO = (*hk.params.NOTEBOOKS, "04_demo.ipynb")
+
+
+def notebook_errors(path: Path) -> list[str]:
+    """The error outputs of an executed notebook ("ename: evalue"), none when every cell ran."""
+    import nbformat
+
+    cells = nbformat.read(path, as_version=4).cells
+    return [f"{o['ename']}: {o['evalue']}" for c in cells for o in c.get("outputs", [])
+            if o.get("output_type") == "error"]
 
 
 def free_port() -> int:

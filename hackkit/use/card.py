@@ -43,7 +43,7 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
         params = data.get("params", {})
         lines.append(_table({
             "file": data["data_path"],
-            "input / label column": f"{params.get('TEXT_COLUMN')} / {params.get('LABEL_COLUMN')}",
+            "input / label column": task.data_columns(params, data["data_path"]),
             "rows used": f"{data['rows_used']} of {data['rows_loaded']} loaded",
             "dropped": ", ".join(f"{k}: {v}" for k, v in data["dropped"].items()),
             **{f"{k} split": v for k, v in data["split_sizes"].items()},
@@ -56,7 +56,9 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
         epochs = (f"{train.epochs_completed} epochs" if train.epochs_completed is not None
                   else f"no epochs ({train.method})")
         lines.append(_table({
-            **{k.upper(): v for k, v in train.config.items()},  # what the method read
+            # What the method read; MODEL as trained (left at the text default, an image run
+            # trains EfficientNet).
+            **{k.upper(): (base if k == "model" else v) for k, v in train.config.items()},
             "trained on": f"{train.train_examples} {task.unit}, {epochs}, {train.train_seconds} s "
                           f"on {train.device} ({train.precision})",
             f"best validation {train.main_metric.replace('_', ' ')}": train.best_validation}))
@@ -86,7 +88,7 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
         f"Or over HTTP: `python -m hackkit serve {run.path}`, then "
         f"`{task.api_example('localhost:8000')}` (the request and answer are described at "
         "`/docs`). The folder is self-contained: `model.safetensors`, `config.json` "
-        f"(with the label names), the tokenizer files and `{MODEL_INFO}` (task, labels, "
+        f"(with the label names), {task.processor_files} and `{MODEL_INFO}` (task, labels, "
         "MAX_LENGTH). Plain transformers loads it after `import hackkit.models.auto` (which "
         "registers the kit's model classes with transformers' Auto classes): "
         f"`AutoModel{task.architecture_suffix}.from_pretrained(folder)`.", "",

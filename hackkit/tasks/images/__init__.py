@@ -58,6 +58,13 @@ class ImageClassification(LabelTask):
     input_column = "image"
     default_model = classifier.DEFAULT_IMAGE_MODEL
     python_example = '["photo.jpg"]'
+    processor_files = "the image side and normalisation (in config.json)"
+
+    def data_columns(self, params, data_path):
+        """A folder's class sub-folders, or a table's image-path and label columns."""
+        if find_input(data_path).is_dir():
+            return "images in one sub-folder per class (the folder name is the label)"
+        return f"image paths in {params.get('TEXT_COLUMN')} / labels in {params.get('LABEL_COLUMN')}"
 
     # --- data ---------------------------------------------------------------------------
     def load(self, data) -> Dataset:
