@@ -10,7 +10,7 @@ steps and epochs trained. `benchmarks/bench_defaults.py` is the text-classificat
 reads macro-F1 and accuracy by name).
 
     python benchmarks/bench_main_metric.py DATA.csv [DATA2.csv ...] -p TASK text-regression
-        [-p SPLIT_COLUMN split] [-p TIME_BUDGET_MINUTES 10] [--out results.json]
+        [-p SPLIT_COLUMN split] [-p TIME_BUDGET_MINUTES 10] [--root runs/bench] [--out results.json]
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def run_once(data: str, params: list[tuple[str, str]], root: Path) -> dict:
     wall = time.monotonic() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    run = hk.Run(max(root.iterdir(), key=lambda p: p.stat().st_mtime))
+    run = hk.Run(max((d for d in root.iterdir() if hk.Run(d).record.is_file()),
+                     key=lambda p: p.stat().st_mtime))
     summary, metrics = hk.read_json(run.train_summary), hk.read_json(run.metrics)
     task = hk.get_task(metrics["task"])
     main = metrics["main_metric"]
@@ -65,10 +66,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("data", nargs="+")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--out", default="")
+    parser.add_argument("--root", default="", help="runs folder to use (kept); empty: a new temp "
+                        "folder per file. A second run in the same folder reuses the embedding "
+                        "cache of the first, as a user's second run does.")
     args = parser.parse_args(argv)
     results = []
     for data in args.data:
-        root = Path(tempfile.mkdtemp(prefix="bench-main-metric-"))
+        root = Path(args.root) if args.root else Path(tempfile.mkdtemp(prefix="bench-main-metric-"))
+        root.mkdir(parents=True, exist_ok=True)
         result = run_once(data, [tuple(p) for p in args.p], root)
         results.append(result)
         print(f"\n{result['data']} ({' '.join(f'{k}={v}' for k, v in result['params'].items())})")
