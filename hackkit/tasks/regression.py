@@ -90,7 +90,13 @@ def _lines(index, suffix: str) -> str:
     index = list(index)
     shown = ", ".join(str(i + 2 if suffix in (".csv", ".tsv") else i + 1) for i in index[:MAX_SHOWN])
     more = f" and {len(index) - MAX_SHOWN} more" if len(index) > MAX_SHOWN else ""
-    return f"{'lines' if suffix in ('.csv', '.tsv') else 'rows'} {shown}{more}"
+    noun = "line" if suffix in (".csv", ".tsv") else "row"
+    return f"{noun}{'s' if len(index) > 1 else ''} {shown}{more}"
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 value', '3 values'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _numeric_share(values: pd.Series) -> float:
@@ -125,7 +131,8 @@ def read_scores(values: pd.Series, column: str, path: Path) -> pd.Series:
     if bad.any():
         examples = ", ".join(repr(v) for v in values[bad].astype(str).unique()[:MAX_SHOWN])
         raise ValueError(
-            f"LABEL_COLUMN={column!r}: {int(bad.sum())} values in {path.name} are not numbers "
+            f"LABEL_COLUMN={column!r}: {_count(int(bad.sum()), 'value')} in {path.name} "
+            f"{'is not a number' if bad.sum() == 1 else 'are not numbers'} "
             f"({_lines(values.index[bad], path.suffix.lower())}: {examples}). TASK='text-regression' "
             "needs one number per text: write decimals with a point (3.5, not 3,5), leave a cell "
             "empty to drop its row, or use TASK='text-classification' if the values are classes.")
@@ -362,7 +369,8 @@ class TextRegression(TextInput, Task):
         far = dataset.info.get("outliers", {})
         if far.get("count"):
             found.append(("warning", "outliers", (
-                f"LABEL_COLUMN={column!r}: {far['count']} scores lie over {OUTLIER_Z:g} median "
+                f"LABEL_COLUMN={column!r}: {_count(far['count'], 'score')} "
+                f"{'lies' if far['count'] == 1 else 'lie'} over {OUTLIER_Z:g} median "
                 f"absolute deviations from the median ({far['rows']}: {far['values']}); with a "
                 "squared loss they pull the model towards them. Check them for typos or another "
                 "unit, and fix or drop their rows.")))

@@ -76,8 +76,8 @@ def test_outliers_and_a_nearly_constant_target_are_warned_about(tmp_path):
     diagnosis = _diagnose(_table(tmp_path, scores, "outliers.csv"))
     outlier = [p.message for p in diagnosis.problems if p.check == "outliers"]
     assert diagnosis.errors == [] and outlier == [
-        "LABEL_COLUMN='score': 1 scores lie over 5 median absolute deviations from the median "
-        "(lines 42: [400.0]); with a squared loss they pull the model towards them. Check them "
+        "LABEL_COLUMN='score': 1 score lies over 5 median absolute deviations from the median "
+        "(line 42: [400.0]); with a squared loss they pull the model towards them. Check them "
         "for typos or another unit, and fix or drop their rows."]
     flat = _diagnose(_table(tmp_path, [3.0] * 46 + [1.0, 2.0, 4.0, 5.0], "flat.csv"))
     [nearly] = [p.message for p in flat.problems if p.check == "nearly-constant"]
