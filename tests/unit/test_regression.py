@@ -141,17 +141,34 @@ def test_one_label_methods_are_refused_for_scores(method):
         hk.TrainConfig(task="text-regression", method=method).validate()
 
 
-def test_lora_trains_a_regression_head_through_the_session(tmp_path, tiny_model):
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory, tiny_model) -> Path:
+    """A regression run trained with METHOD lora from the tiny model on 48 reviews (seconds)."""
     splits = _diagnose(REVIEWS).splits
     small = {k: v.head(n) for (k, v), n in zip(splits.items(), (48, 16, 16))}
-    run_dir = tmp_path / "lora"
+    run_dir = tmp_path_factory.mktemp("regression-lora") / "lora"
     hk.save_splits(small, run_dir, REGRESSION)
-    summary = hk.train_model(run_dir, hk.TrainConfig(
+    hk.train_model(run_dir, hk.TrainConfig(
         task="text-regression", method="lora", model=str(tiny_model), epochs=1, batch_size=16,
         learning_rate=1e-3, patience=0, device="cpu", time_budget_minutes=0))
+    return run_dir
+
+
+def test_lora_trains_a_regression_head_through_the_session(lora_run):
+    summary = hk.Run(lora_run).summary()
     assert summary.main_metric == "r2" and summary.details["head_init"].startswith("ridge probe")
-    predictor = hk.Predictor.from_run(run_dir, device="cpu")
+    assert summary.method == "lora" and hk.Run(lora_run).adapter_dir.is_dir()
+    predictor = hk.Predictor.from_run(lora_run, device="cpu")
     [result] = predictor.predict("the battery lasts for days")
     # The head's scale came along: scores are in the training target's units, not standardised.
     assert set(result) == {"score"} and 0.0 < result["score"] < 6.0
     assert type(predictor.model).__name__ == "HackkitMeanPoolForTextRegression"
+
+
+@pytest.mark.gpu
+def test_a_regression_model_on_a_gpu_agrees_with_the_cpu(lora_run):
+    texts = list(hk.load_splits(lora_run)[0]["test"]["text"])
+    cpu = [r["score"] for r in hk.Predictor.from_run(lora_run, device="cpu").predict(texts)]
+    gpu = hk.Predictor.from_run(lora_run, device="cuda")
+    assert gpu.device == "cuda" and gpu.precision in ("bf16", "fp16")
+    assert [r["score"] for r in gpu.predict(texts)] == pytest.approx(cpu, abs=5e-2)
