@@ -7,7 +7,8 @@ loads a run's model/ folder outside the kit:
 
 Text classifiers the embeddings, zero-shot and probe-started methods save are
 hackkit.models.meanpool's class (model_type "hackkit-meanpool"); image classifiers are
-hackkit.models.efficientnet's ("hackkit-efficientnet-lite"); NER models are standard
+hackkit.models.efficientnet's ("hackkit-efficientnet-lite"); text-regression models are
+hackkit.models.regression's ("hackkit-meanpool-regression"); NER models are standard
 *ForTokenClassification models and need no registration. Importing each module registers it.
 """
 
@@ -15,3 +16,4 @@ from __future__ import annotations
 
 import hackkit.models.efficientnet  # noqa: F401  AutoConfig, AutoModelForImageClassification
 import hackkit.models.meanpool  # noqa: F401  AutoConfig, AutoModelForSequenceClassification
+import hackkit.models.regression  # noqa: F401  AutoConfig, AutoModelForSequenceClassification

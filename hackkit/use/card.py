@@ -74,10 +74,14 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
                         *metrics.get("extra_baselines", {}).items()):
             lines.append(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k, _ in columns) + " |")
         lines += ["", f"On {metrics['test_examples']} held-out test {task.unit}. "
-                      f"Per {task.label_unit}:", "",
-                  "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-        lines += [f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1-score']:.3f} | "
-                  f"{int(v['support'])} |" for k, v in model["per_class"].items()]
+                      f"Per {task.label_unit}:", ""]
+        # The task's own per-class columns (precision/recall/F1, or a regression's errors per range).
+        keys = list(next(iter(model["per_class"].values()), {}))
+        lines += ["| label | " + " | ".join(k.replace("f1-score", "F1") for k in keys) + " |",
+                  "|---" * (len(keys) + 1) + "|"]
+        lines += [f"| {k} | " + " | ".join(str(int(v[c])) if c == "support" else f"{v[c]:.3f}"
+                                         for c in keys) + " |"
+                  for k, v in model["per_class"].items()]
     else:
         lines.append("Not evaluated yet: run 03_evaluate to add the test metrics.")
     lines += [

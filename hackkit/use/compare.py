@@ -90,7 +90,8 @@ def measure(model_dir: Path, name: str, int8: bool, frame: pd.DataFrame,
     params = sum(p.numel() for p in task.load_trained(model_dir)[1].parameters())
     row = {
         "model": name, "run": model_dir.parent.name, "int8": int8,
-        "accuracy": scores["accuracy"], task.main_metric: scores[task.main_metric],
+        # accuracy where the task has one (a regression has only its main metric here)
+        **{k: scores[k] for k in dict.fromkeys(("accuracy", task.main_metric)) if k in scores},
         "agreement_with_run": float(np.mean(predicted == reference)) if reference is not None
         else 1.0,
         "parameters_m": round(params / 1e6, 2),
@@ -155,7 +156,7 @@ def check_int8(run_dir: str | Path, split: str = "test") -> dict:
     main = predictor.task.main_metric
     return {"split": split, "examples": len(frame), "agreement": agreement,
             **{f"{name}_{key}": results[name][1][key] for name in results
-               for key in ("accuracy", main)}}
+               for key in dict.fromkeys(("accuracy", main)) if key in results[name][1]}}
 
 
 def read_comparison(run_dir: str | Path) -> pd.DataFrame | None:

@@ -66,21 +66,26 @@ class Predictor:
             return ""
         return ", int8 (ONNX Runtime)" if self.session is not None else ", int8 (PyTorch)"
 
-    def probabilities(self, batch) -> np.ndarray:
-        """Softmax over the model's logits for one encoded batch (autocast on a GPU)."""
+    def outputs(self, batch) -> np.ndarray:
+        """The model's raw outputs (logits; a regression model's scores) for one encoded batch,
+        as float32 (autocast on a GPU)."""
         import torch
 
         if self.session is not None:
             feed = _as_feed({k: np.asarray(v) for k, v in batch.items() if k in self._feeds})
-            logits = torch.from_numpy(self.session.run(["logits"], feed)[0]).float()
-            return torch.softmax(logits, dim=-1).numpy()
+            return np.asarray(self.session.run(["logits"], feed)[0], dtype=np.float32)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         with torch.inference_mode(), torch.autocast(self.device, dtype=dtype,
                                                     enabled=dtype is not None):
             # A tokenizer's BatchEncoding or a plain dict of tensors (e.g. pixel_values)
             inputs = {name: value.to(self.device) for name, value in batch.items()}
-            logits = self.model(**inputs).logits.float()
-        return torch.softmax(logits, dim=-1).cpu().numpy()
+            return self.model(**inputs).logits.float().cpu().numpy()
+
+    def probabilities(self, batch) -> np.ndarray:
+        """Softmax over the model's logits for one encoded batch."""
+        import torch
+
+        return torch.softmax(torch.from_numpy(self.outputs(batch)), dim=-1).numpy()
 
     def check(self, inputs: Any) -> list:
         """The inputs as a list the task accepts; a clear error otherwise."""

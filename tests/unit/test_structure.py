@@ -512,13 +512,14 @@ def test_the_training_summary_is_written_in_one_place():
     assert offenders == []
 
 
-TASK_NAMES = ("text-classification", "token-classification")
+TASK_NAMES = ("text-classification", "token-classification", "text-regression")
 # Ways a module could tell tasks apart instead of asking the task object.
-BRANCH = re.compile(r"""(==|!=|\bin)\s*\(?["'](text|token)-classification["']|"""
+BRANCH = re.compile(r"""(==|!=|\bin)\s*\(?["']((text|token)-classification|text-regression)["']|"""
                     r"""["'](tags|label)["']\s+in\s+\w+|\.startswith\(["'](ner|text)""")
 
 
 def test_no_generic_module_branches_on_a_task_name():
+    assert all(BRANCH.search(f"if task.name == {name!r}:") for name in TASK_NAMES)
     offenders = [f"{p.relative_to(PACKAGE)}:{i}: {line.strip()}"
                  for p in PACKAGE.rglob("*.py") if "tasks" not in p.parts
                  for i, line in enumerate(p.read_text().splitlines(), 1) if BRANCH.search(line)]
