@@ -160,4 +160,5 @@ def headline_scores(run_dir: str | Path) -> dict:
     metrics = read_json(Run(run_dir).metrics)
     main = metrics["main_metric"]
     return {main: metrics["model"][main], f"baseline_{main}": metrics["baseline"][main],
-            **({"accuracy": metrics["model"]["accuracy"]} if main != "accuracy" else {})}
+            **({"accuracy": metrics["model"]["accuracy"]}
+               if main != "accuracy" and "accuracy" in metrics["model"] else {})}

@@ -32,6 +32,7 @@ class Predictor:
         self.labels = list(info.labels)
         self.max_length = max_length or info.max_length  # what the model was trained with
         self.method = info.method
+        self.info = info  # the whole self-description, e.g. its tuned decision thresholds
         self.batch_size = batch_size
         self.device = resolve_device("cpu" if int8 else device)  # int8 kernels are CPU-only
         self.precision = resolve_precision(self.device, "auto")  # bf16/fp16 on a GPU
@@ -66,21 +67,25 @@ class Predictor:
             return ""
         return ", int8 (ONNX Runtime)" if self.session is not None else ", int8 (PyTorch)"
 
-    def probabilities(self, batch) -> np.ndarray:
-        """Softmax over the model's logits for one encoded batch (autocast on a GPU)."""
+    def logits(self, batch) -> np.ndarray:
+        """The model's logits (float32) for one encoded batch (autocast on a GPU)."""
         import torch
 
         if self.session is not None:
             feed = _as_feed({k: np.asarray(v) for k, v in batch.items() if k in self._feeds})
-            logits = torch.from_numpy(self.session.run(["logits"], feed)[0]).float()
-            return torch.softmax(logits, dim=-1).numpy()
+            return self.session.run(["logits"], feed)[0].astype(np.float32)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         with torch.inference_mode(), torch.autocast(self.device, dtype=dtype,
                                                     enabled=dtype is not None):
             # A tokenizer's BatchEncoding or a plain dict of tensors (e.g. pixel_values)
             inputs = {name: value.to(self.device) for name, value in batch.items()}
-            logits = self.model(**inputs).logits.float()
-        return torch.softmax(logits, dim=-1).cpu().numpy()
+            return self.model(**inputs).logits.float().cpu().numpy()
+
+    def probabilities(self, batch) -> np.ndarray:
+        """Softmax over the model's logits for one encoded batch."""
+        logits = self.logits(batch)
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
 
     def check(self, inputs: Any) -> list:
         """The inputs as a list the task accepts; a clear error otherwise."""
