@@ -206,7 +206,7 @@ def main() -> None:
     rows = generate()
     with OUT_PATH.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["text", "tags"])
+        writer.writerow(["text", "labels"])
         writer.writerows(rows)
     counts: dict[str, int] = {}
     for _, tags in rows:

@@ -27,7 +27,7 @@ def run_dir(tmp_path_factory, tiny_model) -> Path:
     """One multi-label run of 01 -> 03 on data/support_tags.csv."""
     return headless_run(tmp_path_factory, {
         "TASK": "multi-label-classification", "DATA_PATH": "data/support_tags.csv",
-        "LABEL_COLUMN": "tags", "MODEL": str(tiny_model), "MAX_LENGTH": 32, "EPOCHS": 1,
+        "MODEL": str(tiny_model), "MAX_LENGTH": 32, "EPOCHS": 1,
         "MAX_TRAIN_EXAMPLES": 120, "BATCH_SIZE": 16, "LEARNING_RATE": 1e-3, "PATIENCE": 0,
         "TIME_BUDGET_MINUTES": 0, "DEVICE": "cpu", "TOP_MISTAKES": 5}, "tags")
 
