@@ -164,3 +164,20 @@ def test_tuned_thresholds_beat_a_fixed_half_on_new_rows_and_rare_labels_fall_bac
         fixed = multilabel_metrics(gold, proba >= 0.5, labels)["macro_f1"]
         chosen = multilabel_metrics(gold, proba >= threshold_vector(tuned, labels), labels)["macro_f1"]
         assert chosen > fixed + 0.1
+
+
+def test_lora_trains_a_multi_label_model_through_the_session(tiny_model, tmp_path):
+    data = hk.DataConfig(task=TASK, data_path="data/support_tags.csv", model=str(tiny_model))
+    diagnosis = hk.diagnose(data, lengths=False)
+    run_dir = tmp_path / "lora"
+    hk.save_splits(diagnosis.splits, run_dir, diagnosis.task)
+    summary = hk.train_model(run_dir, hk.TrainConfig(
+        task=TASK, method="lora", model=str(tiny_model), epochs=1, batch_size=16, max_length=32,
+        learning_rate=1e-3, max_train_examples=32, patience=0, device="cpu",
+        time_budget_minutes=0))
+    assert summary.method == "lora" and summary.main_metric == "micro_f1"
+    info = hk.read_model_info(hk.Run(run_dir).model_dir)
+    assert info.method == "lora" and info.tuned["fallback"] > 0
+    [result] = hk.Predictor.from_run(run_dir, device="cpu").predict("I was charged twice")
+    assert set(result["probabilities"]) == set(info.labels)
+    assert set(result["labels"]) <= set(info.labels)
