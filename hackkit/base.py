@@ -138,6 +138,10 @@ class Task:
         """Where the inputs and labels were read from, for the model card (default: the columns)."""
         return f"{params.get('TEXT_COLUMN')} / {params.get('LABEL_COLUMN')}"
 
+    # Whether training ends by tuning settings on the validation split (tune()) that are saved with
+    # the model (model/hackkit.json's "tuned"), e.g. multi-label decision thresholds.
+    tunes_on_validation: bool = False
+
     def _undefined(self, method: str) -> NotImplementedError:
         """The error for an input method this task leaves out, with where a text task finds one."""
         return NotImplementedError(
@@ -235,7 +239,19 @@ class Task:
         """Parts whose head starts as a linear probe on frozen features (HEAD_INIT probe); as is by default."""
         return parts
 
+    def tune(self, logits: Any, gold: Any, labels: list[str]) -> dict:
+        """Settings fitted on the validation split's logits and gold labels after training, saved
+        with the model (ModelInfo.tuned) and read back by prediction; {} by default."""
+        return {}
+
     # --- prediction (03, 04, serve, export) --------------------------------------------
+    def decisions(self, logits: Any, info: Any) -> Any:
+        """What the model (its ModelInfo `info`) decides from a batch of logits: the export check
+        compares them. The most probable label per input by default."""
+        import numpy as np
+
+        return np.asarray(logits).argmax(axis=-1)
+
     def load_trained(self, model_dir: Path):
         """(processor, model) of a saved model folder: safetensors only, never remote code."""
         raise NotImplementedError

@@ -150,6 +150,7 @@ class DataConfig(_FromParams):
     text_column: str = field(default="text", metadata={"help": "column with the inputs"})
     label_column: str = field(default="label", metadata={"help": "column with the labels"})
     tag_column: int = field(default=-1, metadata={"help": "CoNLL column with the tags"})
+    label_separator: str = field(default=";", metadata={"help": "multi-label: between labels"})
     split_column: str = field(default="", metadata={"help": "column with train/validation/test"})
     test_size: float = field(default=0.2, metadata={"help": "share held out for testing"})
     val_size: float = field(default=0.1, metadata={"help": "share used for validation"})
@@ -168,6 +169,8 @@ class DataConfig(_FromParams):
             ("TEST_SIZE", self.test_size, 0 < self.test_size < 1, "a fraction, e.g. 0.2"),
             ("VAL_SIZE", self.val_size, 0 < self.val_size < 1, "a fraction, e.g. 0.1"),
             ("MAX_LENGTH", self.max_length, 8 <= self.max_length <= 4096, "e.g. 128"),
+            ("LABEL_SEPARATOR", self.label_separator, self.label_separator.strip() != "",
+             "the character between a text's labels, e.g. ';' or '|'"),
         ])
 
 

@@ -21,6 +21,7 @@ TASKS: dict[str, str] = {
     "token-classification": "hackkit.tasks.ner:TokenClassification",
     "image-classification": "hackkit.tasks.images:ImageClassification",
     "text-regression": "hackkit.tasks.regression:TextRegression",
+    "multi-label-classification": "hackkit.tasks.multilabel:MultiLabelClassification",
 }
 _LOADED: dict[str, Task] = {}
 

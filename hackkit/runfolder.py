@@ -7,7 +7,7 @@ predictions, 04 reads the model, 05 reads every run. `model/` is self-describing
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -70,6 +70,7 @@ class ModelInfo:
     max_length: int
     method: str = "finetune"
     base_model: str = ""  # a hub id or packaged model's name (portable_model_name), or ""
+    tuned: dict = field(default_factory=dict)  # fitted on validation after training (Task.tune)
 
 
 def portable_model_name(name: str, follow: int = 8) -> str:

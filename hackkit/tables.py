@@ -169,22 +169,40 @@ def read_split_folder(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     return pd.concat(parts, ignore_index=True), warnings
 
 
+def read_input(path: str | Path, split_column: str = ""
+               ) -> tuple[pd.DataFrame, list[str], Path, str]:
+    """DATA_PATH as one table: (table, warnings on how it was read, the path found, the split
+    column to use, which for a folder of split files is FOLDER_SPLIT)."""
+    p = find_input(path)
+    if not p.is_dir():
+        return (*_read_table(path), p, split_column)
+    if split_column:
+        raise ValueError(f"SPLIT_COLUMN={split_column!r}: DATA_PATH {p} is a folder whose "
+                         "files are the splits; set SPLIT_COLUMN='' (or point DATA_PATH at "
+                         "one file that has the split column).")
+    return (*read_split_folder(p), p, FOLDER_SPLIT)
+
+
+def split_values(raw: pd.DataFrame, split_column: str, path: Path) -> pd.Series:
+    """The split column's values as train / validation / test; unknown values name the fix."""
+    values = raw[split_column].map(lambda v: str(v).strip().lower())
+    unknown = sorted(set(values) - set(SPLIT_ALIASES))
+    if unknown:
+        raise ValueError(
+            f"SPLIT_COLUMN={split_column!r}: unknown split values {unknown} in {path.name}. "
+            f"Use train / validation / test (or aliases {sorted(SPLIT_ALIASES)}), "
+            "or set SPLIT_COLUMN='' to let hackkit make a stratified split."
+        )
+    return values.map(SPLIT_ALIASES)
+
+
 def load_labelled_table(path: str | Path, text_column: str, label_column: str,
                         split_column: str = "") -> Dataset:
     """Load a table of inputs and labels and check it: columns, empty inputs, missing labels, splits.
 
     `path` may be a folder of split files (train.csv, test.csv, optional validation.csv).
     """
-    p = find_input(path)
-    if p.is_dir():
-        if split_column:
-            raise ValueError(f"SPLIT_COLUMN={split_column!r}: DATA_PATH {p} is a folder whose "
-                             "files are the splits; set SPLIT_COLUMN='' (or point DATA_PATH at "
-                             "one file that has the split column).")
-        raw, read_warnings = read_split_folder(p)
-        split_column = FOLDER_SPLIT
-    else:
-        raw, read_warnings = _read_table(path)
+    raw, read_warnings, p, split_column = read_input(path, split_column)
     check_column(raw, text_column, "TEXT_COLUMN", p)
     check_column(raw, label_column, "LABEL_COLUMN", p)
     if split_column:
@@ -209,15 +227,7 @@ def load_labelled_table(path: str | Path, text_column: str, label_column: str,
             "Label your data, or check that LABEL_COLUMN names the column with the labels."
         )
     if split_column:
-        values = raw[split_column].map(lambda v: str(v).strip().lower())
-        unknown = sorted(set(values) - set(SPLIT_ALIASES))
-        if unknown:
-            raise ValueError(
-                f"SPLIT_COLUMN={split_column!r}: unknown split values {unknown} in {p.name}. "
-                f"Use train / validation / test (or aliases {sorted(SPLIT_ALIASES)}), "
-                "or set SPLIT_COLUMN='' to let hackkit make a stratified split."
-            )
-        frame["split"] = values.map(SPLIT_ALIASES)
+        frame["split"] = split_values(raw, split_column, p)
     if empty.any():
         dropped["empty_text"] = int(empty.sum())
         warnings.append(f"{int(empty.sum())} rows with empty text were dropped.")

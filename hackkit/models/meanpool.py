@@ -56,7 +56,8 @@ class HackkitMeanPoolConfig(PretrainedConfig):
 
 
 class HackkitMeanPoolForSequenceClassification(PreTrainedModel):
-    """logits = normalise(mean_pool(encoder(x))) @ W.T + b; a loss too when labels are given."""
+    """logits = normalise(mean_pool(encoder(x))) @ W.T + b; a loss too when labels are given
+    (cross-entropy, or one sigmoid per label when config.problem_type is multi-label)."""
 
     config_class = HackkitMeanPoolConfig
     base_model_prefix = "encoder"
@@ -93,14 +94,20 @@ class HackkitMeanPoolForSequenceClassification(PreTrainedModel):
         # A dynamically quantised (int8) head takes float32 input and has weight() as a method.
         dtype = getattr(self.classifier.weight, "dtype", torch.float32)
         logits = self.classifier(pooled.to(dtype))
-        loss = (torch.nn.functional.cross_entropy(logits.float(), labels)
-                if labels is not None else None)
+        loss = None
+        if labels is not None and self.config.problem_type == "multi_label_classification":
+            # Several labels per text (a 0/1 row each): one sigmoid per label.
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(),
+                                                                        labels.float())
+        elif labels is not None:
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
-def build(base_location: str, labels: list[str], weight: np.ndarray,
-          bias: np.ndarray) -> HackkitMeanPoolForSequenceClassification:
-    """The base model's encoder weights with a head (W: labels x hidden, b: labels)."""
+def build(base_location: str, labels: list[str], weight: np.ndarray, bias: np.ndarray,
+          problem_type: str | None = None) -> HackkitMeanPoolForSequenceClassification:
+    """The base model's encoder weights with a head (W: labels x hidden, b: labels);
+    problem_type "multi_label_classification" trains it with one sigmoid per label."""
     encoder = AutoModel.from_pretrained(base_location, use_safetensors=True,
                                         trust_remote_code=False)
     weight, bias = np.asarray(weight, dtype=np.float32), np.asarray(bias, dtype=np.float32)
@@ -111,7 +118,8 @@ def build(base_location: str, labels: list[str], weight: np.ndarray,
     config = HackkitMeanPoolConfig(
         encoder=encoder.config.to_dict(), num_labels=len(labels),
         id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
-        architectures=[HackkitMeanPoolForSequenceClassification.__name__])
+        architectures=[HackkitMeanPoolForSequenceClassification.__name__],
+        problem_type=problem_type)
     model = HackkitMeanPoolForSequenceClassification(config)
     model.encoder.load_state_dict(encoder.state_dict())
     with torch.no_grad():

@@ -196,9 +196,14 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
         return TrainSummary(task=task.name, main_metric=task.main_metric, method=method.name)
     kept_start = keep_start_if_better(trainer, initial, task.main_metric)
     name, source = method.model_name(config, resolved)
+    tuned = {}
+    if task.tunes_on_validation:  # e.g. decision thresholds, fitted on the kept model's outputs
+        output = trainer.predict(length_sorted(parts.val_ds))
+        tuned = task.tune(output.predictions, output.label_ids, labels)
     save_model(trainer, run, method, ModelInfo(task=task.name, labels=labels,
                                                max_length=config.max_length, method=method.name,
-                                               base_model=method.base_model(config, resolved)))
+                                               base_model=method.base_model(config, resolved),
+                                               tuned=tuned))
     state = trainer.state
     epochs = float(state.epoch or 0)
     summary = TrainSummary(

@@ -607,3 +607,15 @@ def test_every_public_name_resolves():
     missing = [name for name in hk.__all__ if getattr(hk, name, None) is None]
     assert missing == []
     assert not hasattr(hk, "load_dataset")  # Hugging Face's datasets.load_dataset keeps its name
+
+
+def test_the_multi_label_task_is_its_module_and_one_registry_line():
+    # Every other module reaches it through get_task and the Task attributes it sets
+    # (tunes_on_validation, decisions, ...), never by its name or its module.
+    assert hk.registry.TASKS["multi-label-classification"] == \
+        "hackkit.tasks.multilabel:MultiLabelClassification"
+    offenders = [f"{p.relative_to(PACKAGE)}:{i}: {line.strip()}" for p in PACKAGE.rglob("*.py")
+                 if p.relative_to(PACKAGE).as_posix() not in ("tasks/multilabel.py", "registry.py")
+                 for i, line in enumerate(p.read_text().splitlines(), 1)
+                 if "multi-label-classification" in line or "tasks.multilabel" in line]
+    assert offenders == []
