@@ -7,11 +7,14 @@ loads a run's model/ folder outside the kit:
 
 Text classifiers the embeddings, zero-shot and probe-started methods save are
 hackkit.models.meanpool's class (model_type "hackkit-meanpool"); image classifiers are
-hackkit.models.efficientnet's ("hackkit-efficientnet-lite"); NER models are standard
-*ForTokenClassification models and need no registration. Importing each module registers it.
+hackkit.models.efficientnet's ("hackkit-efficientnet-lite"); NER models are
+hackkit.models.tagger's ("hackkit-shape-tagger": the encoder also sees each word's shape; pass
+`shape_ids` from hackkit.tasks.ner.shape_ids for the accuracy it was trained for). Importing each
+module registers it.
 """
 
 from __future__ import annotations
 
 import hackkit.models.efficientnet  # noqa: F401  AutoConfig, AutoModelForImageClassification
 import hackkit.models.meanpool  # noqa: F401  AutoConfig, AutoModelForSequenceClassification
+import hackkit.models.tagger  # noqa: F401  AutoConfig, AutoModelForTokenClassification
