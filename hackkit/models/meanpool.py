@@ -99,10 +99,12 @@ class HackkitMeanPoolForSequenceClassification(PreTrainedModel):
 
 
 def build(base_location: str, labels: list[str], weight: np.ndarray,
-          bias: np.ndarray) -> HackkitMeanPoolForSequenceClassification:
-    """The base model's encoder weights with a head (W: labels x hidden, b: labels)."""
-    encoder = AutoModel.from_pretrained(base_location, use_safetensors=True,
-                                        trust_remote_code=False)
+          bias: np.ndarray, encoder=None) -> HackkitMeanPoolForSequenceClassification:
+    """The base model's encoder weights (or `encoder`'s, e.g. one just tuned) with a head
+    (W: labels x hidden, b: labels)."""
+    if encoder is None:
+        encoder = AutoModel.from_pretrained(base_location, use_safetensors=True,
+                                            trust_remote_code=False)
     weight, bias = np.asarray(weight, dtype=np.float32), np.asarray(bias, dtype=np.float32)
     hidden = encoder.config.hidden_size
     if weight.shape != (len(labels), hidden) or bias.shape != (len(labels),):
