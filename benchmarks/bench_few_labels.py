@@ -6,10 +6,13 @@ altered. All methods run in this one process, on this machine, and are scored on
 rows. Embeddings of train/validation/test are computed once (cached under --cache-dir); the
 probe's seconds are its fit time, the one-off embedding cost is printed separately. Zero-shot uses
 no labels at all. Full fine-tuning (hackkit.finetune, fixed --finetune-epochs, no early stopping)
-runs only at the sizes in --finetune-at, on a temporary run folder, with one seed.
+runs only at the sizes in --finetune-at, on a temporary run folder, with one seed; METHOD contrastive
+(the encoder tuned on same-label pairs, then the probe; hk.train_model inside --contrastive-minutes)
+likewise at the sizes in --contrastive-at, its seconds being the whole training plus test prediction.
 
     python benchmarks/bench_few_labels.py DATA.csv [--split-column split] [--per-class 1 2 4 8 16 32 0]
-        [--seeds 3] [--finetune-at 8] [--finetune-epochs 5] [--label-text 0=negative 1=positive]
+        [--seeds 3] [--finetune-at 8] [--finetune-epochs 5] [--contrastive-at 8 16]
+        [--contrastive-minutes 1] [--label-text 0=negative 1=positive]
         [--out results.json] [--plot curve.png] [--cache-dir /tmp/hackkit-embed-cache]
 """
 
@@ -57,24 +60,30 @@ def scores(y_true, y_pred, labels) -> dict:
             "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))}
 
 
-def finetune_once(splits, train_idx, val_idx, labels, epochs: float, seed: int) -> dict:
-    """hackkit.finetune on a temporary run folder holding the cut splits, then score the test split."""
+def finetune_once(splits, train_idx, val_idx, labels, epochs: float, seed: int,
+                  method: str = "finetune", minutes: float = 0) -> dict:
+    """hk.train_model (fine-tuning for fixed epochs and no budget, or another METHOD inside
+    `minutes`) on a temporary run folder holding the cut splits, then score the test split."""
     with tempfile.TemporaryDirectory(prefix="bench-few-") as tmp:
         run = Path(tmp) / "run"
         hk.save_splits({"train": splits["train"].iloc[train_idx].reset_index(drop=True),
                         "validation": splits["validation"].iloc[val_idx].reset_index(drop=True),
                         "test": splits["test"]}, run, TEXT)
         started = time.perf_counter()
-        summary = hk.finetune(run, hk.TrainConfig(model=MODEL, epochs=epochs, batch_size=16, patience=0,
-                                                  seed=seed, device="cpu",
-                                                  time_budget_minutes=0))  # fixed epochs, no budget
+        config = (hk.TrainConfig(model=MODEL, epochs=epochs, batch_size=16, patience=0, seed=seed,
+                                 device="cpu", time_budget_minutes=0)  # fixed epochs, no budget
+                  if method == "finetune" else
+                  hk.TrainConfig(model=MODEL, method=method, seed=seed, device="cpu",
+                                 time_budget_minutes=minutes))
+        summary = hk.train_model(run, config)
         trained = time.perf_counter() - started
         predictor = hk.Predictor.from_run(run, device="cpu")
         proba, names = predictor.predict_proba(list(splits["test"]["text"])), predictor.labels
         total = time.perf_counter() - started
     pred = [names[i] for i in proba.argmax(1)]
     return {**scores(splits["test"]["label"], pred, labels), "train_seconds": round(trained, 1),
-            "seconds": round(total, 1), "train_examples_per_second": summary["train_examples_per_second"]}
+            "seconds": round(total, 1), "train_examples_per_second": summary.train_examples_per_second,
+            **({"contrastive": summary.details["contrastive"]} if method == "contrastive" else {})}
 
 
 def main() -> None:
@@ -86,6 +95,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="repeats of each cut (probe, TF-IDF)")
     parser.add_argument("--finetune-at", type=int, nargs="*", default=[8], help="per-class sizes; none: skip")
     parser.add_argument("--finetune-epochs", type=float, default=5.0)
+    parser.add_argument("--contrastive-at", type=int, nargs="*", default=[8, 16],
+                        help="per-class sizes for METHOD contrastive (one seed each); none: skip")
+    parser.add_argument("--contrastive-minutes", type=float, default=1.0,
+                        help="its TIME_BUDGET_MINUTES (the committed default is 1)")
     parser.add_argument("--label-text", nargs="*", default=[], help="LABEL=words for zero-shot, e.g. 0=negative")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "hackkit-embed-cache"))
@@ -139,6 +152,14 @@ def main() -> None:
             pred = tfidf.predict(list(splits["test"]["text"]))
             results.append({"method": "TF-IDF + LR", "per_class": n, "seed": seed, "train_rows": len(ti),
                             **scores(test_y, pred, labels), "seconds": round(time.perf_counter() - started, 2)})
+        if n in args.contrastive_at:
+            ti, vi = per_class(splits["train"], n, 0), per_class(splits["validation"], n, 0)
+            print(f"contrastive tuning on {len(ti)} rows, {args.contrastive_minutes:g} min ...", flush=True)
+            results.append({"method": f"contrastive ({args.contrastive_minutes:g} min)", "per_class": n,
+                            "seed": 0, "train_rows": len(ti),
+                            **finetune_once(splits, ti, vi, labels, 0, seed=0, method="contrastive",
+                                            minutes=args.contrastive_minutes)})
+            print({k: v for k, v in results[-1].items() if k != "method"}, flush=True)
         if n in args.finetune_at:
             ti, vi = per_class(splits["train"], n, 0), per_class(splits["validation"], n, 0)
             print(f"fine-tuning on {len(ti)} rows for {args.finetune_epochs:g} epochs ...", flush=True)

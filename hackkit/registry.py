@@ -124,16 +124,22 @@ METHODS: dict[str, Method] = {
         "hackkit.train.fewlabels:train_embeddings",
         "a logistic regression on the frozen model's sentence embeddings",
         ("MAX_TRAIN_EXAMPLES",), text_labels=True),
+    "contrastive": Method(
+        "hackkit.train.fewlabels:train_contrastive",
+        "the sentence encoder tuned on same-label pairs inside the budget (SetFit), then the "
+        "logistic regression on its embeddings", ("MAX_TRAIN_EXAMPLES",), text_labels=True),
     "zero-shot": Method(
         "hackkit.train.fewlabels:train_zero_shot",
         "label names (or descriptions) compared with the texts, no training",
         ("LABEL_DESCRIPTIONS",), text_labels=True),
 }
-# `auto` picks one of the three above from the examples per class, so it reads what they read.
+# `auto` picks one of the four above from the examples per class, so it reads what they read.
 METHODS["auto"] = Method(
-    "hackkit.train.methods:train_auto", "zero-shot, embeddings or finetune, picked from the data",
+    "hackkit.train.methods:train_auto",
+    "zero-shot, embeddings, contrastive or finetune, picked from the data",
     tuple(dict.fromkeys(METHODS["finetune"].options + METHODS["embeddings"].options
-                        + METHODS["zero-shot"].options)), text_labels=True)
+                        + METHODS["contrastive"].options + METHODS["zero-shot"].options)),
+    text_labels=True)
 
 
 def method_names() -> tuple[str, ...]:

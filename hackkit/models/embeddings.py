@@ -53,19 +53,28 @@ def embed(
     device: str = "cpu", progress: bool = True,
 ) -> np.ndarray:
     """L2-normalised mean-pooled sentence embeddings (float32, one row per text, input order)."""
-    import torch
-    from tqdm.auto import tqdm
     from transformers import AutoModel, AutoTokenizer
-
 
     texts = _check_texts(texts)
     if not 8 <= max_length <= 4096:
         raise ValueError(f"max_length={max_length!r} is out of range: use e.g. 128 (8 to 4096).")
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size!r}: use a positive integer, e.g. 64.")
-    device = resolve_device(device)
     tokenizer = AutoTokenizer.from_pretrained(model_location, trust_remote_code=False)
     model = AutoModel.from_pretrained(model_location, use_safetensors=True, trust_remote_code=False)
+    return embed_loaded(texts, model, tokenizer, max_length, batch_size, device, progress)
+
+
+def embed_loaded(
+    texts: Sequence[str], model, tokenizer, max_length: int = 128, batch_size: int = 64,
+    device: str = "cpu", progress: bool = True,
+) -> np.ndarray:
+    """embed() with an encoder and tokenizer already in memory (e.g. one just fine-tuned)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    texts = _check_texts(texts)
+    device = resolve_device(device)
     model.eval().to(device)
     if not texts:
         return np.zeros((0, model.config.hidden_size), dtype=np.float32)

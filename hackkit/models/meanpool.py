@@ -105,11 +105,13 @@ class HackkitMeanPoolForSequenceClassification(PreTrainedModel):
 
 
 def build(base_location: str, labels: list[str], weight: np.ndarray, bias: np.ndarray,
-          problem_type: str | None = None) -> HackkitMeanPoolForSequenceClassification:
-    """The base model's encoder weights with a head (W: labels x hidden, b: labels);
-    problem_type "multi_label_classification" trains it with one sigmoid per label."""
-    encoder = AutoModel.from_pretrained(base_location, use_safetensors=True,
-                                        trust_remote_code=False)
+          problem_type: str | None = None, encoder=None) -> HackkitMeanPoolForSequenceClassification:
+    """The base model's encoder weights (or `encoder`'s, e.g. one just tuned) with a head
+    (W: labels x hidden, b: labels); problem_type "multi_label_classification" trains it with one
+    sigmoid per label."""
+    if encoder is None:
+        encoder = AutoModel.from_pretrained(base_location, use_safetensors=True,
+                                            trust_remote_code=False)
     weight, bias = np.asarray(weight, dtype=np.float32), np.asarray(bias, dtype=np.float32)
     hidden = encoder.config.hidden_size
     if weight.shape != (len(labels), hidden) or bias.shape != (len(labels),):

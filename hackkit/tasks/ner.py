@@ -36,6 +36,59 @@ def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int]) -> 
     return out
 
 
+# Word shapes the model sees beside the (lower-cased) sub-words; 0 is no word (special tokens,
+# padding). An uncased encoder cannot see capitals, the strongest single cue for names.
+SHAPES = ("none", "lower", "capitalised", "upper", "mixed", "digits", "letters+digits", "tag",
+          "punctuation")
+
+
+def word_shape(word: str) -> int:
+    """The index in SHAPES of a word's shape: lower, Capitalised, UPPER, mIxed, 123, a1, #tag, ."""
+    if len(word) > 1 and word[0] in "#@" and any(c.isalnum() for c in word[1:]):
+        return SHAPES.index("tag")  # hashtags and mentions (user names in posts)
+    letters = [c for c in word if c.isalpha()]
+    digits = any(c.isdigit() for c in word)
+    if not letters:
+        return SHAPES.index("digits" if digits else "punctuation")
+    if digits:
+        return SHAPES.index("letters+digits")
+    if all(c.islower() for c in letters):
+        return SHAPES.index("lower")
+    if all(c.isupper() for c in letters):
+        return SHAPES.index("upper" if len(letters) > 1 else "capitalised")
+    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        return SHAPES.index("capitalised")
+    return SHAPES.index("mixed")
+
+
+def shape_ids(word_ids: Sequence[int | None], words: Sequence[str]) -> list[int]:
+    """The shape of each sub-token's word (0 for special tokens), from an encoding's word_ids()."""
+    shapes = [word_shape(w) for w in words]
+    return [0 if word is None else shapes[word] for word in word_ids]
+
+
+class ShapeCollator:
+    """DataCollatorForTokenClassification, plus the shape ids padded with 0 like the tokens."""
+
+    def __init__(self, tokenizer) -> None:
+        from transformers import DataCollatorForTokenClassification
+
+        self.tokenizer = tokenizer
+        self.inner = DataCollatorForTokenClassification(tokenizer)
+
+    def __call__(self, features: list[dict]) -> dict:
+        """Pad a list of encoded sentences into one batch of tensors."""
+        import torch
+
+        shapes = [list(f["shape_ids"]) for f in features]
+        batch = self.inner([{k: v for k, v in f.items() if k != "shape_ids"} for f in features])
+        width = batch["input_ids"].shape[1]
+        left = self.tokenizer.padding_side == "left"
+        batch["shape_ids"] = torch.tensor([[0] * (width - len(s)) + s if left else
+                                           s + [0] * (width - len(s)) for s in shapes])
+        return batch
+
+
 def _check_fast(tokenizer) -> None:
     """Alignment needs word_ids(), which only fast (Rust) tokenizers give."""
     if not getattr(tokenizer, "is_fast", False):
@@ -46,8 +99,9 @@ def _check_fast(tokenizer) -> None:
 
 
 def encode_sentences(tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], tokenizer,
-                     labels: Sequence[str], max_length: int):
-    """A datasets.Dataset of aligned token and label ids, and how many sentences were truncated."""
+                     labels: Sequence[str], max_length: int, shapes: bool = False):
+    """A datasets.Dataset of aligned token and label ids (and word-shape ids when `shapes`), and
+    how many sentences were truncated."""
     from datasets import Dataset
 
     _check_fast(tokenizer)
@@ -68,6 +122,9 @@ def encode_sentences(tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[st
     columns = {k: encoded[k] for k in encoded.keys()}
     columns["labels"] = [align_labels(encoded.word_ids(i), [index[t] for t in sentence])
                          for i, sentence in enumerate(tags)]
+    if shapes:
+        columns["shape_ids"] = [shape_ids(encoded.word_ids(i), sentence)
+                                for i, sentence in enumerate(words)]
     return Dataset.from_dict(columns), truncated
 
 
@@ -125,6 +182,11 @@ def compute_metrics_for(labels: Sequence[str]):
     return compute
 
 
+def sees_shapes(model) -> bool:
+    """Whether a loaded model takes word-shape ids (hackkit.models.tagger's class)."""
+    return int(getattr(getattr(model, "config", None), "num_shapes", 0) or 0) > 0
+
+
 def predict_tags(predictor, tokens: Sequence[Sequence[str]]) -> tuple[list[list[str]], list[list[float]]]:
     """Predicted tag and its probability for every word (from its first sub-token; 'O' past MAX_LENGTH)."""
     labels = predictor.labels
@@ -133,6 +195,11 @@ def predict_tags(predictor, tokens: Sequence[Sequence[str]]) -> tuple[list[list[
         batch = predictor.processor([list(tokens[i]) for i in indices], is_split_into_words=True,
                                     truncation=True, max_length=predictor.max_length,
                                     padding=True, return_tensors="pt")
+        if sees_shapes(predictor.model):
+            import torch
+
+            batch["shape_ids"] = torch.tensor([shape_ids(batch.word_ids(row), tokens[i])
+                                               for row, i in enumerate(indices)])
         proba = predictor.probabilities(batch)
         out = []
         for row, i in enumerate(indices):
@@ -345,6 +412,9 @@ class TokenClassification(TextInput):
     file_suffixes = (".conll", ".txt", ".iob", ".iob2", ".bio", ".tsv", ".jsonl", ".json")
     result_model = TaggedText
     python_example = '["does shipping to Bristol take long for the Nimbus Mesh?"]'
+    # New models see each word's shape beside its sub-words (hackkit.models.tagger); False trains
+    # the plain transformers head (benchmarks/bench_ner_shapes.py compares the two).
+    word_shapes = True
 
     def load(self, data) -> Dataset:
         """CoNLL (tags in TAG_COLUMN) or JSON Lines (TEXT_COLUMN/LABEL_COLUMN hold the lists)."""
@@ -391,9 +461,13 @@ class TokenClassification(TextInput):
         return tokenizer
 
     def new_model(self, location, labels):
-        """The base model with a new token-classification head."""
+        """The base model with a new token-classification head (and zero word-shape vectors)."""
         from transformers import AutoModelForTokenClassification
 
+        if self.word_shapes:
+            from hackkit.models.tagger import build
+
+            return build(location, list(labels), len(SHAPES))
         return AutoModelForTokenClassification.from_pretrained(
             location, num_labels=len(labels), id2label=dict(enumerate(labels)),
             label2id={label: i for i, label in enumerate(labels)},
@@ -405,19 +479,22 @@ class TokenClassification(TextInput):
 
         tokenizer = self.load_processor(location)
         train_ds, truncated = encode_sentences(train["tokens"], train["tags"], tokenizer,
-                                               labels, max_length)
+                                               labels, max_length, self.word_shapes)
         val_ds, val_truncated = encode_sentences(validation["tokens"], validation["tags"],
-                                                 tokenizer, labels, max_length)
+                                                 tokenizer, labels, max_length, self.word_shapes)
         return TrainParts(
             model=self.new_model(location, labels), processor=tokenizer,
             train_ds=train_ds, val_ds=val_ds,
-            collator=DataCollatorForTokenClassification(tokenizer),
+            collator=(ShapeCollator(tokenizer) if self.word_shapes
+                      else DataCollatorForTokenClassification(tokenizer)),
             compute_metrics=compute_metrics_for(labels),
             extra={"truncated_sentences": {"train": truncated, "validation": val_truncated}})
 
     def load_trained(self, model_dir: Path):
         """Fast tokenizer and token classifier of a saved folder."""
         from transformers import AutoModelForTokenClassification
+
+        import hackkit.models.tagger  # noqa: F401  registers the word-shape tagger's class
 
         check_safetensors(model_dir, str(model_dir))
         model = AutoModelForTokenClassification.from_pretrained(

@@ -1,6 +1,7 @@
 """Choosing and running a training method: `train_model` runs the METHOD a config names (its
 registry line in hackkit.registry), `plan_method` says what it would do, and METHOD `auto` picks
-zero-shot, embeddings or finetune from the labelled examples per class and the time budget."""
+zero-shot, embeddings, contrastive or finetune from the labelled examples per class, the number of
+classes and the time budget."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ FINETUNE_MIN_PER_CLASS = 32
 # (load ~6); the same code did 10.6/s on 64 rows under less load. Pass your own rate for a GPU.
 FINETUNE_EXAMPLES_PER_SECOND = 3.2
 FINETUNE_EPOCHS = 3.0  # TrainConfig's default
+# Between those, METHOD contrastive (the encoder tuned on same-label pairs, then the probe) beat the
+# frozen probe on clinc150 (150 intents) at 10 per class within the 1-minute default budget
+# (benchmarks/RESULTS.md, "Few labels"). It is measured on many-class sets only, and its pairs'
+# in-batch negatives need many labels, so below this many classes auto keeps the probe.
+CONTRASTIVE_MIN_CLASSES = 20
+CONTRASTIVE_MIN_MINUTES = 0.5  # under this budget the tuning is a handful of steps: keep the probe
 
 
 def train_model(run_dir: str | Path, config: TrainConfig) -> TrainSummary:
@@ -47,7 +54,7 @@ def choose_method(
     examples_per_class, time_budget_minutes: float,
     examples_per_second: float = FINETUNE_EXAMPLES_PER_SECOND, epochs: float = FINETUNE_EPOCHS,
 ) -> tuple[str, str]:
-    """Pick zero-shot, embeddings or finetune from label counts and time; thresholds measured in benchmarks/bench_few_labels.py."""
+    """Pick zero-shot, embeddings, contrastive or finetune from label counts and time; thresholds measured in benchmarks/bench_few_labels.py."""
     counts = {str(k): int(v) for k, v in dict(examples_per_class).items()}
     if len(counts) < 2:
         raise ValueError(f"examples_per_class: got {counts}; give a count for every class (at least two), "
@@ -70,6 +77,13 @@ def choose_method(
                              f"{ZERO_SHOT_BELOW_PER_CLASS} per class, where label-name similarity matched or beat a "
                              f"probe trained on them; label a few more per class to switch to embeddings.")
     minutes = total * epochs / examples_per_second / 60
+    if (fewest < FINETUNE_MIN_PER_CLASS and len(counts) >= CONTRASTIVE_MIN_CLASSES
+            and time_budget_minutes >= CONTRASTIVE_MIN_MINUTES):
+        return "contrastive", (f"the smallest class has {fewest} labelled examples ({total} in all), "
+                               f"under {FINETUNE_MIN_PER_CLASS} per class, and there are {len(counts)} "
+                               f"classes (at least {CONTRASTIVE_MIN_CLASSES}), where tuning the encoder "
+                               "on same-label pairs before the logistic regression beat frozen "
+                               "embeddings; it tunes inside the time budget.")
     if fewest < FINETUNE_MIN_PER_CLASS:
         return "embeddings", (f"the smallest class has {fewest} labelled examples ({total} in all), under "
                               f"{FINETUNE_MIN_PER_CLASS} per class, where frozen embeddings + logistic regression beat "
@@ -107,7 +121,7 @@ def for_method(config: TrainConfig, method: str) -> TrainConfig:
 
 
 def train_auto(run_dir: str | Path, config: TrainConfig) -> TrainSummary:
-    """Pick zero-shot, embeddings or finetune (choose_method), say why, run it."""
+    """Pick zero-shot, embeddings, contrastive or finetune (choose_method), say why, run it."""
     choice = method_choice(run_dir, config)
     chosen = for_method(config, choice["chosen"])
     unused = sorted(f.name.upper() for f in fields(config)

@@ -200,6 +200,15 @@ def test_choose_method_embeddings_with_few_labels():
     assert "8" in reason and str(methods.FINETUNE_MIN_PER_CLASS) in reason
 
 
+def test_choose_method_contrastive_with_few_labels_of_many_classes():
+    counts = {f"intent{i}": 10 for i in range(150)}
+    method, reason = methods.choose_method(counts, time_budget_minutes=1)
+    assert method == "contrastive" and "10 labelled" in reason and "150 classes" in reason
+    # Too few classes for its in-batch negatives, or too short a budget: the frozen probe.
+    assert methods.choose_method(dict(list(counts.items())[:5]), 1)[0] == "embeddings"
+    assert methods.choose_method(counts, time_budget_minutes=0.2)[0] == "embeddings"
+
+
 def test_choose_method_embeddings_when_budget_too_short():
     counts = {f"intent{i}": 500 for i in range(10)}
     method, reason = methods.choose_method(counts, time_budget_minutes=1)

@@ -189,3 +189,42 @@ def test_saved_config_names_its_own_model_type(tmp_path, tiny_model):
     assert config["model_type"] == "hackkit-meanpool"
     assert config["architectures"] == ["HackkitMeanPoolForSequenceClassification"]
     assert config["encoder"]["model_type"] == "bert"
+
+
+def test_contrastive_tunes_the_encoder_and_saves_a_model_the_one_prediction_path_loads(
+        tmp_path, tiny_model):
+    run_dir = _sized(tmp_path, 4)
+    summary = hk.train_model(run_dir, hk.TrainConfig(method="contrastive", model=str(tiny_model),
+                                                     device="cpu", time_budget_minutes=0))
+    record = summary.details["contrastive"]
+    # 12 texts x 4 passes / 32 pairs a step; 3 labels: 10 groups of 3 distinct-label pairs a step
+    assert record["steps"] == record["max_steps"] == 2 and not record["stopped_by_time_budget"]
+    assert record["kept"] in ("tuned", "frozen") and set(record["validation_by_encoder"]) == {
+        "tuned", "frozen"}
+    assert summary.method == "contrastive" and summary.steps == 2 and summary.train_examples == 12
+    info = hk.read_model_info(hk.Run(run_dir).model_dir)
+    assert info.method == "contrastive" and info.labels == sorted(INTENTS)
+    # The saved encoder is the tuned one: its weights differ from the base model's.
+    from safetensors.torch import load_file
+    saved = load_file(hk.Run(run_dir).model_dir / "model.safetensors")
+    base = load_file(tiny_model / "model.safetensors")
+    key = next(k for k in base if k.endswith("encoder.layer.0.attention.self.query.weight"))
+    tuned = saved[next(k for k in saved if k.endswith(key.split("encoder.", 1)[-1])
+                       and "layer.0.attention.self.query" in k)]
+    assert (tuned - base[key]).abs().max() > 0 if record["kept"] == "tuned" else True
+    predictor = hk.Predictor.from_run(run_dir, device="cpu")
+    assert predictor.predict("refund me")[0]["label"] in INTENTS
+
+
+def test_contrastive_pairs_never_put_a_label_against_itself():
+    from hackkit.train.fewlabels import pair_groups
+
+    labels = ["a"] * 5 + ["b"] * 3 + ["c"]  # c has no pair: never an anchor
+    groups = pair_groups(labels, np.random.default_rng(0), pairs=32)
+    assert len(groups) == 16 and all(len(g) == 2 for g in groups)
+    for group in groups:
+        assert len({labels[a] for a, _ in group}) == len(group)  # distinct labels inside a group
+        assert all(labels[a] == labels[b] != "c" and a != b for a, b in group)
+    with pytest.raises(ValueError, match=r"METHOD='contrastive': 1 label\(s\) have two or more "
+                                         r"training texts.*METHOD='embeddings'"):
+        pair_groups(["a", "a", "b", "c"], np.random.default_rng(0))

@@ -124,7 +124,8 @@ def test_finetune_token_classification_saves_a_token_model(ner_run, tiny_model):
     summary = hk.finetune(ner_run, config)
     saved = json.loads((ner_run / "model" / "config.json").read_text())
     labels = hk.read_json(ner_run / "splits" / "labels.json")
-    assert saved["architectures"] == ["BertForTokenClassification"]
+    assert saved["architectures"] == ["HackkitShapeTaggerForTokenClassification"]
+    assert saved["num_shapes"] == len(ner.SHAPES) and saved["encoder"]["model_type"] == "bert"
     assert [saved["id2label"][str(i)] for i in range(len(labels))] == labels
     assert summary.task == "token-classification" and 0 <= summary.best_validation <= 1
     assert summary.details["truncated_sentences"] == {"train": 0, "validation": 0}
@@ -138,6 +139,32 @@ def test_finetune_token_classification_saves_a_token_model(ner_run, tiny_model):
     found = predictor.predict(["Anna Berg ships order 12 to Oslo.", ""])
     assert len(found) == 2 and found[1]["entities"] == []
     assert all({"start", "end", "label", "text", "score"} == set(e) for e in found[0]["entities"])
+
+    # The trained shape vectors differ (they started at zero), and the predictor feeds them: the
+    # same sentence in lower case gets other probabilities, which an uncased encoder alone cannot.
+    assert predictor.model.shapes.weight.abs().sum() > 0
+    tagged = [ner.predict_tags(predictor, [s.split()])[1][0]
+              for s in ("Anna Berg ships to Oslo", "anna berg ships to oslo")]
+    assert tagged[0] != tagged[1]
+
+
+def test_word_shapes_see_what_an_uncased_tokenizer_drops(tokenizer):
+    words = ["Germany", "germany", "UN", "iPhone", "1996", "B2B", "@anna_b", "#tbt", ",", "I"]
+    assert [ner.SHAPES[ner.word_shape(w)] for w in words] == [
+        "capitalised", "lower", "upper", "mixed", "digits", "letters+digits", "tag", "tag",
+        "punctuation", "capitalised"]
+    encoded = tokenizer(["Kallax", "shelves", "UN"], is_split_into_words=True)
+    ids = ner.shape_ids(encoded.word_ids(), ["Kallax", "shelves", "UN"])
+    assert ids[0] == ids[-1] == 0  # [CLS], [SEP]
+    assert len(set(ids[1:-2])) >= 2 and ids[-2] == ner.SHAPES.index("upper")
+    # The collator pads the shape ids with 0 to the padded token width.
+    dataset, _ = ner.encode_sentences([["Oslo"], ["Anna", "Berg", "called", "Tom"]],
+                                      [["B-LOC"], ["B-PER", "I-PER", "O", "B-PER"]], tokenizer,
+                                      ["O", "B-LOC", "B-PER", "I-PER"], 32, shapes=True)
+    batch = ner.ShapeCollator(tokenizer)([dataset[0], dataset[1]])
+    assert batch["shape_ids"].shape == batch["input_ids"].shape == batch["labels"].shape
+    assert batch["shape_ids"][0].tolist()[len(dataset[0]["input_ids"]):] == [0] * (
+        batch["input_ids"].shape[1] - len(dataset[0]["input_ids"]))
 
 
 def test_token_task_is_validated():
