@@ -20,6 +20,7 @@ TASKS: dict[str, str] = {
     "text-classification": "hackkit.tasks.text:TextClassification",
     "token-classification": "hackkit.tasks.ner:TokenClassification",
     "image-classification": "hackkit.tasks.images:ImageClassification",
+    "text-generation": "hackkit.tasks.generation:TextGeneration",
 }
 _LOADED: dict[str, Task] = {}
 

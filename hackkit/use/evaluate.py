@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hackkit.models.resolve import resolve_model
+from hackkit.models.resolve import resolve_for_task
 from hackkit.params import DEFAULT_MODEL
 from hackkit.paths import atomic_file, read_json, write_json
 from hackkit.runfolder import Run, load_splits, read_model_info
@@ -48,7 +48,7 @@ def extra_baselines(run_dir: str | Path, split: str, model: str = "", seed: int 
             model = summary.model
         model = model or DEFAULT_MODEL
     splits, labels = load_splits(run.path)
-    found = task.extra_baselines(splits, labels, split, resolve_model(model).location,
+    found = task.extra_baselines(splits, labels, split, resolve_for_task(task, model).location,
                                  run.max_length(), run.embeddings, seed)
     if not found:  # say so in words rather than show a table without the row
         print(f"no second baseline for {task.name}: embeddings + logistic regression is for one "

@@ -34,7 +34,8 @@ class Predictor:
         self.method = info.method
         self.batch_size = batch_size
         self.device = resolve_device("cpu" if int8 else device)  # int8 kernels are CPU-only
-        self.precision = resolve_precision(self.device, "auto")  # bf16/fp16 on a GPU
+        # bf16/fp16 on a GPU; bf16 on a CPU with native bf16 for tasks that gain from it
+        self.precision = resolve_precision(self.device, "auto", self.task.cpu_precision)
         self.int8 = int8
         self.session = None  # ONNX Runtime's int8 graph, for tasks that export to ONNX
         self.processor, model = self.task.load_trained(self.model_dir)
