@@ -129,6 +129,7 @@ class Task:
     train_defaults: dict[str, Any] = {}
     # PRECISION auto on a CPU: "bf16" where the CPU computes bf16 natively (hackkit.device).
     cpu_precision: str = "fp32"
+    sample_data: str = ""  # DATA_PATH used when it is left at the default (the classification sample)
     new_head: bool = True  # the model gets a fresh head (LoRA trains it fully); False: it has its own
     metric_names: dict[str, str] = {}  # metric key -> readable name, in display order
     split_suffix: str = ".csv"  # how splits/<name><suffix> files are written

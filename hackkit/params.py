@@ -158,6 +158,11 @@ class DataConfig(_FromParams):
     max_length: int = field(default=128, metadata={"help": "tokens kept per input"})
     feedback: str = field(default="", metadata={"help": "run folders/feedback files to merge"})
 
+    def __post_init__(self) -> None:
+        """DATA_PATH left at its default reads the task's own sample (Task.sample_data)."""
+        if self.task in TASKS and self.data_path == type(self).data_path:
+            self.data_path = get_task(self.task).sample_data or self.data_path
+
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
 
@@ -204,6 +209,7 @@ class TrainConfig(_FromParams):
     nproc: int = field(default=1, metadata={"help": "processes training one model (torchrun)"})
     freeze_embeddings: bool = field(default=True,
                                     metadata={"help": "keep the word-embedding table as pretrained"})
+    lm_shots: int = field(default=0, metadata={"help": "lm-classifier: examples per label in the prompt"})
 
     def __post_init__(self) -> None:
         """Give the settings left at their notebook default the task's own (Task.train_defaults;
@@ -257,6 +263,8 @@ class TrainConfig(_FromParams):
              "'new' (the model's own head, randomly initialised)"),
             ("FREEZE_EMBEDDINGS", self.freeze_embeddings, isinstance(self.freeze_embeddings, bool),
              "True (the word-embedding table stays as pretrained) or False (trained too)"),
+            ("LM_SHOTS", self.lm_shots, 0 <= self.lm_shots <= 8,
+             "0 (zero-shot) to 8 labelled training texts per label shown in the prompt"),
             ("NPROC", self.nproc, self.nproc >= 1,
              "1 (train in this process) or the number of processes, e.g. the GPUs to use"),
         ])

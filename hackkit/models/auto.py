@@ -14,4 +14,5 @@ hackkit.models.efficientnet's ("hackkit-efficientnet-lite"); NER models are stan
 from __future__ import annotations
 
 import hackkit.models.efficientnet  # noqa: F401  AutoConfig, AutoModelForImageClassification
+import hackkit.models.lmscorer  # noqa: F401  AutoConfig, AutoModelForSequenceClassification
 import hackkit.models.meanpool  # noqa: F401  AutoConfig, AutoModelForSequenceClassification

@@ -433,6 +433,7 @@ class TextGeneration(TextInput):
     train_defaults = {"method": "lora", "lora_targets": LORA_TARGETS, "learning_rate": 1e-3,
                       "batch_size": 16, "lora_dropout": 0.05}
     cpu_precision = "bf16"
+    sample_data = "data/product_descriptions.csv"  # data/make_product_descriptions.py writes it
     new_head = False  # the language model head already writes
     max_new_tokens = MAX_NEW_TOKENS
 

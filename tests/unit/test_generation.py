@@ -180,3 +180,21 @@ def test_the_demo_generates_with_its_controls(generation_run, tmp_path):
     assert app.last[0] == "brand[Kestrel], product[tablet]"
     assert app.last[1]["text"] == predictor.predict(["brand[Kestrel], product[tablet]"])[0]["text"]
     assert "hackkit-demo-answer" in app.result.value
+
+
+def test_a_small_language_model_classifies_by_label_likelihood(run_with_splits, tiny_generator):
+    config = hk.TrainConfig(method="lm-classifier", model=str(tiny_generator), lm_shots=1,
+                            device="cpu", max_length=64)
+    summary = hk.train_model(run_with_splits, config)
+    assert summary.method == "lm-classifier" and summary.validation_examples == 40
+    assert summary.details["lm_classifier"]["shots"] == 8  # one per label
+    assert 0 <= summary.best_validation <= 1
+    predictor = hk.Predictor.from_run(run_with_splits, device="cpu")
+    [result] = predictor.predict(["where is my parcel?"])
+    assert result["label"] in predictor.labels
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert hk.read_model_info(hk.Run(run_with_splits).model_dir).method == "lm-classifier"
+    with pytest.raises(ValueError, match=r"LM_SHOTS=9 is out of range: use 0 \(zero-shot\) to 8"):
+        hk.TrainConfig(method="lm-classifier", lm_shots=9).validate()
+    with pytest.raises(ValueError, match="LM_SHOTS=2: METHOD='finetune'"):
+        hk.TrainConfig(lm_shots=2).validate()

@@ -21,6 +21,7 @@ IGNORED = {
     "embeddings": [("learning_rate", 5e-5, "LEARNING_RATE"), ("nproc", 2, "NPROC"),
                    ("head_init", "new", "HEAD_INIT")],
     "zero-shot": [("max_train_examples", 100, "MAX_TRAIN_EXAMPLES"), ("epochs", 3.0, "EPOCHS")],
+    "lm-classifier": [("learning_rate", 5e-5, "LEARNING_RATE"), ("epochs", 3.0, "EPOCHS")],
     "auto": [("lora_rank", 4, "LORA_RANK")],
 }
 
