@@ -253,6 +253,11 @@ class Task:
         return parts
 
     # --- prediction (03, 04, serve, export) --------------------------------------------
+    def inference_model(self, model: Any, precision: str) -> Any:
+        """The loaded model as prediction runs it at `precision` (as is by default: a GPU's
+        autocast is applied per batch; a generator takes bf16 weights instead)."""
+        return model
+
     def load_trained(self, model_dir: Path):
         """(processor, model) of a saved model folder: safetensors only, never remote code."""
         raise NotImplementedError

@@ -260,19 +260,18 @@ def load_tokenizer_for_generation(location: str):
     return tokenizer
 
 
-def autocast_for(device: str, precision: str):
-    """torch.autocast for bf16/fp16, or a context that does nothing for fp32."""
-    import contextlib
-
+def in_precision(model, precision: str):
+    """The model with bf16/fp16 weights for generation, as is for fp32: autocast would cast every
+    weight again at every generated token; bf16 weights generated 1.5-1.8x as fast as fp32 here
+    (benchmarks/RESULTS.md, "Text generation")."""
     import torch
 
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    return torch.autocast(device, dtype=dtype) if dtype else contextlib.nullcontext()
+    return model.to(dtype) if dtype else model
 
 
 def generate_texts(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = MAX_NEW_TOKENS,
-                   temperature: float = 0.0, device: str = "cpu", precision: str = "fp32",
-                   streamer: Any = None) -> list[dict]:
+                   temperature: float = 0.0, device: str = "cpu", streamer: Any = None) -> list[dict]:
     """Per chat-formatted prompt: the generated text and its token count (greedy when
     temperature is 0); `streamer` receives the tokens as they come (one prompt only)."""
     import torch
@@ -282,7 +281,7 @@ def generate_texts(model, tokenizer, prompts: Sequence[str], max_new_tokens: int
     sampling = {"do_sample": True, "temperature": float(temperature), "top_p": 0.95} \
         if temperature > 0 else {"do_sample": False, "temperature": None, "top_p": None,
                                  "top_k": None}
-    with torch.inference_mode(), autocast_for(device, precision):
+    with torch.inference_mode():  # in the model's own dtype (bf16 weights: see inference_model)
         out = model.generate(**batch, max_new_tokens=max_new_tokens, streamer=streamer,
                              pad_token_id=tokenizer.pad_token_id, **sampling)
     new = out[:, batch["input_ids"].shape[1]:].cpu()
@@ -600,6 +599,10 @@ class TextGeneration(TextInput):
             extra={"validation_rows_scored": len(val), "loss_on": "response tokens only"})
         return parts
 
+    def inference_model(self, model, precision):
+        """bf16 (or fp16) weights where that precision was chosen: faster generation."""
+        return in_precision(model, precision)
+
     def load_trained(self, model_dir):
         """Tokenizer and causal language model of a saved folder."""
         from transformers import AutoModelForCausalLM
@@ -627,8 +630,7 @@ class TextGeneration(TextInput):
 
         def run(indices):
             return generate_texts(predictor.model, tokenizer, [formatted[i] for i in indices],
-                                  limit, temperature,
-                                  predictor.device, predictor.precision, streamer)
+                                  limit, temperature, predictor.device, streamer)
 
         return in_batches(formatted, predictor.batch_size, run, length=len, desc="Generating")
 
@@ -770,7 +772,7 @@ class TextGeneration(TextInput):
                                                      trust_remote_code=False)
         device = resolve_device("auto")
         precision = resolve_precision(device, "auto", self.cpu_precision)
-        model = model.to(device).eval()
+        model = in_precision(model.to(device).eval(), precision)
         prompts = [chat_prompt(tokenizer, p, [(unique["text"].iloc[j], unique["response"].iloc[j])
                                               for j in reversed(row)])
                    for p, row in zip(target["text"], nearest)]
@@ -779,7 +781,7 @@ class TextGeneration(TextInput):
                       for r in unique["response"].head(2000))
         limit = min(self.max_new_tokens, int(longest * 1.25) + 8)
         results = in_batches(prompts, 16, lambda idx: generate_texts(
-            model, tokenizer, [prompts[i] for i in idx], limit, 0.0, device, precision),
+            model, tokenizer, [prompts[i] for i in idx], limit, 0.0, device),
             length=len, desc="Prompted baseline")
         return {self.prompted_baseline_name: self.score(self.predictions_table(target, results), labels)}
 

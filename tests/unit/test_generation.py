@@ -183,11 +183,16 @@ def test_the_demo_generates_with_its_controls(generation_run, tmp_path):
 
 
 def test_a_small_language_model_classifies_by_label_likelihood(run_with_splits, tiny_generator):
-    config = hk.TrainConfig(method="lm-classifier", model=str(tiny_generator), lm_shots=1,
-                            device="cpu", max_length=64)
+    from hackkit.train.lmclassifier import pick_shots
+
+    splits, labels = hk.load_splits(run_with_splits)
+    shots = pick_shots(splits["train"], labels, 1, seed=0)
+    assert [label for _, label in shots] == labels  # one per label, in the labels' order
+    config = hk.TrainConfig(method="lm-classifier", model=str(tiny_generator), device="cpu",
+                            max_length=64)
     summary = hk.train_model(run_with_splits, config)
     assert summary.method == "lm-classifier" and summary.validation_examples == 40
-    assert summary.details["lm_classifier"]["shots"] == 8  # one per label
+    assert summary.details["lm_classifier"]["shots"] == 0
     assert 0 <= summary.best_validation <= 1
     predictor = hk.Predictor.from_run(run_with_splits, device="cpu")
     [result] = predictor.predict(["where is my parcel?"])
