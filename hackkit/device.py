@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
@@ -26,13 +28,23 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def resolve_precision(device: str, precision: str) -> str:
-    """Pick fp32/fp16/bf16: mixed precision on a GPU when 'auto', full precision elsewhere."""
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX): elsewhere it is emulated, slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no way to tell cheaply, so full precision
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def resolve_precision(device: str, precision: str, cpu_auto: str = "fp32") -> str:
+    """Pick fp32/fp16/bf16: mixed precision on a GPU when 'auto'; on a CPU `cpu_auto` (a task's
+    cpu_precision) where the CPU has native bf16, full precision elsewhere."""
     import torch
 
     if precision == "auto":
         if device != "cuda":
-            return "fp32"
+            return "bf16" if device == "cpu" and cpu_auto == "bf16" and cpu_has_bf16() else "fp32"
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if precision == "fp16" and device != "cuda":
         raise ValueError(f"PRECISION='fp16' needs a CUDA GPU (device is {device}); use 'auto'.")

@@ -11,7 +11,7 @@ from typing import Any
 
 from hackkit.device import DEVICES, PRECISIONS
 from hackkit.paths import repo_root
-from hackkit.registry import COMMON_PARAMETERS, METHODS, Method, get_method, get_task
+from hackkit.registry import COMMON_PARAMETERS, METHODS, TASKS, Method, get_method, get_task
 
 HEAD_INITS = ("probe", "new")  # HEAD_INIT: how a fine-tuned head starts
 
@@ -159,6 +159,11 @@ class DataConfig(_FromParams):
     max_length: int = field(default=128, metadata={"help": "tokens kept per input"})
     feedback: str = field(default="", metadata={"help": "run folders/feedback files to merge"})
 
+    def __post_init__(self) -> None:
+        """DATA_PATH left at its default reads the task's own sample (Task.sample_data)."""
+        if self.task in TASKS and self.data_path == type(self).data_path:
+            self.data_path = get_task(self.task).sample_data or self.data_path
+
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value."""
 
@@ -179,7 +184,7 @@ class TrainConfig(_FromParams):
     """The training settings of 02_finetune; each field is a notebook parameter of the same name."""
 
     task: str = field(default="text-classification", metadata={"help": "must match 01"})
-    method: str = field(default="finetune", metadata={"help": "how the model is trained"})
+    method: str = field(default="", metadata={"help": "how the model is trained; empty: the task's"})
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "hub id or local model folder"})
     epochs: float = field(default=10.0, metadata={"help": "most passes over the training set"})
     learning_rate: float = field(default=1e-4, metadata={"help": "peak AdamW learning rate"})
@@ -207,6 +212,21 @@ class TrainConfig(_FromParams):
     nproc: int = field(default=1, metadata={"help": "processes training one model (torchrun)"})
     freeze_embeddings: bool = field(default=True,
                                     metadata={"help": "keep the word-embedding table as pretrained"})
+    lm_shots: int = field(default=0, metadata={"help": "lm-classifier: examples per label in the prompt"})
+
+    def __post_init__(self) -> None:
+        """Give the settings left at their notebook default the task's own (Task.train_defaults;
+        METHOD left empty: the task's method, finetune unless it says otherwise)."""
+        if self.task not in TASKS:  # validate() names the valid tasks
+            return
+        own = get_task(self.task).train_defaults
+        if not self.method:
+            self.method = own.get("method", "finetune")
+        for f in fields(self):
+            if f.name in own and f.name != "method" and getattr(self, f.name) == f.default:
+                # LoRA's settings only where LoRA trains: another method refuses them as unread.
+                if not f.name.startswith("lora_") or self.method == "lora":
+                    setattr(self, f.name, own[f.name])
 
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value, and for any
@@ -246,6 +266,8 @@ class TrainConfig(_FromParams):
              "'new' (the model's own head, randomly initialised)"),
             ("FREEZE_EMBEDDINGS", self.freeze_embeddings, isinstance(self.freeze_embeddings, bool),
              "True (the word-embedding table stays as pretrained) or False (trained too)"),
+            ("LM_SHOTS", self.lm_shots, 0 <= self.lm_shots <= 8,
+             "0 (zero-shot) to 8 labelled training texts per label shown in the prompt"),
             ("NPROC", self.nproc, self.nproc >= 1,
              "1 (train in this process) or the number of processes, e.g. the GPUs to use"),
         ])

@@ -26,6 +26,13 @@ def runs_root() -> Path:
     return Path(os.environ.get(RUNS_ENV) or repo_root() / "runs").expanduser().resolve()
 
 
+def cache_root() -> Path:
+    """Where converted models are kept: $HACKKIT_CACHE, else $XDG_CACHE_HOME/hackkit or ~/.cache/hackkit."""
+    if os.environ.get("HACKKIT_CACHE"):
+        return Path(os.environ["HACKKIT_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "hackkit"
+
+
 def load_env(path: Path | None = None) -> bool:
     """Load tokens from the repository's .env (git-ignored) without overriding the environment."""
     from dotenv import load_dotenv

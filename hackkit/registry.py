@@ -22,6 +22,7 @@ TASKS: dict[str, str] = {
     "image-classification": "hackkit.tasks.images:ImageClassification",
     "text-regression": "hackkit.tasks.regression:TextRegression",
     "multi-label-classification": "hackkit.tasks.multilabel:MultiLabelClassification",
+    "text-generation": "hackkit.tasks.generation:TextGeneration",
 }
 _LOADED: dict[str, Task] = {}
 
@@ -132,6 +133,10 @@ METHODS: dict[str, Method] = {
         "hackkit.train.fewlabels:train_zero_shot",
         "label names (or descriptions) compared with the texts, no training",
         ("LABEL_DESCRIPTIONS",), text_labels=True),
+    "lm-classifier": Method(
+        "hackkit.train.lmclassifier:train_lm_classifier",
+        "a small chat language model scores each label's words by likelihood, no training",
+        ("LABEL_DESCRIPTIONS", "LM_SHOTS"), text_labels=True),
 }
 # `auto` picks one of the four above from the examples per class, so it reads what they read.
 METHODS["auto"] = Method(

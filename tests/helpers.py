@@ -17,6 +17,7 @@ import hackkit as hk
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "support_intents.csv"
 NER_SAMPLE = ROOT / "data" / "support_entities.conll"
+GENERATION_SAMPLE = ROOT / "data" / "product_descriptions.csv"
 TEXT = hk.get_task("text-classification")
 NER = hk.get_task("token-classification")
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"

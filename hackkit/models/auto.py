@@ -17,6 +17,7 @@ module registers it.
 from __future__ import annotations
 
 import hackkit.models.efficientnet  # noqa: F401  AutoConfig, AutoModelForImageClassification
+import hackkit.models.lmscorer  # noqa: F401  AutoConfig, AutoModelForSequenceClassification
 import hackkit.models.meanpool  # noqa: F401  AutoConfig, AutoModelForSequenceClassification
 import hackkit.models.regression  # noqa: F401  AutoConfig, AutoModelForSequenceClassification
 import hackkit.models.tagger  # noqa: F401  AutoConfig, AutoModelForTokenClassification

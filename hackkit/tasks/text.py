@@ -146,6 +146,7 @@ class TextClassification(TextInput, LabelTask):
         from transformers import AutoModelForSequenceClassification
 
         import hackkit.models.meanpool  # noqa: F401  registers the embeddings / zero-shot model class
+        import hackkit.models.lmscorer  # noqa: F401  registers the lm-classifier model class
 
         check_safetensors(model_dir, str(model_dir))
         model = AutoModelForSequenceClassification.from_pretrained(

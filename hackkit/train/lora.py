@@ -19,6 +19,7 @@ from peft import LoraConfig, get_peft_model
 
 from hackkit.base import TrainParts
 from hackkit.params import TrainConfig
+from hackkit.registry import get_task
 from hackkit.runfolder import ADAPTER_DIR, Run
 from hackkit.summary import TrainSummary
 from hackkit.train.distributed import is_main_process
@@ -55,8 +56,9 @@ def head_modules(model) -> list[str]:
     return names
 
 
-def lora_model(model, options: LoraOptions):
-    """The model wrapped with LoRA adapters on the target modules; head trained fully; base frozen."""
+def lora_model(model, options: LoraOptions, new_head: bool = True):
+    """The model wrapped with LoRA adapters on the target modules; a new head (`new_head`) trained
+    fully; the base frozen. A language model keeps its own head (tied to the embeddings)."""
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     missing = [t for t in options.targets if t not in present]
     if missing:
@@ -66,7 +68,8 @@ def lora_model(model, options: LoraOptions):
                          f"{type(model).__name__}; its linear layers are named {linear}.")
     peft_config = LoraConfig(r=options.rank, lora_alpha=options.alpha,
                              lora_dropout=options.dropout, target_modules=list(options.targets),
-                             modules_to_save=head_modules(model), bias="none")
+                             modules_to_save=head_modules(model) if new_head else None,
+                             bias="none")
     return get_peft_model(model, peft_config)
 
 
@@ -91,7 +94,7 @@ class LoraMethod(SessionMethod):
                                   "RUN_DIR='') rather than overwrite a trained adapter.")
 
     def prepare(self, parts: TrainParts, config: TrainConfig) -> TrainParts:
-        parts.model = lora_model(parts.model, self.lora)
+        parts.model = lora_model(parts.model, self.lora, get_task(config.task).new_head)
         self.counts = trainable, total = trainable_parameters(parts.model)
         if is_main_process():
             print(f"LoRA: training {trainable:,} of {total:,} parameters ({trainable / total:.2%})")

@@ -367,7 +367,7 @@ def estimate_plan(splits: dict, labels: list[str], config: TrainConfig) -> Train
     config.validate()
     task = get_task(config.task)
     device = resolve_device(config.device)
-    precision = resolve_precision(device, config.precision)
+    precision = resolve_precision(device, config.precision, task.cpu_precision)
     resolved = resolve_for_task(task, config.model)
     train_frame = task.subsample(splits["train"], config.max_train_examples, config.seed)
     parts = task.train_parts(train_frame, splits["validation"], labels, resolved.location,

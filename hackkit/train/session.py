@@ -125,7 +125,7 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
     task = check_run(run, config)
     method.check(run, config)
     device = resolve_device(config.device)
-    precision = resolve_precision(device, config.precision)
+    precision = resolve_precision(device, config.precision, task.cpu_precision)
     resolved = resolve_for_task(task, config.model)
     resume = check_resumable(run, config) if method.resumable else None
     barrier()  # every process has seen the checkpoints before rank 0 may clear them
@@ -175,6 +175,7 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
         model=parts.model, args=args, train_dataset=parts.train_ds,
         eval_dataset=length_sorted(parts.val_ds), processing_class=parts.processor,
         data_collator=parts.collator, compute_metrics=parts.compute_metrics,
+        preprocess_logits_for_metrics=parts.preprocess_logits,
         callbacks=[budget, *others])
     start_epoch = float(read_json(resume / "trainer_state.json").get("epoch") or 0) if resume else 0.0
     if resume and main:
@@ -188,13 +189,14 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.monotonic() - started
     # Every process evaluates the averages (evaluation is shared out between them).
-    averaged = average_best_checkpoints(trainer, run.checkpoints, task.main_metric, averaging,
+    metric = task.checkpoint_metric()  # what validation measures; main_metric unless it needs more
+    averaged = average_best_checkpoints(trainer, run.checkpoints, metric, averaging,
                                         config.average_mode)
     processes = process_report(device)  # None in a single process
     if not main:  # rank 0 writes the model and the summary
         barrier()
-        return TrainSummary(task=task.name, main_metric=task.main_metric, method=method.name)
-    kept_start = keep_start_if_better(trainer, initial, task.main_metric)
+        return TrainSummary(task=task.name, main_metric=metric, method=method.name)
+    kept_start = keep_start_if_better(trainer, initial, metric)
     name, source = method.model_name(config, resolved)
     tuned = {}
     if task.tunes_on_validation:  # e.g. decision thresholds, fitted on the kept model's outputs
@@ -207,7 +209,7 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
     state = trainer.state
     epochs = float(state.epoch or 0)
     summary = TrainSummary(
-        task=task.name, method=method.name, main_metric=task.main_metric, model=name,
+        task=task.name, method=method.name, main_metric=metric, model=name,
         model_source=source, device=device, precision=precision,
         train_examples=len(parts.train_ds), validation_examples=len(parts.val_ds),
         best_validation=state.best_metric, steps=state.global_step,
@@ -246,7 +248,7 @@ def training_arguments(run: Run, config: TrainConfig, task: Task, plan: TrainPla
         train_sampling_strategy="random",
         save_total_limit=None if averaging > 1 else 1,
         load_best_model_at_end=True,
-        metric_for_best_model=task.main_metric,
+        metric_for_best_model=task.checkpoint_metric(),
         greater_is_better=True,
         seed=config.seed,
         use_cpu=device == "cpu",
@@ -285,7 +287,7 @@ def callbacks(run: Run, config: TrainConfig, plan: TrainPlan, task: Task) -> lis
     ]
     if main:
         found += [ProgressCallback(run.progress, budget_seconds=plan.budget_minutes * 60,
-                                   metric=task.main_metric),
+                                   metric=task.checkpoint_metric()),
                   tensorboard_callback(run.tensorboard)]
     if config.patience:  # counts evaluations without a better main metric
         found.append(EarlyStoppingCallback(early_stopping_patience=config.patience))

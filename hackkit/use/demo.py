@@ -113,7 +113,8 @@ class DemoApp:
             self.result.value = f"<i>{html.escape(self.input.prompt)}</i>"
             return None
         try:
-            result = self.predictor.predict([item])[0]
+            result = self.input.answer(self.predictor, item,
+                                       lambda part: setattr(self.result, "value", part))
         except ValueError as e:  # e.g. an upload that is no image: say so where the result goes
             self.result.value = f'<span style="color:#b91c1c">{html.escape(str(e))}</span>'
             return None

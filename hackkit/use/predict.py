@@ -34,7 +34,9 @@ class Predictor:
         self.method = info.method
         self.batch_size = batch_size
         self.device = resolve_device("cpu" if int8 else device)  # int8 kernels are CPU-only
-        self.precision = resolve_precision(self.device, "auto")  # bf16/fp16 on a GPU
+        # bf16/fp16 on a GPU; bf16 on a CPU with native bf16 for tasks that gain from it
+        self.precision = "fp32" if int8 else resolve_precision(self.device, "auto",
+                                                                self.task.cpu_precision)
         self.int8 = int8
         self.session = None  # ONNX Runtime's int8 graph, for tasks that export to ONNX
         self.processor, model = self.task.load_trained(self.model_dir)
@@ -43,7 +45,7 @@ class Predictor:
             self._feeds = {i.name for i in self.session.get_inputs()}
         elif int8:
             model = quantize_int8(model)
-        self.model = model.to(self.device).eval()
+        self.model = self.task.inference_model(model.to(self.device).eval(), self.precision)
 
     @classmethod
     def from_run(cls, run_dir: str | Path = "", device: str = "auto",

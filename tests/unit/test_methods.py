@@ -22,6 +22,7 @@ IGNORED = {
                    ("head_init", "new", "HEAD_INIT")],
     "contrastive": [("learning_rate", 5e-5, "LEARNING_RATE"), ("epochs", 3.0, "EPOCHS")],
     "zero-shot": [("max_train_examples", 100, "MAX_TRAIN_EXAMPLES"), ("epochs", 3.0, "EPOCHS")],
+    "lm-classifier": [("learning_rate", 5e-5, "LEARNING_RATE"), ("epochs", 3.0, "EPOCHS")],
     "auto": [("lora_rank", 4, "LORA_RANK")],
 }
 
