@@ -776,11 +776,12 @@ class TextGeneration(TextInput):
         prompts = [chat_prompt(tokenizer, p, [(unique["text"].iloc[j], unique["response"].iloc[j])
                                               for j in reversed(row)])
                    for p, row in zip(target["text"], nearest)]
-        # The answers are as long as the training responses: a cap keeps a rambling model short.
-        longest = max(len(tokenizer(r, add_special_tokens=False)["input_ids"])
-                      for r in unique["response"].head(2000))
-        limit = min(self.max_new_tokens, int(longest * 1.25) + 8)
-        results = in_batches(prompts, 16, lambda idx: generate_texts(
+        # The answers are about as long as the training responses: a cap (a quarter over the 95th
+        # percentile) keeps a rambling untrained model from generating to MAX_NEW_TOKENS.
+        lengths = [len(tokenizer(r, add_special_tokens=False)["input_ids"])
+                   for r in unique["response"].head(2000)]
+        limit = min(self.max_new_tokens, int(np.percentile(lengths, 95) * 1.25) + 8)
+        results = in_batches(prompts, 32, lambda idx: generate_texts(
             model, tokenizer, [prompts[i] for i in idx], limit, 0.0, device),
             length=len, desc="Prompted baseline")
         return {self.prompted_baseline_name: self.score(self.predictions_table(target, results), labels)}
