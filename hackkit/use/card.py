@@ -9,6 +9,22 @@ from hackkit.registry import get_task
 from hackkit.runfolder import MODEL_INFO, Run, read_model_info
 
 
+
+def per_class_lines(per_class: dict) -> list[str]:
+    """The per-label (or per-group) table of the card: precision, recall, F1 and support for
+    classes, or whatever scores the task reports per group (e.g. text generation's by length)."""
+    if not per_class:
+        return ["(none)"]
+    first = next(iter(per_class.values()))
+    if {"precision", "recall", "f1-score"} <= set(first):
+        keys, names = ["precision", "recall", "f1-score"], ["precision", "recall", "F1"]
+    else:
+        keys = [k for k in first if k != "support"]
+        names = keys
+    lines = ["| label | " + " | ".join(names) + " | support |", "|---" * (len(keys) + 2) + "|"]
+    return lines + [f"| {k} | " + " | ".join(f"{v[key]:.3f}" for key in keys)
+                    + f" | {int(v['support'])} |" for k, v in per_class.items()]
+
 def _table(rows: dict, header: tuple[str, str] = ("setting", "value")) -> str:
     """A two-column Markdown table."""
     lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
@@ -73,9 +89,8 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
             lines.append(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k, _ in columns) + " |")
         lines += ["", f"On {metrics['test_examples']} held-out test {task.unit}. "
                       f"Per {task.label_unit}:", "",
-                  "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-        lines += [f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1-score']:.3f} | "
-                  f"{int(v['support'])} |" for k, v in model["per_class"].items()]
+                  ]
+        lines += per_class_lines(model["per_class"])
     else:
         lines.append("Not evaluated yet: run 03_evaluate to add the test metrics.")
     lines += [
