@@ -9,8 +9,8 @@ only; checkpoints are chosen by the validation token accuracy (teacher forced), 
 greedy generations with corpus BLEU, chrF, ROUGE-L and exact match against every reference.
 
 The baselines cost seconds or minutes and no training: the response of the nearest training prompt
-(sentence embeddings of the kit's encoder), and the base model prompted with the three nearest
-training pairs as examples.
+(sentence embeddings of the kit's encoder), and the base model prompted with the three training
+pairs whose prompts are most alike (character n-gram TF-IDF) as examples.
 """
 
 from __future__ import annotations
@@ -313,6 +313,19 @@ def nearest_train_rows(train: pd.DataFrame, prompts: Sequence[str], k: int = 1,
     return unique.index.to_numpy()[best], unique
 
 
+def similar_train_rows(train: pd.DataFrame, prompts: Sequence[str], k: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """For each prompt the k training rows with the most similar prompts by word and character
+    TF-IDF (milliseconds; the shots of the prompted baseline)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.neighbors import NearestNeighbors
+
+    unique = train.drop_duplicates("text").reset_index(drop=True)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+    bank = vectorizer.fit_transform(unique["text"])
+    index = NearestNeighbors(n_neighbors=min(k, len(unique)), metric="cosine").fit(bank)
+    return index.kneighbors(vectorizer.transform(list(prompts)))[1], unique
+
+
 def capped(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     """At most `rows` rows, a fixed sample (all when fewer)."""
     return frame if len(frame) <= rows else frame.sample(n=rows, random_state=seed).reset_index(drop=True)
@@ -418,7 +431,7 @@ class TextGeneration(TextInput):
     label_unit = "response"
     architecture_suffix = "ForCausalLM"
     baseline_name = "baseline (response of the nearest training prompt)"
-    prompted_baseline_name = f"prompted, {SHOTS} nearest training pairs, no training"
+    prompted_baseline_name = f"prompted, {SHOTS} similar training pairs, no training"
     data_hint = ("a table with a prompt and a response column, or chat-messages JSON Lines "
                  '({"messages": [...]})')
     file_suffixes = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
@@ -760,13 +773,13 @@ class TextGeneration(TextInput):
 
     def extra_baselines(self, splits, labels, split, model_location, max_length, cache_dir,
                         seed=42):
-        """The base model prompted with the SHOTS nearest training pairs, untrained."""
+        """The base model prompted with the SHOTS training pairs of the most similar prompts."""
         from transformers import AutoModelForCausalLM
 
         from hackkit.device import resolve_device, resolve_precision
 
         target = splits[split] if split == "test" else capped(splits[split], MAX_VALIDATION_ROWS, 0)
-        nearest, unique = nearest_train_rows(splits["train"], list(target["text"]), k=SHOTS)
+        nearest, unique = similar_train_rows(splits["train"], list(target["text"]), k=SHOTS)
         tokenizer = load_tokenizer_for_generation(model_location)
         model = AutoModelForCausalLM.from_pretrained(model_location, use_safetensors=True,
                                                      trust_remote_code=False)

@@ -89,6 +89,8 @@ def test_the_task_defaults_give_lora_on_every_projection_unless_told_otherwise(t
     assert full.method == "finetune" and full.lora_targets == "query,value"
     full.validate()  # the LoRA settings stay at their defaults, so finetune refuses none
     assert hk.TrainConfig().method == "finetune"  # classification keeps its own
+    assert hk.DataConfig(task="text-generation").data_path == "data/product_descriptions.csv"
+    assert hk.DataConfig().data_path == "data/support_intents.csv"
 
 
 @pytest.fixture(scope="module")
