@@ -337,7 +337,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title
 <h2>{title}</h2><p>Type a prompt; the answer streams in as it is written.</p>
 <textarea id="t" rows="4" style="width:100%" placeholder="Type a prompt"></textarea>
 <p>Temperature <input id="temp" type="number" min="0" max="2" step="0.1" value="0">
- New tokens <input id="n" type="number" min="1" max="{max_new_tokens}" value="64">
+ New tokens <input id="n" type="number" min="1" max="{max_new_tokens}" placeholder="model's">
  <button id="b">Generate</button></p><pre id="r" style="white-space:pre-wrap"></pre>
 <script>
 document.getElementById("b").onclick = async () => {{
@@ -346,7 +346,7 @@ document.getElementById("b").onclick = async () => {{
   const r = await fetch("predict", {{method: "POST", headers: {{"Content-Type": "application/json"}},
     body: JSON.stringify({{prompts: document.getElementById("t").value, stream: true,
       temperature: Number(document.getElementById("temp").value),
-      max_new_tokens: Number(document.getElementById("n").value)}})}});
+      max_new_tokens: Number(document.getElementById("n").value) || undefined}})}});
   if (!r.ok) {{ out.textContent = JSON.stringify(await r.json(), null, 2); return; }}
   const reader = r.body.getReader(), decoder = new TextDecoder();
   for (;;) {{

@@ -13,7 +13,6 @@ import pytest
 
 import hackkit as hk
 from helpers import GENERATION_SAMPLE
-from hackkit.runfolder import ModelInfo, write_model_info
 from hackkit.tasks.generation import IGNORE, encode_pair, generation_scores, load_tokenizer_for_generation
 
 TASK = hk.get_task("text-generation")
@@ -94,22 +93,6 @@ def test_the_task_defaults_give_lora_on_every_projection_unless_told_otherwise(t
 
 
 @pytest.fixture(scope="module")
-def served_run(tmp_path_factory, tiny_generator):
-    """A run folder whose model/ is the untrained tiny generator (no training: the API and demo
-    tests are about plumbing), with the sample's first pairs as splits."""
-    import shutil
-
-    frame = pd.read_csv(GENERATION_SAMPLE).head(12).rename(columns={"prompt": "text"})
-    frame["references"] = ""
-    run_dir = tmp_path_factory.mktemp("served-runs") / "gen"
-    hk.save_splits({"train": frame[:6], "validation": frame[6:9], "test": frame[9:]}, run_dir, TASK)
-    shutil.copytree(tiny_generator, hk.Run(run_dir).model_dir)
-    write_model_info(hk.Run(run_dir).model_dir, ModelInfo(
-        task="text-generation", labels=[], max_length=48, method="lora", base_model=""))
-    return run_dir
-
-
-@pytest.fixture(scope="module")
 def generation_run(tmp_path_factory, tiny_generator):
     """01's checks and splits, 02's LoRA training (merged) and 03's predictions on 48 pairs."""
     runs = tmp_path_factory.mktemp("generation-runs")
@@ -165,10 +148,10 @@ def test_evaluation_scores_generations_against_both_baselines(generation_run, ti
     assert worst["chrf"].is_monotonic_increasing
 
 
-def test_the_api_answers_streams_and_refuses_clearly(served_run):
+def test_the_api_answers_streams_and_refuses_clearly(tiny_generation_run):
     from fastapi.testclient import TestClient
 
-    run_dir = served_run
+    run_dir = tiny_generation_run
     predictor = hk.Predictor.from_run(run_dir, device="cpu")
     [expected] = predictor.predict(["brand[Lumio], product[laptop]"])
     with TestClient(hk.create_app(predictor)) as client:
@@ -189,8 +172,8 @@ def test_the_api_answers_streams_and_refuses_clearly(served_run):
     assert "curl -sN" in hk.serve_usage(run_dir)
 
 
-def test_the_demo_generates_with_its_controls(served_run, tmp_path):
-    run_dir = served_run
+def test_the_demo_generates_with_its_controls(tiny_generation_run, tmp_path):
+    run_dir = tiny_generation_run
     predictor = hk.Predictor.from_run(run_dir, device="cpu")
     examples = hk.demo_examples(run_dir)
     app = hk.DemoApp(predictor, out_dir=tmp_path / "scored", example=examples[0])
