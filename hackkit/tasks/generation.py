@@ -534,8 +534,8 @@ class TextGeneration(TextInput):
         return frame["text"] + "\n" + frame["response"]
 
     def label_key(self, frame):
-        """The response (a repeated pair is identical, so it never conflicts)."""
-        return frame["response"]
+        """The response as the duplicate key normalises it: a repeated pair never conflicts."""
+        return frame["response"].map(normalise_text)
 
     def write_split(self, frame, path):
         """CSV of text (the prompt), response and references."""

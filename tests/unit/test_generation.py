@@ -255,3 +255,30 @@ def test_the_packaged_model_generates_and_trains(tmp_path):
     loss = wrapped(**batch).loss
     loss.backward()
     assert torch.isfinite(loss)
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_generation_trains_and_generates_in_bf16(tmp_path, tiny_generator):
+    import torch
+
+    from hackkit.device import resolve_precision
+
+    precision = resolve_precision("cuda", "auto", TASK.cpu_precision)
+    assert precision == ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    frame = pd.read_csv(GENERATION_SAMPLE).head(40)
+    path = tmp_path / "pairs.csv"
+    frame.to_csv(path, index=False)
+    data = hk.DataConfig(task="text-generation", data_path=str(path), model=str(tiny_generator),
+                         max_length=64)
+    diagnosis = hk.diagnose(data)
+    run_dir = hk.start_run(str(tmp_path / "gpu-run"))
+    hk.save_splits(diagnosis.splits, run_dir, diagnosis.task)
+    summary = hk.train_model(run_dir, hk.TrainConfig(
+        task="text-generation", model=str(tiny_generator), epochs=1, max_length=64, patience=0,
+        device="cuda", time_budget_minutes=0, batch_size=32))
+    assert summary.device == "cuda" and summary.precision == precision
+    predictor = hk.Predictor.from_run(run_dir, device="cuda")
+    assert next(predictor.model.parameters()).dtype == {"bf16": torch.bfloat16,
+                                                         "fp16": torch.float16}[precision]
+    [answer] = predictor.predict(["brand[Lumio], product[laptop]"])
+    assert isinstance(answer["text"], str) and 1 <= answer["new_tokens"] <= 64
