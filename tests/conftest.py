@@ -126,6 +126,24 @@ def tiny_generator(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_generation_run(tmp_path_factory, tiny_generator) -> Path:
+    """A text-generation run folder whose model/ is the untrained tiny generator (no training: for
+    the API, demo and browser tests, which are about plumbing), with the sample's first 12 pairs
+    as splits. Read-only."""
+    from hackkit.runfolder import ModelInfo, write_model_info
+
+    frame = pd.read_csv(GENERATION_SAMPLE).head(12).rename(columns={"prompt": "text"})
+    frame["references"] = ""
+    run_dir = tmp_path_factory.mktemp("generation-runs") / "gen"
+    hk.save_splits({"train": frame[:6], "validation": frame[6:9], "test": frame[9:]}, run_dir,
+                   hk.get_task("text-generation"))
+    shutil.copytree(tiny_generator, hk.Run(run_dir).model_dir)
+    write_model_info(hk.Run(run_dir).model_dir, ModelInfo(
+        task="text-generation", labels=[], max_length=48, method="lora", base_model=""))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_model, sample_splits) -> Path:
     """A run folder (alone under its own runs root) with splits and a model trained from tiny_model.
 

@@ -9,8 +9,8 @@ only; checkpoints are chosen by the validation token accuracy (teacher forced), 
 greedy generations with corpus BLEU, chrF, ROUGE-L and exact match against every reference.
 
 The baselines cost seconds or minutes and no training: the response of the nearest training prompt
-(sentence embeddings of the kit's encoder), and the base model prompted with the three nearest
-training pairs as examples.
+(sentence embeddings of the kit's encoder), and the base model prompted with the three training
+pairs whose prompts are most alike (character n-gram TF-IDF) as examples.
 """
 
 from __future__ import annotations
@@ -313,6 +313,19 @@ def nearest_train_rows(train: pd.DataFrame, prompts: Sequence[str], k: int = 1,
     return unique.index.to_numpy()[best], unique
 
 
+def similar_train_rows(train: pd.DataFrame, prompts: Sequence[str], k: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """For each prompt the k training rows with the most similar prompts by word and character
+    TF-IDF (milliseconds; the shots of the prompted baseline)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.neighbors import NearestNeighbors
+
+    unique = train.drop_duplicates("text").reset_index(drop=True)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+    bank = vectorizer.fit_transform(unique["text"])
+    index = NearestNeighbors(n_neighbors=min(k, len(unique)), metric="cosine").fit(bank)
+    return index.kneighbors(vectorizer.transform(list(prompts)))[1], unique
+
+
 def capped(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     """At most `rows` rows, a fixed sample (all when fewer)."""
     return frame if len(frame) <= rows else frame.sample(n=rows, random_state=seed).reset_index(drop=True)
@@ -324,7 +337,7 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title
 <h2>{title}</h2><p>Type a prompt; the answer streams in as it is written.</p>
 <textarea id="t" rows="4" style="width:100%" placeholder="Type a prompt"></textarea>
 <p>Temperature <input id="temp" type="number" min="0" max="2" step="0.1" value="0">
- New tokens <input id="n" type="number" min="1" max="{max_new_tokens}" value="64">
+ New tokens <input id="n" type="number" min="1" max="{max_new_tokens}" placeholder="model's">
  <button id="b">Generate</button></p><pre id="r" style="white-space:pre-wrap"></pre>
 <script>
 document.getElementById("b").onclick = async () => {{
@@ -333,7 +346,7 @@ document.getElementById("b").onclick = async () => {{
   const r = await fetch("predict", {{method: "POST", headers: {{"Content-Type": "application/json"}},
     body: JSON.stringify({{prompts: document.getElementById("t").value, stream: true,
       temperature: Number(document.getElementById("temp").value),
-      max_new_tokens: Number(document.getElementById("n").value)}})}});
+      max_new_tokens: Number(document.getElementById("n").value) || undefined}})}});
   if (!r.ok) {{ out.textContent = JSON.stringify(await r.json(), null, 2); return; }}
   const reader = r.body.getReader(), decoder = new TextDecoder();
   for (;;) {{
@@ -418,7 +431,7 @@ class TextGeneration(TextInput):
     label_unit = "response"
     architecture_suffix = "ForCausalLM"
     baseline_name = "baseline (response of the nearest training prompt)"
-    prompted_baseline_name = f"prompted, {SHOTS} nearest training pairs, no training"
+    prompted_baseline_name = f"prompted, {SHOTS} similar training pairs, no training"
     data_hint = ("a table with a prompt and a response column, or chat-messages JSON Lines "
                  '({"messages": [...]})')
     file_suffixes = (".csv", ".tsv", ".jsonl", ".json", ".parquet")
@@ -521,8 +534,8 @@ class TextGeneration(TextInput):
         return frame["text"] + "\n" + frame["response"]
 
     def label_key(self, frame):
-        """The response (a repeated pair is identical, so it never conflicts)."""
-        return frame["response"]
+        """The response as the duplicate key normalises it: a repeated pair never conflicts."""
+        return frame["response"].map(normalise_text)
 
     def write_split(self, frame, path):
         """CSV of text (the prompt), response and references."""
@@ -760,13 +773,13 @@ class TextGeneration(TextInput):
 
     def extra_baselines(self, splits, labels, split, model_location, max_length, cache_dir,
                         seed=42):
-        """The base model prompted with the SHOTS nearest training pairs, untrained."""
+        """The base model prompted with the SHOTS training pairs of the most similar prompts."""
         from transformers import AutoModelForCausalLM
 
         from hackkit.device import resolve_device, resolve_precision
 
         target = splits[split] if split == "test" else capped(splits[split], MAX_VALIDATION_ROWS, 0)
-        nearest, unique = nearest_train_rows(splits["train"], list(target["text"]), k=SHOTS)
+        nearest, unique = similar_train_rows(splits["train"], list(target["text"]), k=SHOTS)
         tokenizer = load_tokenizer_for_generation(model_location)
         model = AutoModelForCausalLM.from_pretrained(model_location, use_safetensors=True,
                                                      trust_remote_code=False)
@@ -776,11 +789,12 @@ class TextGeneration(TextInput):
         prompts = [chat_prompt(tokenizer, p, [(unique["text"].iloc[j], unique["response"].iloc[j])
                                               for j in reversed(row)])
                    for p, row in zip(target["text"], nearest)]
-        # The answers are as long as the training responses: a cap keeps a rambling model short.
-        longest = max(len(tokenizer(r, add_special_tokens=False)["input_ids"])
-                      for r in unique["response"].head(2000))
-        limit = min(self.max_new_tokens, int(longest * 1.25) + 8)
-        results = in_batches(prompts, 16, lambda idx: generate_texts(
+        # The answers are about as long as the training responses: a cap (a quarter over the 95th
+        # percentile) keeps a rambling untrained model from generating to MAX_NEW_TOKENS.
+        lengths = [len(tokenizer(r, add_special_tokens=False)["input_ids"])
+                   for r in unique["response"].head(2000)]
+        limit = min(self.max_new_tokens, int(np.percentile(lengths, 95) * 1.25) + 8)
+        results = in_batches(prompts, 32, lambda idx: generate_texts(
             model, tokenizer, [prompts[i] for i in idx], limit, 0.0, device),
             length=len, desc="Prompted baseline")
         return {self.prompted_baseline_name: self.score(self.predictions_table(target, results), labels)}

@@ -9,6 +9,27 @@ from hackkit.registry import get_task
 from hackkit.runfolder import MODEL_INFO, Run, read_model_info
 
 
+
+def per_class_lines(per_class: dict) -> list[str]:
+    """The per-label (or per-group) table of the card: precision, recall, F1 and support for
+    classes, or whatever scores the task reports per group (a regression's errors per range, text
+    generation's scores by length)."""
+    if not per_class:
+        return ["(none)"]
+    first = next(iter(per_class.values()))
+    if {"precision", "recall", "f1-score"} <= set(first):
+        keys, names = ["precision", "recall", "f1-score"], ["precision", "recall", "F1"]
+    else:
+        keys = [k for k in first if k != "support"]
+        names = keys
+    support = "support" in first
+    lines = ["| label | " + " | ".join(names) + (" | support |" if support else " |"),
+             "|---" * (len(keys) + 1 + support) + "|"]
+    return lines + [f"| {k} | " + " | ".join(f"{v[key]:.3f}" for key in keys)
+                    + (f" | {int(v['support'])} |" if support else " |")
+                    for k, v in per_class.items()]
+
+
 def _table(rows: dict, header: tuple[str, str] = ("setting", "value")) -> str:
     """A two-column Markdown table."""
     lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
@@ -74,14 +95,9 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
                         *metrics.get("extra_baselines", {}).items()):
             lines.append(f"| {name} | " + " | ".join(f"{m[k]:.4f}" for k, _ in columns) + " |")
         lines += ["", f"On {metrics['test_examples']} held-out test {task.unit}. "
-                      f"Per {task.label_unit}:", ""]
-        # The task's own per-class columns (precision/recall/F1, or a regression's errors per range).
-        keys = list(next(iter(model["per_class"].values()), {}))
-        lines += ["| label | " + " | ".join(k.replace("f1-score", "F1") for k in keys) + " |",
-                  "|---" * (len(keys) + 1) + "|"]
-        lines += [f"| {k} | " + " | ".join(str(int(v[c])) if c == "support" else f"{v[c]:.3f}"
-                                         for c in keys) + " |"
-                  for k, v in model["per_class"].items()]
+                      f"Per {task.label_unit}:", "",
+                  ]
+        lines += per_class_lines(model["per_class"])
     else:
         lines.append("Not evaluated yet: run 03_evaluate to add the test metrics.")
     lines += [

@@ -108,6 +108,9 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
     if scores is None:
         if split != "validation":
             raise ValueError(f"explain_run: pass the model's {split} scores, or split='validation'.")
+        # What validation measured in training: the main metric, or the task's training_metric
+        # (text generation: token accuracy, which no baseline has, so none is compared).
+        metric = summary.main_metric or metric
         scores = {metric: summary.best_validation}
     if baseline is None:
         baseline = baseline_scores(run_dir, split, seed)

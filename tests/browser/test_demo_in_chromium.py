@@ -74,3 +74,24 @@ def test_demo_notebook_predicts_an_uploaded_image_in_chromium(open_notebook, ima
     finally:
         shot = page.screenshot(tmp_path / "04_demo_image.png", centre_on=".hackkit-demo-image-upload")
     assert shot.stat().st_size > 10_000
+
+
+def test_the_served_page_streams_a_generated_answer_in_chromium(browser, tiny_generation_run):
+    import time
+
+    from selenium.webdriver.common.by import By
+
+    from helpers import served
+
+    prompt = "brand[Lumio], product[laptop], colour[silver]"
+    expected = hk.Predictor.from_run(tiny_generation_run, device="cpu").predict([prompt])[0]["text"]
+    with served(tiny_generation_run) as url:
+        browser.get(url)
+        browser.find_element(By.ID, "t").send_keys(prompt)
+        browser.find_element(By.ID, "b").click()
+        deadline = time.monotonic() + 60
+        answer = browser.find_element(By.ID, "r")
+        while answer.get_attribute("data-done") != "1":
+            assert time.monotonic() < deadline, "the streamed answer did not finish"
+            time.sleep(0.2)
+        assert answer.get_attribute("textContent").strip() == expected

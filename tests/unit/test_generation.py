@@ -6,8 +6,8 @@ randomly initialised Llama stands in for the model: these tests are about plumbi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -88,6 +88,8 @@ def test_the_task_defaults_give_lora_on_every_projection_unless_told_otherwise(t
     assert full.method == "finetune" and full.lora_targets == "query,value"
     full.validate()  # the LoRA settings stay at their defaults, so finetune refuses none
     assert hk.TrainConfig().method == "finetune"  # classification keeps its own
+    assert hk.DataConfig(task="text-generation").data_path == "data/product_descriptions.csv"
+    assert hk.DataConfig().data_path == "data/support_intents.csv"
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +112,7 @@ def generation_run(tmp_path_factory, tiny_generator):
     return run_dir, summary
 
 
+@pytest.mark.slow  # 20-40 s with its fixture; test_generation_pipeline trains through 02 by default
 def test_lora_fine_tuning_runs_in_the_one_session_and_saves_a_merged_model(generation_run):
     run_dir, summary = generation_run
     assert summary.method == "lora" and summary.main_metric == "token_accuracy"
@@ -123,6 +126,7 @@ def test_lora_fine_tuning_runs_in_the_one_session_and_saves_a_merged_model(gener
     assert hk.read_model_info(run.model_dir).task == "text-generation"
 
 
+@pytest.mark.slow  # 25-40 s; test_generation_pipeline runs 03 on the sample by default
 def test_evaluation_scores_generations_against_both_baselines(generation_run, tiny_generator):
     run_dir, _ = generation_run
     predictions = hk.predict_split(run_dir, "test", device="cpu")
@@ -144,10 +148,10 @@ def test_evaluation_scores_generations_against_both_baselines(generation_run, ti
     assert worst["chrf"].is_monotonic_increasing
 
 
-def test_the_api_answers_streams_and_refuses_clearly(generation_run):
+def test_the_api_answers_streams_and_refuses_clearly(tiny_generation_run):
     from fastapi.testclient import TestClient
 
-    run_dir, _ = generation_run
+    run_dir = tiny_generation_run
     predictor = hk.Predictor.from_run(run_dir, device="cpu")
     [expected] = predictor.predict(["brand[Lumio], product[laptop]"])
     with TestClient(hk.create_app(predictor)) as client:
@@ -168,8 +172,8 @@ def test_the_api_answers_streams_and_refuses_clearly(generation_run):
     assert "curl -sN" in hk.serve_usage(run_dir)
 
 
-def test_the_demo_generates_with_its_controls(generation_run, tmp_path):
-    run_dir, _ = generation_run
+def test_the_demo_generates_with_its_controls(tiny_generation_run, tmp_path):
+    run_dir = tiny_generation_run
     predictor = hk.Predictor.from_run(run_dir, device="cpu")
     examples = hk.demo_examples(run_dir)
     app = hk.DemoApp(predictor, out_dir=tmp_path / "scored", example=examples[0])
@@ -203,3 +207,78 @@ def test_a_small_language_model_classifies_by_label_likelihood(run_with_splits, 
         hk.TrainConfig(method="lm-classifier", lm_shots=9).validate()
     with pytest.raises(ValueError, match="LM_SHOTS=2: METHOD='finetune'"):
         hk.TrainConfig(lm_shots=2).validate()
+
+
+def test_the_default_model_loads_without_the_hub(monkeypatch):
+    """MODEL left at its default: the packaged SmolLM2 (converted once into the user cache, about
+    half a minute the first time on a machine), never the hub."""
+    import huggingface_hub
+
+    import hackkit.models.resolve as resolve
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError(f"the hub was asked for {args or kwargs}")
+
+    monkeypatch.setattr(resolve, "_check_hub", no_hub)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_hub)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    resolved = hk.resolve_for_task(TASK, hk.TrainConfig.model)
+    assert (resolved.name, resolved.source) == ("HuggingFaceTB/SmolLM2-135M-Instruct", "packaged")
+    tokenizer = load_tokenizer_for_generation(resolved.location)
+    assert "<|im_start|>assistant" in tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    config = __import__("json").loads((Path(resolved.location) / "config.json").read_text())
+    assert (config["num_hidden_layers"], config["hidden_size"], config["vocab_size"]) == (30, 576, 49152)
+    assert "quantization_config" not in config  # the GGUF quantizer is gone: it trains and saves
+
+
+@pytest.mark.slow  # about a minute: the real packaged model generates and trains one LoRA step
+def test_the_packaged_model_generates_and_trains(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from hackkit.tasks.generation import chat_prompt, generate_texts
+    from hackkit.train.lora import LoraOptions, lora_model
+
+    location = hk.resolve_for_task(TASK, hk.TrainConfig.model).location
+    tokenizer = load_tokenizer_for_generation(location)
+    model = AutoModelForCausalLM.from_pretrained(location)
+    [answer] = generate_texts(model, tokenizer, [chat_prompt(tokenizer, "What is 2 + 2?")], 16)
+    assert answer["new_tokens"] >= 1 and "4" in answer["text"]
+    wrapped = lora_model(model, LoraOptions(rank=8, targets=tuple(
+        "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj".split(","))), new_head=False)
+    trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
+    assert trainable == 2_442_240  # rank 8 on the seven projections of 30 layers: 1.8%
+    row = encode_pair(tokenizer, "brand[Lumio]", "The Lumio.", 128)
+    import torch
+
+    batch = {k: torch.tensor([v]) for k, v in row.items()}
+    loss = wrapped(**batch).loss
+    loss.backward()
+    assert torch.isfinite(loss)
+
+
+@pytest.mark.gpu
+def test_on_a_gpu_generation_trains_and_generates_in_bf16(tmp_path, tiny_generator):
+    import torch
+
+    from hackkit.device import resolve_precision
+
+    precision = resolve_precision("cuda", "auto", TASK.cpu_precision)
+    assert precision == ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    frame = pd.read_csv(GENERATION_SAMPLE).head(40)
+    path = tmp_path / "pairs.csv"
+    frame.to_csv(path, index=False)
+    data = hk.DataConfig(task="text-generation", data_path=str(path), model=str(tiny_generator),
+                         max_length=64)
+    diagnosis = hk.diagnose(data)
+    run_dir = hk.start_run(str(tmp_path / "gpu-run"))
+    hk.save_splits(diagnosis.splits, run_dir, diagnosis.task)
+    summary = hk.train_model(run_dir, hk.TrainConfig(
+        task="text-generation", model=str(tiny_generator), epochs=1, max_length=64, patience=0,
+        device="cuda", time_budget_minutes=0, batch_size=32))
+    assert summary.device == "cuda" and summary.precision == precision
+    predictor = hk.Predictor.from_run(run_dir, device="cuda")
+    assert next(predictor.model.parameters()).dtype == {"bf16": torch.bfloat16,
+                                                         "fp16": torch.float16}[precision]
+    [answer] = predictor.predict(["brand[Lumio], product[laptop]"])
+    assert isinstance(answer["text"], str) and 1 <= answer["new_tokens"] <= 64
