@@ -12,21 +12,19 @@ from hackkit.runfolder import MODEL_INFO, Run, read_model_info
 
 def per_class_lines(per_class: dict) -> list[str]:
     """The per-label (or per-group) table of the card: precision, recall, F1 and support for
-    classes, or whatever scores the task reports per group (a regression's errors per range, text
-    generation's scores by length)."""
+    classes, or the task's own columns in its order (a regression's errors per range of the true
+    score, text generation's scores by length)."""
     if not per_class:
         return ["(none)"]
     first = next(iter(per_class.values()))
     if {"precision", "recall", "f1-score"} <= set(first):
-        keys, names = ["precision", "recall", "f1-score"], ["precision", "recall", "F1"]
+        keys, names = ["precision", "recall", "f1-score", "support"], ["precision", "recall", "F1",
+                                                                       "support"]
     else:
-        keys = [k for k in first if k != "support"]
-        names = keys
-    support = "support" in first
-    lines = ["| label | " + " | ".join(names) + (" | support |" if support else " |"),
-             "|---" * (len(keys) + 1 + support) + "|"]
-    return lines + [f"| {k} | " + " | ".join(f"{v[key]:.3f}" for key in keys)
-                    + (f" | {int(v['support'])} |" if support else " |")
+        keys = names = [k for k in first]
+    lines = ["| label | " + " | ".join(names) + " |", "|---" * (len(keys) + 1) + "|"]
+    return lines + [f"| {k} | " + " | ".join(str(int(v[c])) if c == "support" else f"{v[c]:.3f}"
+                                             for c in keys) + " |"
                     for k, v in per_class.items()]
 
 

@@ -32,6 +32,7 @@ class Predictor:
         self.labels = list(info.labels)
         self.max_length = max_length or info.max_length  # what the model was trained with
         self.method = info.method
+        self.info = info  # the whole self-description, e.g. its tuned decision thresholds
         self.batch_size = batch_size
         self.device = resolve_device("cpu" if int8 else device)  # int8 kernels are CPU-only
         # bf16/fp16 on a GPU; bf16 on a CPU with native bf16 for tasks that gain from it

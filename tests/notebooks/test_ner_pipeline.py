@@ -53,7 +53,7 @@ def test_finetune_trained_a_token_classifier(run_dir):
     assert summary["truncated_sentences"] == {"train": 0, "validation": 0}
     assert summary["best_validation_entity_f1"] > 0.8
     config = json.loads((run_dir / "model" / "config.json").read_text())
-    assert config["architectures"] == ["BertForTokenClassification"]
+    assert config["architectures"] == ["HackkitShapeTaggerForTokenClassification"]
     assert hk.read_model_info(hk.Run(run_dir).model_dir).task == "token-classification"
     assert (run_dir / "learning_curve.png").stat().st_size > 10_000
 

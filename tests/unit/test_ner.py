@@ -119,8 +119,10 @@ def ner_run(tmp_path, write):
 
 
 def test_finetune_token_classification_saves_a_token_model(ner_run, tiny_model):
-    config = hk.TrainConfig(task="token-classification", model=str(tiny_model), epochs=1.0,
-                            max_length=32, batch_size=4, device="cpu", patience=0)
+    # A learning rate high enough that a later evaluation beats the untrained start (ties keep it).
+    config = hk.TrainConfig(task="token-classification", model=str(tiny_model), epochs=2.0,
+                            learning_rate=5e-3, max_length=32, batch_size=4, device="cpu",
+                            patience=0)
     summary = hk.finetune(ner_run, config)
     saved = json.loads((ner_run / "model" / "config.json").read_text())
     labels = hk.read_json(ner_run / "splits" / "labels.json")

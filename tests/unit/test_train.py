@@ -154,7 +154,8 @@ def test_02_refuses_a_task_other_than_the_one_01_wrote(run_with_splits):
 
 def test_unknown_method_names_the_parameter():
     with pytest.raises(ValueError, match=r"^METHOD='qlora' is out of range: use one of "
-                                         r"\('finetune', 'lora', 'embeddings', 'zero-shot', 'lm-classifier', 'auto'\)"):
+                                         r"\('finetune', 'lora', 'embeddings', 'contrastive', "
+                                         r"'zero-shot', 'lm-classifier', 'auto'\)"):
         hk.TrainConfig(method="qlora").validate()
 
 
