@@ -204,6 +204,8 @@ class TrainConfig(_FromParams):
     nproc: int = field(default=1, metadata={"help": "processes training one model (torchrun)"})
     freeze_embeddings: bool = field(default=True,
                                     metadata={"help": "keep the word-embedding table as pretrained"})
+    baseline_blend: bool = field(default=True, metadata={
+        "help": "end with the model, the baseline or their mix, whichever wins on validation"})
 
     def validate(self) -> None:
         """Raise a ValueError naming the parameter for any out-of-range value, and for any
@@ -243,6 +245,9 @@ class TrainConfig(_FromParams):
              "'new' (the model's own head, randomly initialised)"),
             ("FREEZE_EMBEDDINGS", self.freeze_embeddings, isinstance(self.freeze_embeddings, bool),
              "True (the word-embedding table stays as pretrained) or False (trained too)"),
+            ("BASELINE_BLEND", self.baseline_blend, isinstance(self.baseline_blend, bool),
+             "True (model/ predicts as the model, the baseline or their mix, whichever wins on "
+             "validation) or False (the trained model alone)"),
             ("NPROC", self.nproc, self.nproc >= 1,
              "1 (train in this process) or the number of processes, e.g. the GPUs to use"),
         ])
