@@ -251,3 +251,6 @@ def test_a_model_below_the_baseline_on_validation_ends_as_the_better_mix(run_wit
     assert scores["macro_f1"] == pytest.approx(final["validation_macro_f1"], abs=1e-4)
     verdict = hk.explain_run(run_with_splits, split="validation")
     assert "model/ predicts with" in verdict["message"] and verdict["final_model"] == final
+    card = hk.model_card(run_with_splits)
+    assert f"| final model | {final['model_share']:.0%} this model + " in card
+    assert "plain transformers and ONNX give the network alone" in card
