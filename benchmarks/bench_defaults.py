@@ -48,6 +48,9 @@ def run_once(data: str, params: list[tuple[str, str]], root: Path) -> dict:
         "tfidf_macro_f1": round(metrics["baseline"]["macro_f1"], 4),
         "probe_macro_f1": round(next(iter(extra.values()))["macro_f1"], 4) if extra else None,
         "model_accuracy": round(metrics["model"]["accuracy"], 4),
+        # What model/ predicts with: 02's choice on validation (BASELINE_BLEND).
+        "final_model": {k: v for k, v in metrics.get("final_model", {}).items()
+                        if k != "validation_by_share"},
         "beats_both": metrics["model"]["macro_f1"] > max(
             [metrics["baseline"]["macro_f1"]] + [v["macro_f1"] for v in extra.values()]),
         "budget_minutes": summary["config"]["time_budget_minutes"],
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"  test macro-F1: model {result['model_macro_f1']:.4f}, TF-IDF "
               f"{result['tfidf_macro_f1']:.4f}, probe {result['probe_macro_f1']}; beats both: "
               f"{result['beats_both']}")
+        print(f"  final model (02's choice on validation): {result['final_model'] or 'the model'}")
         print(f"  02 trained {result['train_minutes']} min of a {result['budget_minutes']} min "
               f"budget ({result['notebook_seconds']}); {result['steps']} steps, "
               f"{result['epochs']} epochs of {result['train_examples']} examples")

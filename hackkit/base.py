@@ -354,6 +354,13 @@ class Task:
         """More reference scores on `split` by name (text: embeddings + linear); {} when none apply."""
         return {}
 
+    def keep_the_better(self, model_dir: Path, validation_proba, splits: dict[str, pd.DataFrame],
+                        labels: list[str], seed: int = 42) -> dict:
+        """After training: make model/ predict as the better of the model and the task's baseline on
+        validation (text: a mix of their probabilities); what was chosen, or {} when not applicable.
+        `validation_proba()` gives the trained model's validation probabilities."""
+        return {}
+
     def score(self, predictions: pd.DataFrame, labels: list[str]) -> dict:
         """Metrics of a predictions table; includes main_metric and per_class."""
         raise NotImplementedError

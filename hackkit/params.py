@@ -213,6 +213,8 @@ class TrainConfig(_FromParams):
     freeze_embeddings: bool = field(default=True,
                                     metadata={"help": "keep the word-embedding table as pretrained"})
     lm_shots: int = field(default=0, metadata={"help": "lm-classifier: examples per label in the prompt"})
+    baseline_blend: bool = field(default=True, metadata={
+        "help": "end with the model, the baseline or their mix, whichever wins on validation"})
 
     def __post_init__(self) -> None:
         """Give the settings left at their notebook default the task's own (Task.train_defaults;
@@ -268,6 +270,9 @@ class TrainConfig(_FromParams):
              "True (the word-embedding table stays as pretrained) or False (trained too)"),
             ("LM_SHOTS", self.lm_shots, 0 <= self.lm_shots <= 8,
              "0 (zero-shot) to 8 labelled training texts per label shown in the prompt"),
+            ("BASELINE_BLEND", self.baseline_blend, isinstance(self.baseline_blend, bool),
+             "True (model/ predicts as the model, the baseline or their mix, whichever wins on "
+             "validation) or False (the trained model alone)"),
             ("NPROC", self.nproc, self.nproc >= 1,
              "1 (train in this process) or the number of processes, e.g. the GPUs to use"),
         ])

@@ -115,12 +115,12 @@ METHODS: dict[str, Method] = {
     "finetune": Method(
         "hackkit.train.finetune:finetune", "every layer trained with Trainer",
         TRAINER_PARAMETERS + ("HEAD_INIT", "FREEZE_EMBEDDINGS", "AVERAGE_CHECKPOINTS",
-                              "AVERAGE_MODE", "NPROC"),
+                              "AVERAGE_MODE", "BASELINE_BLEND", "NPROC"),
         plan="hackkit.train.plan:estimate_plan"),
     "lora": Method(
         "hackkit.train.lora:finetune_lora", "low-rank adapters on a frozen model, merged on save",
         TRAINER_PARAMETERS + ("LORA_RANK", "LORA_ALPHA", "LORA_DROPOUT", "LORA_TARGETS",
-                              "HEAD_INIT", "NPROC")),
+                              "HEAD_INIT", "BASELINE_BLEND", "NPROC")),
     "embeddings": Method(
         "hackkit.train.fewlabels:train_embeddings",
         "a logistic regression on the frozen model's sentence embeddings",

@@ -151,9 +151,11 @@ def tiny_run(tmp_path_factory, tiny_model, sample_splits) -> Path:
     """
     run_dir = tmp_path_factory.mktemp("tiny-runs") / "tiny"
     hk.save_splits(_small_splits(sample_splits), run_dir, TEXT)
+    # The network alone (no TF-IDF share mixed in): these tests compare it with its exports and
+    # plain transformers; the mix is tested where it is made (test_train).
     hk.finetune(run_dir, hk.TrainConfig(model=str(tiny_model), epochs=1, batch_size=16,
                                         learning_rate=1e-3, patience=0, device="cpu",
-                                        time_budget_minutes=0))
+                                        time_budget_minutes=0, baseline_blend=False))
     return run_dir
 
 

@@ -12,6 +12,7 @@ from hackkit.base import Dataset, TrainParts
 from hackkit.models.embeddings import cached_embeddings, cached_probe
 from hackkit.paths import check_safetensors
 from hackkit.tables import load_labelled_table
+from hackkit.tasks.blend import StoredBaseline, choose_share, load_blend
 from hackkit.tasks.batches import in_batches
 from hackkit.tasks.labels import LabelTask, classification_metrics, compute_metrics
 from hackkit.tasks.textinput import TextInput, check_texts
@@ -151,6 +152,9 @@ class TextClassification(TextInput, LabelTask):
         check_safetensors(model_dir, str(model_dir))
         model = AutoModelForSequenceClassification.from_pretrained(
             model_dir, use_safetensors=True, trust_remote_code=False)
+        # When 02 found the TF-IDF baseline's share helps on validation, predictions mix it in.
+        model.hackkit_blend = load_blend(Path(model_dir), [model.config.id2label[i]
+                                                           for i in range(len(model.config.id2label))])
         return self.load_processor(str(model_dir)), model
 
     def check_inputs(self, inputs):
@@ -167,7 +171,25 @@ class TextClassification(TextInput, LabelTask):
                 padding=True, return_tensors="pt"))
 
         rows = in_batches(texts, predictor.batch_size, run, length=len)
-        return np.array(rows, dtype=np.float32).reshape(len(texts), len(predictor.labels))
+        proba = np.array(rows, dtype=np.float32).reshape(len(texts), len(predictor.labels))
+        blend = getattr(predictor.model, "hackkit_blend", None)
+        return blend.mix(proba, texts) if blend is not None else proba
+
+    def keep_the_better(self, model_dir, validation_proba, splits, labels, seed=42):
+        """The model, the TF-IDF baseline, or a mix of their probabilities: whichever scores best
+        on validation (macro-F1; ties keep the larger share of the model). The mix is stored in
+        model/ (baseline_blend.*) so every prediction applies it."""
+        baseline = fit_baseline(splits["train"]["text"], splits["train"]["label"], seed)
+        stored = StoredBaseline.from_pipeline(baseline, labels)
+        validation = splits["validation"]
+        share, scores = choose_share(validation_proba(), stored.predict_proba(validation["text"]),
+                                     validation["label"], labels, self.main_metric)
+        kind = ("model" if share == 1.0 else "baseline" if share == 0.0 else "blend")
+        chosen = {"kind": kind, "model_share": share, "validation_macro_f1": scores[share],
+                  "model_alone": scores[1.0], "baseline_alone": scores[0.0]}
+        if share < 1.0:
+            stored.save(Path(model_dir), share, chosen)
+        return {**chosen, "validation_by_share": {str(k): v for k, v in scores.items()}}
 
     def baseline_scores(self, splits, labels, split, seed=42):
         """TF-IDF + logistic regression fitted on train, scored on `split`."""

@@ -206,6 +206,13 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
                                                max_length=config.max_length, method=method.name,
                                                base_model=method.base_model(config, resolved),
                                                tuned=tuned))
+    # Never below the task's own baseline: model/ predicts as whichever of the model, the baseline
+    # or a mix of the two scores best on validation (one process: rank 0 alone cannot predict under DDP).
+    final = task.keep_the_better(run.model_dir, lambda: validation_probabilities(trainer, parts.val_ds),
+                                 splits, labels, config.seed) if (
+        plan.processes == 1 and "BASELINE_BLEND" in honours and config.baseline_blend) else {}
+    if final:
+        print(final_model_line(final), flush=True)
     state = trainer.state
     epochs = float(state.epoch or 0)
     summary = TrainSummary(
@@ -224,6 +231,7 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
         config={**config.read_by(method.options), "method": method.name},
         details={"kept_warm_start": kept_start, "checkpoint_averaging": averaged,
                  "frozen_word_embeddings": frozen,  # weights left as pretrained
+                 "final_model": final,  # model, baseline or a mix: what model/ predicts with
                  **method.details(trainer, parts), **parts.extra})
     write_json(run.history, state.log_history)
     summary.write(run.train_summary)
@@ -231,6 +239,28 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
     shutil.rmtree(run.checkpoints, ignore_errors=True)
     barrier()
     return summary
+
+
+def validation_probabilities(trainer: Trainer, dataset) -> np.ndarray:
+    """The trained model's class probabilities on `dataset`, in its order."""
+    output = trainer.predict(dataset)
+    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    proba = np.exp(logits)
+    return proba / proba.sum(axis=-1, keepdims=True)
+
+
+def final_model_line(final: dict) -> str:
+    """What model/ predicts with, said in one line after training."""
+    scores = (f"validation macro-F1: model alone {final['model_alone']:.4f}, baseline alone "
+              f"{final['baseline_alone']:.4f}")
+    if final["kind"] == "model":
+        return f"final model: the trained model ({scores})."
+    if final["kind"] == "baseline":
+        return f"final model: the baseline alone, which beat every mix with the model ({scores})."
+    return (f"final model: {final['model_share']:.0%} the trained model + "
+            f"{1 - final['model_share']:.0%} the baseline's probabilities, "
+            f"{final['validation_macro_f1']:.4f} ({scores}); saved in model/ (baseline_blend.*).")
 
 
 def training_arguments(run: Run, config: TrainConfig, task: Task, plan: TrainPlan, device: str,

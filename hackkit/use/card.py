@@ -35,6 +35,18 @@ def _table(rows: dict, header: tuple[str, str] = ("setting", "value")) -> str:
     return "\n".join(lines)
 
 
+def _final_model_row(final: dict) -> dict:
+    """The card's row for what model/ predicts with, when 02 mixed in the baseline."""
+    if final.get("kind") not in ("blend", "baseline"):
+        return {}
+    share = final["model_share"]
+    return {"final model": f"{share:.0%} this model + {1 - share:.0%} the TF-IDF baseline's "
+                           f"probabilities (validation {final['validation_macro_f1']:.4f}; model "
+                           f"alone {final['model_alone']:.4f}, baseline alone "
+                           f"{final['baseline_alone']:.4f}); stored in baseline_blend.*, applied by "
+                           "hk.Predictor and serve; plain transformers and ONNX give the network alone"}
+
+
 def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
     """The model card (Markdown) of a run: data, training parameters, metrics and usage.
 
@@ -80,7 +92,8 @@ def model_card(run_dir: str | Path, front_matter: bool = True) -> str:
             **{k.upper(): (base if k == "model" else v) for k, v in train.config.items()},
             "trained on": f"{train.train_examples} {task.unit}, {epochs}, {train.train_seconds} s "
                           f"on {train.device} ({train.precision})",
-            f"best validation {train.main_metric.replace('_', ' ')}": train.best_validation}))
+            f"best validation {train.main_metric.replace('_', ' ')}": train.best_validation,
+            **_final_model_row(train.details.get("final_model") or {})}))
     else:
         lines.append(f"No {run.train_summary.name} in the run folder.")
     lines += ["", "## Test metrics", ""]

@@ -111,11 +111,14 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
         # What validation measured in training: the main metric, or the task's training_metric
         # (text generation: token accuracy, which no baseline has, so none is compared).
         metric = summary.main_metric or metric
-        scores = {metric: summary.best_validation}
+        final = summary.details.get("final_model") or {}
+        # What model/ predicts with: the mix with the baseline when 02 chose one.
+        scores = {metric: final.get("validation_macro_f1", summary.best_validation)
+                  if final.get("kind", "model") != "model" else summary.best_validation}
     if baseline is None:
         baseline = baseline_scores(run_dir, split, seed)
     plan, config = summary.plan or {}, summary.config
-    return explain_result(
+    verdict = explain_result(
         scores, {task.baseline_name: baseline}, read_json(run.history) if run.history.is_file() else [],
         num_classes=len(run.labels()), train_examples=summary.train_examples,
         steps=summary.steps, epochs_completed=summary.epochs_completed,
@@ -130,6 +133,17 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
         split=split, warm_start=summary.details.get("kept_warm_start"),
         budget_minutes=config.get("time_budget_minutes"),
     )
+    final = summary.details.get("final_model") or {}
+    if final.get("kind") in ("blend", "baseline"):
+        chose = ("the baseline alone" if final["kind"] == "baseline" else
+                 f"{final['model_share']:.0%} the trained model + {1 - final['model_share']:.0%} "
+                 "the baseline's probabilities")
+        verdict["final_model"] = final
+        verdict["message"] += (f" model/ predicts with {chose}: on validation that scored "
+                               f"{final['validation_macro_f1']:.4f}, the model alone "
+                               f"{final['model_alone']:.4f}, the baseline alone "
+                               f"{final['baseline_alone']:.4f}.")
+    return verdict
 
 
 def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
@@ -154,6 +168,9 @@ def write_metrics(run_dir: str | Path, model: dict, baseline: dict,
         "beats_baseline": model[task.main_metric] > baseline[task.main_metric],
         "verdict": verdict,  # explain_run: message, problems with their causes and fixes
         "extra_baselines": extra or {},
+        # What model/ predicts with (02's choice on validation: model, baseline or a mix).
+        "final_model": ((run.summary().details.get("final_model") or {})
+                        if run.train_summary.is_file() else {}),
         "gain_over_extra_baselines": {name: round(model[task.main_metric] - m[task.main_metric], 4)
                                       for name, m in (extra or {}).items()},
     })

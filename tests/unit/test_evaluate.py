@@ -66,9 +66,11 @@ def test_predicting_needs_a_saved_model(tmp_path):
 
 
 def test_a_run_that_loses_to_the_baseline_says_so_with_the_cause_and_fix(run_with_splits, tiny_model):
-    # A random 2-layer model barely moved (6 steps at 1e-6) cannot beat TF-IDF on 96 texts.
+    # A random 2-layer model barely moved (6 steps at 1e-6) cannot beat TF-IDF on 96 texts
+    # (BASELINE_BLEND off: the model alone is judged, not the mix 02 would end with).
     config = hk.TrainConfig(model=str(tiny_model), epochs=1.0, batch_size=16, learning_rate=1e-6,
-                            patience=0, device="cpu", time_budget_minutes=0.0, head_init="new")
+                            patience=0, device="cpu", time_budget_minutes=0.0, head_init="new",
+                            baseline_blend=False)
     hk.finetune(run_with_splits, config)
     predictions = hk.predict_split(run_with_splits, "test", device="cpu")
     scores = hk.score_predictions(run_with_splits, predictions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import hackkit as hk
@@ -173,15 +174,14 @@ def test_evaluation_runs_on_length_sorted_texts_with_each_label_kept():
 
 
 @pytest.mark.parametrize("freeze", [True, False])
-def test_the_word_embedding_table_stays_as_pretrained_unless_asked(run_with_splits, tiny_model, freeze):
+def test_the_word_embedding_table_stays_as_pretrained_unless_asked(run_with_splits, freeze):
     from pathlib import Path
 
     import torch
     from safetensors.torch import load_file
 
-    # The tiny BERT has the same embedding table and layer names as MiniLM; freezing is the same code.
-    config = hk.TrainConfig(**{**TINY, "model": str(tiny_model), "head_init": "new",
-                               "learning_rate": 1e-3, "freeze_embeddings": freeze})
+    config = hk.TrainConfig(**{**TINY, "head_init": "new", "learning_rate": 1e-3,
+                               "freeze_embeddings": freeze})
     summary = hk.finetune(run_with_splits, config)
     location = Path(hk.resolve_for_task(hk.get_task(config.task), config.model).location)
     before = load_file(next(location.glob("*.safetensors")))
@@ -223,3 +223,35 @@ def test_the_probe_start_scores_are_what_evaluating_the_start_model_gives(run_wi
     assert [h for h in history if h.get("step") == 0 and "eval_loss" in h] == [
         {**known, "epoch": 0, "step": 0}]
     assert summary.details["kept_warm_start"]["start_validation"] == known["eval_macro_f1"]
+
+
+def test_choose_share_takes_the_best_mix_on_validation_and_prefers_the_model_on_ties():
+    from hackkit.tasks.blend import choose_share
+
+    labels, gold = ["a", "b"], ["a", "a", "b", "b"]
+    model = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.45, 0.55]])  # 3 of 4 right
+    baseline = np.array([[0.6, 0.4], [0.9, 0.1], [0.6, 0.4], [0.1, 0.9]])  # 3 of 4 right
+    share, scores = choose_share(model, baseline, gold, labels)
+    assert scores[1.0] == scores[0.0] == 0.7333 and scores[share] == 1.0 and 0 < share < 1
+    assert choose_share(model, model, gold, labels)[0] == 1.0  # a tie keeps the model alone
+
+
+def test_a_model_below_the_baseline_on_validation_ends_as_the_better_mix(run_with_splits, tiny_model):
+    # One epoch of a random tiny BERT loses to TF-IDF: model/ must predict as the mix 02 chose.
+    summary = hk.finetune(run_with_splits, hk.TrainConfig(**TINY, model=str(tiny_model), head_init="new"))
+    final = summary.details["final_model"]
+    assert final["kind"] in ("blend", "baseline") and final["model_share"] < 1.0
+    assert final["validation_macro_f1"] > final["model_alone"]
+    assert final["validation_macro_f1"] >= final["baseline_alone"]
+    model_dir = hk.Run(run_with_splits).model_dir
+    assert (model_dir / "baseline_blend.json").is_file() and not list(model_dir.glob("*.pkl"))
+    validation = hk.load_splits(run_with_splits)[0]["validation"]
+    predictor = hk.Predictor(model_dir, device="cpu")  # the one prediction path applies the mix
+    predicted = [p["label"] for p in predictor.predict(list(validation["text"]))]
+    scores = hk.score_predictions(run_with_splits, validation.assign(predicted=predicted))
+    assert scores["macro_f1"] == pytest.approx(final["validation_macro_f1"], abs=1e-4)
+    verdict = hk.explain_run(run_with_splits, split="validation")
+    assert "model/ predicts with" in verdict["message"] and verdict["final_model"] == final
+    card = hk.model_card(run_with_splits)
+    assert f"| final model | {final['model_share']:.0%} this model + " in card
+    assert "plain transformers and ONNX give the network alone" in card
