@@ -50,13 +50,16 @@ def run_once(data: str, params: list[tuple[str, str]], root: Path) -> dict:
         "model": {k: round(metrics["model"][k], 4) for k in shown if k in metrics["model"]},
         "baselines": {name: {k: round(m[k], 4) for k in shown if k in m}
                       for name, m in rivals.items()},
-        "beats_every_baseline": all(metrics["model"][main] > m[main] for m in rivals.values()),
+        # At the 4 decimals reported: a model that kept the probe start ties the probe baseline
+        # up to float32 rounding, which is not a win.
+        "beats_every_baseline": all(round(metrics["model"][main], 4) > round(m[main], 4)
+                                    for m in rivals.values()),
         "budget_minutes": summary["config"]["time_budget_minutes"],
         "train_minutes": round(summary["train_seconds"] / 60, 2),
         "wall_minutes": round(wall / 60, 2),
         "train_examples": summary["train_examples"], "steps": summary["steps"],
         "epochs": summary["epochs_completed"],
-        "kept_warm_start": (summary.get("details", {}).get("kept_warm_start") or {}).get("kept"),
+        "kept_warm_start": (summary.get("kept_warm_start") or {}).get("kept"),
         "verdict": metrics.get("verdict", {}).get("message", ""),
     }
 
