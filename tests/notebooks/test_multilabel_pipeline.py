@@ -107,3 +107,14 @@ def test_plain_transformers_loads_the_saved_model_in_a_fresh_process(run_dir):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["multi_label_classification",
                                    "HackkitMeanPoolForSequenceClassification", "(1,", "8)"]
+
+
+@pytest.mark.slow  # 7 s on 2 loaded cores beyond the run: the ONNX exporter
+def test_the_onnx_export_decides_the_same_labels_at_the_tuned_thresholds(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    check = hk.export_run(copy, onnx=True)["check"]
+    assert check["within_tolerance"] and check["same_predicted_labels"]
+    assert check["texts"] == len(hk.load_splits(copy)[0]["test"])
