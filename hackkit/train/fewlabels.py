@@ -289,7 +289,7 @@ def train_contrastive(run_dir: str | Path, config: TrainConfig) -> TrainSummary:
     started = time.monotonic()
     tuned, tokenizer, record = tune_encoder(train["text"], train["label"], resolved.location,
                                             config.max_length, config.time_budget_minutes * 60,
-                                            config.seed, device)
+                                            config.seed, device, CONTRASTIVE_LEARNING_RATE)
     print(f"contrastive tuning: {record['steps']} steps of {record['pairs_per_step']} pairs in "
           f"{record['seconds']:g} s (loss {record['loss_first']} -> {record['loss_last']})", flush=True)
     fits = {}
