@@ -183,7 +183,8 @@ def train_zero_shot(run_dir: str | Path, config: TrainConfig) -> TrainSummary:
 # METHOD contrastive (benchmarks/bench_few_labels.py, benchmarks/RESULTS.md "Few labels"):
 CONTRASTIVE_PAIRS_PER_STEP = 32  # (anchor, positive) pairs a step; the other pairs are its negatives
 CONTRASTIVE_PASSES = 4.0  # with no time limit: each training text is an anchor about this often
-CONTRASTIVE_LEARNING_RATE = 1e-4  # AdamW, constant (a budget stop leaves no schedule half-run); bench_few_labels.py --contrastive-lr
+# AdamW, constant: a budget stop leaves no schedule half-run (bench_few_labels.py --contrastive-lr)
+CONTRASTIVE_LEARNING_RATE = 1e-4
 CONTRASTIVE_SCALE = 20.0  # cosine similarity x this = the logits (sentence-transformers' default)
 
 
