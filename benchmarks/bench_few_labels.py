@@ -32,6 +32,7 @@ from sklearn.metrics import accuracy_score, f1_score
 import hackkit as hk
 from hackkit.models import embeddings as em
 from hackkit.tasks.text import fit_baseline
+from hackkit.train import fewlabels
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TEXT = hk.get_task("text-classification")
@@ -99,6 +100,8 @@ def main() -> None:
                         help="per-class sizes for METHOD contrastive (one seed each); none: skip")
     parser.add_argument("--contrastive-minutes", type=float, default=1.0,
                         help="its TIME_BUDGET_MINUTES (the committed default is 1)")
+    parser.add_argument("--contrastive-lr", type=float, nargs="+", default=[fewlabels.CONTRASTIVE_LEARNING_RATE],
+                        help="its learning rates to compare (the committed one by default)")
     parser.add_argument("--label-text", nargs="*", default=[], help="LABEL=words for zero-shot, e.g. 0=negative")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "hackkit-embed-cache"))
@@ -152,11 +155,13 @@ def main() -> None:
             pred = tfidf.predict(list(splits["test"]["text"]))
             results.append({"method": "TF-IDF + LR", "per_class": n, "seed": seed, "train_rows": len(ti),
                             **scores(test_y, pred, labels), "seconds": round(time.perf_counter() - started, 2)})
-        if n in args.contrastive_at:
+        for rate in args.contrastive_lr if n in args.contrastive_at else []:
             ti, vi = per_class(splits["train"], n, 0), per_class(splits["validation"], n, 0)
-            print(f"contrastive tuning on {len(ti)} rows, {args.contrastive_minutes:g} min ...", flush=True)
-            results.append({"method": f"contrastive ({args.contrastive_minutes:g} min)", "per_class": n,
-                            "seed": 0, "train_rows": len(ti),
+            print(f"contrastive tuning on {len(ti)} rows, {args.contrastive_minutes:g} min, lr {rate:g} ...",
+                  flush=True)
+            fewlabels.CONTRASTIVE_LEARNING_RATE = rate  # what train_contrastive passes to tune_encoder
+            results.append({"method": f"contrastive ({args.contrastive_minutes:g} min, lr {rate:g})",
+                            "per_class": n, "seed": 0, "train_rows": len(ti),
                             **finetune_once(splits, ti, vi, labels, 0, seed=0, method="contrastive",
                                             minutes=args.contrastive_minutes)})
             print({k: v for k, v in results[-1].items() if k != "method"}, flush=True)

@@ -183,7 +183,8 @@ def train_zero_shot(run_dir: str | Path, config: TrainConfig) -> TrainSummary:
 # METHOD contrastive (benchmarks/bench_few_labels.py, benchmarks/RESULTS.md "Few labels"):
 CONTRASTIVE_PAIRS_PER_STEP = 32  # (anchor, positive) pairs a step; the other pairs are its negatives
 CONTRASTIVE_PASSES = 4.0  # with no time limit: each training text is an anchor about this often
-CONTRASTIVE_LEARNING_RATE = 5e-5  # AdamW, constant: a budget stop leaves no schedule half-run
+# AdamW, constant: a budget stop leaves no schedule half-run (bench_few_labels.py --contrastive-lr)
+CONTRASTIVE_LEARNING_RATE = 1e-4
 CONTRASTIVE_SCALE = 20.0  # cosine similarity x this = the logits (sentence-transformers' default)
 
 
@@ -289,7 +290,7 @@ def train_contrastive(run_dir: str | Path, config: TrainConfig) -> TrainSummary:
     started = time.monotonic()
     tuned, tokenizer, record = tune_encoder(train["text"], train["label"], resolved.location,
                                             config.max_length, config.time_budget_minutes * 60,
-                                            config.seed, device)
+                                            config.seed, device, CONTRASTIVE_LEARNING_RATE)
     print(f"contrastive tuning: {record['steps']} steps of {record['pairs_per_step']} pairs in "
           f"{record['seconds']:g} s (loss {record['loss_first']} -> {record['loss_last']})", flush=True)
     fits = {}
