@@ -49,11 +49,13 @@ def _run_row(run_dir: Path, sweeps: dict[str, str]) -> dict[str, Any] | None:
         params = {**(report or {}).get("params", {}),
                   **{k.upper(): v for k, v in (summary.config if summary else {}).items()}}
         status = "done" if metrics else "incomplete"
+    # DATA_PATH left at its default reads the task's own sample: 01 records the file it read.
+    data = (report or {}).get("params", {}).get("DATA_PATH") or params.get("DATA_PATH", "")
     scores = (metrics or {}).get("model", {})
     baseline = (metrics or {}).get("baseline", {})
     row: dict[str, Any] = {
         "run": run_dir.name, "status": status, "sweep": sweeps.get(run_dir.name, ""),
-        "task": run.task_name(default=params.get("TASK", "")), "data": params.get("DATA_PATH", ""),
+        "task": run.task_name(default=params.get("TASK", "")), "data": data,
         "model": (summary.model if summary else "") or params.get("MODEL", ""),
         **{k: v for k, v in params.items() if k not in HIDDEN_PARAMS},
     }
