@@ -59,13 +59,6 @@ class HackkitMeanPoolForTextRegression(HackkitMeanPoolForSequenceClassification)
         return SequenceClassifierOutput(loss=loss, logits=standard * std + mean)
 
 
-def mean_pool(hidden, attention_mask):
-    """The embeddings module's mean pooling (imported here so the class reads top to bottom)."""
-    from hackkit.models.embeddings import mean_pool
-
-    return mean_pool(hidden, attention_mask)
-
-
 def build_regression(base_location: str, label: str, target_mean: float, target_std: float,
                      weight: np.ndarray | None = None, bias: float = 0.0
                      ) -> HackkitMeanPoolForTextRegression:

@@ -55,7 +55,7 @@ def test_the_image_run_model_card_describes_what_was_trained_and_how_to_call_it(
     assert 'predictor.predict(["photo.jpg"])' in card and "curl -s -F images=@photo.jpg" in card
     assert "the image side and normalisation (in config.json)" in card and "tokenizer" not in card
     assert "AutoModelForImageClassification.from_pretrained(folder)" in card
-    assert "LORA_RANK" not in card and f"| this model | " in card
+    assert "LORA_RANK" not in card and "| this model | " in card
 
 
 def test_the_demo_notebook_predicted_a_test_image(quick_run):
