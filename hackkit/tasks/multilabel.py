@@ -26,9 +26,8 @@ from hackkit.base import SPLITS, Dataset, TrainParts
 from hackkit.models.embeddings import cache_key, cached_embeddings
 from hackkit.paths import check_safetensors
 from hackkit.tables import check_column, read_input, split_values
-from hackkit.tasks.batches import in_batches
 from hackkit.tasks.labels import probability_bars_html
-from hackkit.tasks.textinput import TextInput, check_texts
+from hackkit.tasks.textinput import TextInput, batched_scores, check_texts
 
 JOIN = ";"  # how the predictions table and label keys join a text's labels
 MIN_TRAIN_TEXTS = 5  # fewer training texts than this: a label is reported as too rare to learn
@@ -558,14 +557,8 @@ class MultiLabelClassification(TextInput):
     def predict_proba(self, predictor, inputs):
         """Each label's own probability (a sigmoid of its logit) per text, in batches."""
         texts = self.check_inputs(inputs)
-
-        def run(indices):
-            return _sigmoid(predictor.outputs(predictor.processor(
-                [texts[i] for i in indices], truncation=True, max_length=predictor.max_length,
-                padding=True, return_tensors="pt")))
-
-        rows = in_batches(texts, predictor.batch_size, run, length=len)
-        return np.array(rows, dtype=np.float32).reshape(len(texts), len(predictor.labels))
+        return batched_scores(predictor, texts, lambda batch: _sigmoid(predictor.outputs(batch)),
+                              len(predictor.labels))
 
     def decisions(self, logits, info):
         """Which labels are on: each label's probability against its tuned threshold."""

@@ -23,8 +23,7 @@ from hackkit.base import SPLIT_ALIASES, SPLITS, Dataset, Task, TrainParts
 from hackkit.models.embeddings import cached_embeddings
 from hackkit.paths import check_safetensors, find_input
 from hackkit.tables import FOLDER_SPLIT, _read_table, check_column, read_split_folder
-from hackkit.tasks.batches import in_batches
-from hackkit.tasks.textinput import TextInput, check_texts
+from hackkit.tasks.textinput import TextInput, batched_scores, check_texts
 
 TARGET = "score"  # the target's column in the split files and its name in the model's config
 ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)  # ridge penalties tried on validation
@@ -464,13 +463,8 @@ class TextRegression(TextInput, Task):
     def predict(self, predictor, inputs):
         """The predicted score per text, in length-sorted batches (original order kept)."""
         texts = self.check_inputs(inputs)
-
-        def run(indices):
-            return predictor.outputs(predictor.processor(
-                [texts[i] for i in indices], truncation=True, max_length=predictor.max_length,
-                padding=True, return_tensors="pt"))[:, 0].tolist()
-
-        return [{"score": float(v)} for v in in_batches(texts, predictor.batch_size, run, length=len)]
+        scores = batched_scores(predictor, texts, predictor.outputs, 1)[:, 0]
+        return [{"score": float(v)} for v in scores]
 
     def predictions_table(self, frame, results):
         """True against predicted score per text, with the error."""

@@ -13,9 +13,8 @@ from hackkit.models.embeddings import cached_embeddings, cached_probe
 from hackkit.paths import check_safetensors
 from hackkit.tables import load_labelled_table
 from hackkit.tasks.blend import StoredBaseline, choose_share, load_blend
-from hackkit.tasks.batches import in_batches
 from hackkit.tasks.labels import LabelTask, classification_metrics, compute_metrics
-from hackkit.tasks.textinput import TextInput, check_texts
+from hackkit.tasks.textinput import TextInput, batched_scores, check_texts
 
 
 def fit_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 42):
@@ -164,14 +163,7 @@ class TextClassification(TextInput, LabelTask):
     def predict_proba(self, predictor, inputs):
         """Class probabilities in length-sorted batches (little padding), original order kept."""
         texts = self.check_inputs(inputs)
-
-        def run(indices):
-            return predictor.probabilities(predictor.processor(
-                [texts[i] for i in indices], truncation=True, max_length=predictor.max_length,
-                padding=True, return_tensors="pt"))
-
-        rows = in_batches(texts, predictor.batch_size, run, length=len)
-        proba = np.array(rows, dtype=np.float32).reshape(len(texts), len(predictor.labels))
+        proba = batched_scores(predictor, texts, predictor.probabilities, len(predictor.labels))
         blend = getattr(predictor.model, "hackkit_blend", None)
         return blend.mix(proba, texts) if blend is not None else proba
 

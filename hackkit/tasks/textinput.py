@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, WithJsonSchema, field_validator
 from hackkit.base import Dataset, DemoInput, PredictRoute, RequestRejected, Task
 from hackkit.models.resolve import load_tokenizer
 from hackkit.tables import normalise_text
+from hackkit.tasks.batches import in_batches
 
 NEAR_DUPLICATE = 0.95  # cosine of character n-grams; the sample data's closest honest pair is 0.92
 MAX_TEXTS = 64  # texts per request
@@ -37,6 +38,19 @@ document.getElementById("b").onclick = async () => {{
   document.getElementById("r").textContent = JSON.stringify(await r.json(), null, 2);
 }};
 </script></body></html>"""
+
+
+def batched_scores(predictor, texts: list[str], score: Callable, width: int) -> np.ndarray:
+    """`score` (e.g. predictor.probabilities) of the encoded texts, `width` values per text, in
+    length-sorted batches (little padding) with the original order kept."""
+
+    def run(indices):
+        return score(predictor.processor([texts[i] for i in indices], truncation=True,
+                                         max_length=predictor.max_length, padding=True,
+                                         return_tensors="pt"))
+
+    rows = in_batches(texts, predictor.batch_size, run, length=len)
+    return np.array(rows, dtype=np.float32).reshape(len(texts), width)
 
 
 def check_texts(texts) -> list[str]:
