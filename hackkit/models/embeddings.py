@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hackkit.device import resolve_device
+from hackkit.device import PRECISIONS, resolve_device, resolve_precision
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)
 # On the learning curves of benchmarks/bench_few_labels.py a fixed C=10 did about as well as the
@@ -50,9 +50,10 @@ def mean_pool(last_hidden, attention_mask):
 
 def embed(
     texts: Sequence[str], model_location: str, max_length: int = 128, batch_size: int = 64,
-    device: str = "cpu", progress: bool = True,
+    device: str = "cpu", progress: bool = True, precision: str = "auto",
 ) -> np.ndarray:
-    """L2-normalised mean-pooled sentence embeddings (float32, one row per text, input order)."""
+    """L2-normalised mean-pooled sentence embeddings (float32, one row per text, input order);
+    `precision` as embed_loaded's."""
     from transformers import AutoModel, AutoTokenizer
 
     texts = _check_texts(texts)
@@ -62,14 +63,26 @@ def embed(
         raise ValueError(f"batch_size={batch_size!r}: use a positive integer, e.g. 64.")
     tokenizer = AutoTokenizer.from_pretrained(model_location, trust_remote_code=False)
     model = AutoModel.from_pretrained(model_location, use_safetensors=True, trust_remote_code=False)
-    return embed_loaded(texts, model, tokenizer, max_length, batch_size, device, progress)
+    return embed_loaded(texts, model, tokenizer, max_length, batch_size, device, progress, precision)
+
+
+def embedding_precision(device: str, precision: str = "auto") -> str:
+    """What a frozen embedding pass computes in: with 'auto', bf16 on a CPU that has it natively
+    (1.7 times the texts per second for MiniLM on 128-token articles, cosine to fp32 above 0.9999:
+    benchmarks/RESULTS.md, "Embedding in bf16"), bf16 or fp16 on a GPU, fp32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}: use 'auto' (bf16 where the hardware has it), "
+                         f"'fp32', or one of {PRECISIONS}.")
+    return resolve_precision(device, precision, cpu_auto="bf16")
 
 
 def embed_loaded(
     texts: Sequence[str], model, tokenizer, max_length: int = 128, batch_size: int = 64,
-    device: str = "cpu", progress: bool = True,
+    device: str = "cpu", progress: bool = True, precision: str = "auto",
 ) -> np.ndarray:
-    """embed() with an encoder and tokenizer already in memory (e.g. one just fine-tuned)."""
+    """embed() with an encoder and tokenizer already in memory (e.g. one just fine-tuned);
+    `precision`: 'auto' computes under bf16 autocast where the hardware has it (embedding_precision),
+    'fp32' never, 'bf16' or 'fp16' always. The vectors are float32 either way."""
     import torch
     from tqdm.auto import tqdm
 
@@ -82,10 +95,11 @@ def embed_loaded(
     # Longest first, so each batch holds texts of similar length and padding stays small.
     order = np.argsort([-len(ids) for ids in encoded], kind="stable")
     out = np.empty((len(texts), model.config.hidden_size), dtype=np.float32)
+    computed = embedding_precision(device, precision)
     autocast = None
-    if device == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        autocast = torch.autocast("cuda", dtype=dtype)
+    if computed != "fp32":
+        dtype = torch.bfloat16 if computed == "bf16" else torch.float16
+        autocast = torch.autocast("cuda" if device == "cuda" else "cpu", dtype=dtype)
     starts = range(0, len(texts), batch_size)
     with torch.inference_mode():
         for start in tqdm(starts, desc="Embedding", unit="batch", disable=not progress):
@@ -114,11 +128,15 @@ def _model_fingerprint(model_location: str) -> dict:
     }
 
 
-def cache_key(texts: Sequence[str], model_location: str, max_length: int) -> str:
-    """Hex digest of the model (location and weights), max_length and every text, in order."""
+def cache_key(texts: Sequence[str], model_location: str, max_length: int,
+              precision: str = "fp32") -> str:
+    """Hex digest of the model (location and weights), max_length, the precision computed in and
+    every text, in order."""
     digest = hashlib.sha256()
-    digest.update(json.dumps({**_model_fingerprint(model_location), "max_length": max_length},
-                             sort_keys=True).encode())
+    settings = {**_model_fingerprint(model_location), "max_length": max_length}
+    if precision != "fp32":  # keys of full-precision entries stay as they were
+        settings["precision"] = precision
+    digest.update(json.dumps(settings, sort_keys=True).encode())
     for text in texts:
         encoded = text.encode("utf-8")
         digest.update(len(encoded).to_bytes(8, "little"))  # length-prefixed: no ambiguous joins
@@ -129,14 +147,17 @@ def cache_key(texts: Sequence[str], model_location: str, max_length: int) -> str
 def cached_embeddings(
     texts: Sequence[str], model_location: str, max_length: int, cache_dir: str | Path,
     name: str = "embeddings", batch_size: int = 64, device: str = "cpu", progress: bool = True,
+    precision: str = "auto",
 ) -> np.ndarray:
-    """embed(), stored as cache_dir/<name>-<key>.safetensors; any change of model, length or text recomputes."""
+    """embed(), stored as cache_dir/<name>-<key>.safetensors; any change of model, length,
+    precision (embedding_precision) or text recomputes."""
     from safetensors.numpy import load_file, save_file
 
     texts = _check_texts(texts)
     if not name or any(c in name for c in "/\\") or name.startswith("."):
         raise ValueError(f"name={name!r}: use a plain file-name stem such as 'train' or 'test'.")
-    key = cache_key(texts, model_location, max_length)
+    computed = embedding_precision(resolve_device(device), precision)
+    key = cache_key(texts, model_location, max_length, computed)
     folder = Path(cache_dir)
     path = folder / f"{name}-{key[:24]}.safetensors"
     if path.is_file():
@@ -147,11 +168,12 @@ def cached_embeddings(
         except (OSError, KeyError):  # evicted by another process meanwhile: compute it again
             pass
     vectors = embed(texts, model_location, max_length=max_length, batch_size=batch_size,
-                    device=device, progress=progress)
+                    device=device, progress=progress, precision=computed)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     save_file({"embeddings": np.ascontiguousarray(vectors)}, str(tmp),
-              metadata={"model": model_location, "max_length": str(max_length), "rows": str(len(texts))})
+              metadata={"model": model_location, "max_length": str(max_length), "rows": str(len(texts)),
+                        "precision": computed})
     tmp.replace(path)  # atomic: a crash never leaves a half-written cache entry
     evict(folder, keep=path)
     return vectors

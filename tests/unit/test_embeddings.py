@@ -31,7 +31,7 @@ def few_intents() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def few_embedded(few_intents, minilm) -> np.ndarray:
     """Embeddings of few_intents (computed once; never modified)."""
-    vectors = em.embed(list(few_intents["text"]), minilm, progress=False)
+    vectors = em.embed(list(few_intents["text"]), minilm, progress=False, precision="fp32")
     vectors.setflags(write=False)
     return vectors
 
@@ -49,7 +49,8 @@ def test_mean_pooling_matches_hand_computation_with_padding(minilm):
             hidden = model(**tokenizer(text, return_tensors="pt")).last_hidden_state[0]
         vector = hidden.mean(dim=0).numpy()
         expected.append(vector / np.linalg.norm(vector))
-    got = em.embed(texts, minilm, batch_size=2, progress=False)  # one padded batch of two
+    got = em.embed(texts, minilm, batch_size=2, progress=False,  # one padded batch of two
+                   precision="fp32")
     assert got.dtype == np.float32 and got.shape == (2, 384)
     assert len(tokenizer(texts[0])["input_ids"]) < len(tokenizer(texts[1])["input_ids"])  # padding happened
     np.testing.assert_allclose(got, np.stack(expected), atol=1e-5)
@@ -58,10 +59,33 @@ def test_mean_pooling_matches_hand_computation_with_padding(minilm):
 
 def test_order_restored_after_length_sorting(minilm, few_intents, few_embedded):
     texts = list(few_intents["text"][:12])
-    one_by_one = np.stack([em.embed([t], minilm, progress=False)[0] for t in texts[::-1]])[::-1]
-    batched = em.embed(texts, minilm, batch_size=4, progress=False)  # sorted by length internally
+    one_by_one = np.stack([em.embed([t], minilm, progress=False, precision="fp32")[0]
+                           for t in texts[::-1]])[::-1]
+    batched = em.embed(texts, minilm, batch_size=4, progress=False,  # sorted by length internally
+                       precision="fp32")
     np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
     np.testing.assert_allclose(batched, few_embedded[:12], atol=1e-5)
+
+
+def test_bf16_where_the_cpu_has_it_close_to_fp32_and_cached_apart(minilm, few_intents,
+                                                                    few_embedded, tmp_path,
+                                                                    monkeypatch):
+    import hackkit.device
+
+    texts = list(few_intents["text"][:16])
+    monkeypatch.setattr(hackkit.device, "cpu_has_bf16", lambda: True)
+    assert em.embedding_precision("cpu") == "bf16" and em.embedding_precision("cpu", "fp32") == "fp32"
+    fast = em.cached_embeddings(texts, minilm, 128, tmp_path, name="train", progress=False)
+    assert fast.dtype == np.float32
+    cosine = (fast * few_embedded[:16]).sum(axis=1)
+    assert cosine.min() > 0.999 and not np.array_equal(fast, few_embedded[:16])  # bf16 did run
+    monkeypatch.setattr(hackkit.device, "cpu_has_bf16", lambda: False)  # emulated: full precision
+    assert em.embedding_precision("cpu") == "fp32"
+    exact = em.cached_embeddings(texts, minilm, 128, tmp_path, name="train", progress=False)
+    np.testing.assert_allclose(exact, few_embedded[:16], atol=1e-5)
+    assert len(list(tmp_path.glob("train-*.safetensors"))) == 2  # one entry per precision
+    with pytest.raises(ValueError, match="precision='int8'.*'auto'"):
+        em.embed(texts, minilm, precision="int8")
 
 
 def test_embed_rejects_non_strings_naming_the_position(minilm):
