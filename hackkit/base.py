@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 SPLITS = ("train", "validation", "test")
@@ -353,6 +354,13 @@ class Task:
                         seed: int = 42) -> dict[str, dict]:
         """More reference scores on `split` by name (text: embeddings + linear); {} when none apply."""
         return {}
+
+    def probabilities(self, outputs) -> np.ndarray:
+        """The model's probabilities from its raw validation outputs (Trainer.predict's
+        predictions): a softmax over the classes."""
+        logits = np.asarray(outputs[0] if isinstance(outputs, tuple) else outputs, dtype=np.float64)
+        exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return exp / exp.sum(axis=-1, keepdims=True)
 
     def keep_the_better(self, model_dir: Path, validation_proba, splits: dict[str, pd.DataFrame],
                         labels: list[str], seed: int = 42) -> dict:

@@ -12,7 +12,7 @@ from hackkit.base import Dataset, TrainParts
 from hackkit.models.embeddings import cached_embeddings, cached_probe
 from hackkit.paths import check_safetensors
 from hackkit.tables import load_labelled_table
-from hackkit.tasks.blend import StoredBaseline, choose_share, load_blend
+from hackkit.tasks.blend import StoredBaseline, choose_share, chosen_record, load_blend
 from hackkit.tasks.labels import LabelTask, classification_metrics, compute_metrics
 from hackkit.tasks.textinput import TextInput, batched_scores, check_texts
 
@@ -174,11 +174,15 @@ class TextClassification(TextInput, LabelTask):
         baseline = fit_baseline(splits["train"]["text"], splits["train"]["label"], seed)
         stored = StoredBaseline.from_pipeline(baseline, labels)
         validation = splits["validation"]
+
+        def score(proba):
+            predicted = [labels[i] for i in proba.argmax(axis=1)]
+            return classification_metrics(list(validation["label"]), predicted, labels)[
+                self.main_metric]
+
         share, scores = choose_share(validation_proba(), stored.predict_proba(validation["text"]),
-                                     validation["label"], labels, self.main_metric)
-        kind = ("model" if share == 1.0 else "baseline" if share == 0.0 else "blend")
-        chosen = {"kind": kind, "model_share": share, "validation_macro_f1": scores[share],
-                  "model_alone": scores[1.0], "baseline_alone": scores[0.0]}
+                                     score)
+        chosen = chosen_record(share, scores, self.main_metric)
         if share < 1.0:
             stored.save(Path(model_dir), share, chosen)
         return {**chosen, "validation_by_share": {str(k): v for k, v in scores.items()}}

@@ -208,7 +208,8 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
                                                tuned=tuned))
     # Never below the task's own baseline: model/ predicts as whichever of the model, the baseline
     # or a mix of the two scores best on validation (one process: rank 0 alone cannot predict under DDP).
-    final = task.keep_the_better(run.model_dir, lambda: validation_probabilities(trainer, parts.val_ds),
+    final = task.keep_the_better(run.model_dir,
+                                 lambda: task.probabilities(trainer.predict(parts.val_ds).predictions),
                                  splits, labels, config.seed) if (
         plan.processes == 1 and "BASELINE_BLEND" in honours and config.baseline_blend) else {}
     if final:
@@ -241,18 +242,9 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
     return summary
 
 
-def validation_probabilities(trainer: Trainer, dataset) -> np.ndarray:
-    """The trained model's class probabilities on `dataset`, in its order."""
-    output = trainer.predict(dataset)
-    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    proba = np.exp(logits)
-    return proba / proba.sum(axis=-1, keepdims=True)
-
-
 def final_model_line(final: dict) -> str:
     """What model/ predicts with, said in one line after training."""
-    scores = (f"validation macro-F1: model alone {final['model_alone']:.4f}, baseline alone "
+    scores = (f"validation {final['metric']}: model alone {final['model_alone']:.4f}, baseline alone "
               f"{final['baseline_alone']:.4f}")
     if final["kind"] == "model":
         return f"final model: the trained model ({scores})."
@@ -260,7 +252,7 @@ def final_model_line(final: dict) -> str:
         return f"final model: the baseline alone, which beat every mix with the model ({scores})."
     return (f"final model: {final['model_share']:.0%} the trained model + "
             f"{1 - final['model_share']:.0%} the baseline's probabilities, "
-            f"{final['validation_macro_f1']:.4f} ({scores}); saved in model/ (baseline_blend.*).")
+            f"{final['validation']:.4f} ({scores}); saved in model/ (baseline_blend.*).")
 
 
 def training_arguments(run: Run, config: TrainConfig, task: Task, plan: TrainPlan, device: str,

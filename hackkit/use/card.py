@@ -41,7 +41,7 @@ def _final_model_row(final: dict) -> dict:
         return {}
     share = final["model_share"]
     return {"final model": f"{share:.0%} this model + {1 - share:.0%} the TF-IDF baseline's "
-                           f"probabilities (validation {final['validation_macro_f1']:.4f}; model "
+                           f"probabilities (validation {final['metric']} {final['validation']:.4f}; model "
                            f"alone {final['model_alone']:.4f}, baseline alone "
                            f"{final['baseline_alone']:.4f}); stored in baseline_blend.*, applied by "
                            "hk.Predictor and serve; plain transformers and ONNX give the network alone"}

@@ -113,7 +113,7 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
         metric = summary.main_metric or metric
         final = summary.details.get("final_model") or {}
         # What model/ predicts with: the mix with the baseline when 02 chose one.
-        scores = {metric: final.get("validation_macro_f1", summary.best_validation)
+        scores = {metric: final.get("validation", summary.best_validation)
                   if final.get("kind", "model") != "model" else summary.best_validation}
     if baseline is None:
         baseline = baseline_scores(run_dir, split, seed)
@@ -140,7 +140,7 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
                  "the baseline's probabilities")
         verdict["final_model"] = final
         verdict["message"] += (f" model/ predicts with {chose}: on validation that scored "
-                               f"{final['validation_macro_f1']:.4f}, the model alone "
+                               f"{final['validation']:.4f}, the model alone "
                                f"{final['model_alone']:.4f}, the baseline alone "
                                f"{final['baseline_alone']:.4f}.")
     return verdict

@@ -75,7 +75,9 @@ def test_embeddings_method_saves_a_model_the_one_prediction_path_loads(tmp_path,
                                          cached["validation"], few_per_class["validation"]["label"])
     predictor = hk.Predictor.from_run(run_dir, device="cpu")
     np.testing.assert_allclose(predictor.predict_proba(texts),
-                               probe.predict_proba(em.embed(texts, minilm, progress=False)), atol=1e-4)
+                               probe.predict_proba(em.embed(texts, minilm, progress=False,
+                                                         precision="fp32")),  # as the Predictor: fp32
+                               atol=1e-4)
 
     predictions = hk.predict_split(run_dir, "test", device="cpu")
     scores = hk.score_predictions(run_dir, predictions)
@@ -100,7 +102,8 @@ def test_zero_shot_predicts_from_label_names_and_descriptions(tmp_path, few_per_
     labels = hk.load_splits(run_dir)[1]
     predictor = hk.Predictor.from_run(run_dir, device="cpu")
     texts = ["I was charged twice for my order", "my login does not work"]
-    expected = em.zero_shot_proba(em.embed(texts, minilm, progress=False), labels, minilm)
+    expected = em.zero_shot_proba(em.embed(texts, minilm, progress=False, precision="fp32"),
+                                  labels, minilm)  # as the Predictor computes, in fp32
     np.testing.assert_allclose(predictor.predict_proba(texts), expected, atol=1e-4)
 
     described = tmp_path / "labels.csv"

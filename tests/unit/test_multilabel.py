@@ -182,3 +182,32 @@ def test_lora_trains_a_multi_label_model_through_the_session(tiny_model, tmp_pat
     [result] = hk.Predictor.from_run(run_dir, device="cpu").predict("I was charged twice")
     assert set(result["probabilities"]) == set(info.labels)
     assert set(result["labels"]) <= set(info.labels)
+
+
+def test_a_model_below_tf_idf_ends_as_the_better_mix_with_its_own_thresholds(tiny_model, tmp_path):
+    # A random tiny BERT trained one short epoch loses to TF-IDF on the templated tickets: model/
+    # must predict as the mix (or the baseline) 02 chose, at the thresholds tuned for that mix.
+    data = hk.DataConfig(task=TASK, data_path="data/support_tags.csv", model=str(tiny_model))
+    diagnosis = hk.diagnose(data, lengths=False)
+    run_dir = tmp_path / "blend"
+    hk.save_splits(diagnosis.splits, run_dir, diagnosis.task)
+    summary = hk.train_model(run_dir, hk.TrainConfig(
+        task=TASK, model=str(tiny_model), epochs=1, batch_size=16, max_length=32, head_init="new",
+        max_train_examples=48, patience=0, device="cpu", time_budget_minutes=0))
+    final = summary.details["final_model"]
+    assert final["kind"] in ("blend", "baseline") and final["metric"] == "micro_f1"
+    assert final["validation"] > final["model_alone"] and final["validation"] >= final["baseline_alone"]
+    model_dir = hk.Run(run_dir).model_dir
+    blend = json.loads((model_dir / "baseline_blend.json").read_text())
+    assert blend["independent"] and blend["model_share"] == final["model_share"]
+    assert not list(model_dir.glob("*.pkl"))
+    validation = hk.load_splits(run_dir)[0]["validation"]
+    predictor = hk.Predictor(model_dir, device="cpu")  # the one prediction path applies the mix
+    results = predictor.predict(list(validation["text"]))
+    labels = predictor.labels
+    predicted = np.array([[x in r["labels"] for x in labels] for r in results])
+    gold = np.array([[x in row for x in labels] for row in validation["labels"]])
+    got = multilabel_metrics(gold, predicted, labels)["micro_f1"]
+    assert got == pytest.approx(final["validation"], abs=1e-4)
+    verdict = hk.explain_run(run_dir, split="validation")
+    assert "model/ predicts with" in verdict["message"] and verdict["final_model"] == final
