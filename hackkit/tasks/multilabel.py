@@ -191,14 +191,16 @@ def _fit_one_label(vectors: np.ndarray, column: np.ndarray, seed: int) -> tuple[
     return model.coef_[0], float(model.intercept_[0])
 
 
-def fit_probe(vectors: np.ndarray, gold: np.ndarray, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+def fit_probe(vectors: np.ndarray, gold: np.ndarray, seed: int = 42,
+              n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray]:
     """One logistic regression per label on frozen embeddings: (W, b), logits = e @ W.T + b.
 
-    The labels are fitted in worker processes, one per core: on Reuters' 89 labels (6,937 texts)
-    2 s instead of 12 s on a 2-core CPU (benchmarks/RESULTS.md, "Embedding in bf16")."""
+    The labels are fitted in worker processes, one per core (n_jobs): on Reuters' 89 labels
+    (6,937 texts) 2 s instead of 12 s on a 2-core CPU (benchmarks/RESULTS.md, "Embedding in
+    bf16")."""
     from joblib import Parallel, delayed
 
-    fits = Parallel(n_jobs=-1 if gold.shape[1] > 8 else 1)(
+    fits = Parallel(n_jobs=n_jobs if gold.shape[1] > 8 else 1)(
         delayed(_fit_one_label)(vectors, gold[:, i], seed) for i in range(gold.shape[1]))
     weight = np.stack([w for w, _ in fits]).astype(np.float32).reshape(gold.shape[1], vectors.shape[1])
     bias = np.array([b for _, b in fits], dtype=np.float32)

@@ -163,7 +163,15 @@ def plan_training(
                      + int(start_evaluation)) * eval_seconds_each
         train_seconds = usable - max(reserve, eval_cost)
         if eval_cost > MAX_EVAL_SHARE * usable or train_seconds <= 0:
-            train_seconds = 0.0  # even the fewest evaluations would crowd out training
+            # Two evaluations would crowd out training: evaluate once, at the end (the best of
+            # it and a scored warm start is kept), rather than fall to the smallest plan. Without
+            # this, 10% slower evaluations on Reuters took a 1-minute run from 62 steps to 15
+            # (benchmarks/RESULTS.md, "Time budget plan").
+            final_only = (1 + int(start_evaluation)) * eval_seconds_each
+            train_seconds = usable - max(reserve, final_only)
+            most_evals = 1
+            if final_only > MAX_EVAL_SHARE * usable or train_seconds <= 0:
+                train_seconds = 0.0  # even one evaluation would crowd out training
         budget_steps = math.floor(train_seconds * eps / batch_size)
         warning = ""
         if budget_steps < 1:
@@ -225,11 +233,15 @@ def sample_batches(dataset: Any, collator: Callable, batch_size: int, count: int
 
 
 def measure_throughput(trainer_or_model: Any, sample_batches: Sequence[dict],
-                       warmup_batches: int = 1, dtype: Any = None, backward: bool = True) -> float:
+                       warmup_batches: int = 1, dtype: Any = None, backward: bool = True,
+                       max_seconds: float = 0.0) -> float:
     """Training examples/s (forward + backward, no weight update) over batches after a warm-up.
 
     A bare model is measured where it is, under autocast to `dtype` if given (e.g. torch.bfloat16).
     With backward=False: evaluation examples/s (eval mode, forward only, no gradients).
+    With max_seconds, a slow model is measured on fewer batches: a warm-up batch that alone took
+    that long ends the warm-up, and the timing stops once it has lasted that long (one batch at
+    least).
     """
     import contextlib
 
@@ -261,11 +273,18 @@ def measure_throughput(trainer_or_model: Any, sample_batches: Sequence[dict],
         model.train(backward)
         for p in params:
             p.grad = None
-        examples, start = 0, 0.0
+        examples, start, measured = 0, 0.0, 0
+        batch_start = time.perf_counter()
         for i, batch in enumerate(sample_batches):
+            sync()
+            now = time.perf_counter()
+            if measured and max_seconds and now - start >= max_seconds:
+                break  # enough of a slow model
+            if i < warmup_batches and i and max_seconds and now - batch_start >= max_seconds:
+                warmup_batches = i  # the last warm-up batch alone took that long: warm enough
             if i == warmup_batches:
-                sync()
-                start = time.perf_counter()
+                start = now
+            batch_start = now
             batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
             if "labels" not in batch:
                 raise ValueError("sample_batches: each batch needs 'labels' (use the training "
@@ -278,6 +297,7 @@ def measure_throughput(trainer_or_model: Any, sample_batches: Sequence[dict],
                 p.grad = None
             if i >= warmup_batches:
                 examples += int(batch["labels"].shape[0])
+                measured += 1
         sync()
         seconds = time.perf_counter() - start
     finally:
@@ -293,6 +313,10 @@ def measure_throughput(trainer_or_model: Any, sample_batches: Sequence[dict],
 # Batches measured before planning: two warm-up batches (a CPU's first passes run several times
 # slower while kernels and memory are set up), then these many timed.
 WARMUP_BATCHES = 2
+# A model slower than this per batch is warmed up and timed on fewer batches (measure_throughput's
+# max_seconds): SmolLM2's 16-pair LoRA steps took 8 s here, and six of them, with three
+# evaluation batches, were 70 s of a 1-minute run's planning (benchmarks/RESULTS.md).
+MEASURE_SECONDS = 4.0
 
 
 MEASURED_BATCHES = 4
@@ -322,12 +346,14 @@ def measure_speed(parts: TrainParts, config: TrainConfig, device: str, precision
                              grouped=False)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     model = parts.model.to(device)
-    train = measure_throughput(model, batches, warmup_batches=WARMUP_BATCHES, dtype=dtype)
+    train = measure_throughput(model, batches, warmup_batches=WARMUP_BATCHES, dtype=dtype,
+                               max_seconds=MEASURE_SECONDS)
     if len(parts.val_ds) == 0:
         return train, 0.0
     evals = sample_batches(parts.val_ds, parts.collator, eval_batch_size(config),
                            count=1 + MEASURED_EVAL_BATCHES, seed=config.seed)
-    return train, measure_throughput(model, evals, warmup_batches=1, dtype=dtype, backward=False)
+    return train, measure_throughput(model, evals, warmup_batches=1, dtype=dtype, backward=False,
+                                     max_seconds=MEASURE_SECONDS)
 
 
 def plan_for(parts: TrainParts, config: TrainConfig, speed: tuple[float, float],

@@ -405,3 +405,49 @@ def test_expensive_evaluations_are_made_rarer_not_paid_for_with_training_steps()
     assert rare.eval_steps == math.ceil(rare.max_steps / 2)  # the first one half-way
     assert rare.planned_train_seconds == pytest.approx(usable - rare.planned_eval_seconds, abs=2)
     assert rare.planned_train_seconds >= 0.6 * usable
+
+
+def test_a_slow_model_is_warmed_up_and_timed_on_fewer_batches():
+    import time
+
+    import torch
+
+    class Slow(torch.nn.Module):
+        """A model whose every pass takes 30 ms, and that counts its passes."""
+
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(1))
+            self.calls = 0
+
+        def forward(self, x, labels):
+            self.calls += 1
+            time.sleep(0.03)
+            return type("Out", (), {"loss": (self.weight * x).sum()})()
+
+    batches = [{"x": torch.ones(4), "labels": torch.zeros(4)} for _ in range(6)]
+    fast = Slow()
+    speed = measure_throughput(fast, batches, warmup_batches=2)  # no cap: every batch
+    assert fast.calls == 6 and 4 / 0.03 * 0.5 < speed < 4 / 0.03 * 1.05
+    slow = Slow()
+    capped = measure_throughput(slow, batches, warmup_batches=2, max_seconds=0.02)
+    assert slow.calls == 2  # one warm-up pass (it alone took longer than the cap), one timed
+    assert 4 / 0.03 * 0.5 < capped < 4 / 0.03 * 1.05
+    assert slow.weight.grad is None  # measuring leaves no gradient behind
+
+
+def test_evaluations_too_dear_for_two_leave_one_at_the_end_not_the_smallest_plan():
+    # Reuters on a 1-minute budget: 731 validation texts at 49/s (15 s each), 12.8 examples/s.
+    plan = plan_training(6937, 8, examples_per_second=12.8, budget_minutes=1, max_epochs=10,
+                         validation_examples=731, eval_examples_per_second=49.0)
+    assert not plan.warning and plan.max_steps > 40  # 42 s of training, one final evaluation
+    assert plan.eval_steps == plan.max_steps
+    # 10% faster evaluations keep the mid-run evaluation: no cliff between the two.
+    faster = plan_training(6937, 8, examples_per_second=12.8, budget_minutes=1, max_epochs=10,
+                           validation_examples=731, eval_examples_per_second=60.0)
+    assert not faster.warning and faster.eval_steps < faster.max_steps
+    assert abs(faster.max_steps - plan.max_steps) < 0.25 * plan.max_steps
+    # An evaluation longer than half the budget still gets the smallest plan and the warning.
+    slow = plan_training(6937, 8, examples_per_second=12.8, budget_minutes=1, max_epochs=10,
+                         validation_examples=731, eval_examples_per_second=20.0)
+    assert "too short" in slow.warning
