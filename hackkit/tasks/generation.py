@@ -10,7 +10,8 @@ greedy generations with corpus BLEU, chrF, ROUGE-L and exact match against every
 
 The baselines cost seconds or minutes and no training: the response of the nearest training prompt
 (sentence embeddings of the kit's encoder), and the base model prompted with the three training
-pairs whose prompts are most alike (character n-gram TF-IDF) as examples.
+pairs whose prompts are most alike (character n-gram TF-IDF) as examples. After training, the model
+answers with those examples in its prompt too when validation says that helps (keep_the_better).
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ GENERATOR = "HuggingFaceTB/SmolLM2-135M-Instruct"  # installed offline by `llm-s
 # more slowly in the issue's trial; rank 8 on these trains 2.44M of 134.5M parameters (1.8%).
 LORA_TARGETS = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
 SHOTS = 3  # training pairs shown to the untrained model in the prompted baseline
+# After training, the model answers with SHOTS similar training pairs in its prompt when that gives
+# the references a lower loss on this many validation rows than the model alone (keep_the_better).
+CHOICE_ROWS = 32
+EXAMPLES_FILE = "prompt_examples.jsonl"  # in model/: the training pairs it may show as examples
 # Rows of the validation split that training evaluates on and that 02's baselines score: a
 # generation per row costs about a second here, and E2E's validation split has 4,672 rows.
 MAX_VALIDATION_ROWS = 200
@@ -220,12 +225,15 @@ def chat_prompt(tokenizer, prompt: str, shots: Sequence[tuple[str, str]] = ()) -
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def encode_pair(tokenizer, prompt: str, response: str, max_length: int) -> dict[str, list[int]]:
-    """Token ids of prompt + response in the chat format, labels on the response tokens only
-    (including the end-of-turn token, so the model learns to stop)."""
-    start = chat_prompt(tokenizer, prompt)
+def encode_pair(tokenizer, prompt: str, response: str, max_length: int,
+                shots: Sequence[tuple[str, str]] = ()) -> dict[str, list[int]]:
+    """Token ids of prompt + response in the chat format (after the example turns `shots`), labels
+    on the response tokens only (including the end-of-turn token, so the model learns to stop)."""
+    start = chat_prompt(tokenizer, prompt, shots)
+    turns = [{"role": role, "content": text} for pair in shots
+             for role, text in zip(("user", "assistant"), pair)]
     full = tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}],
+        [*turns, {"role": "user", "content": prompt}, {"role": "assistant", "content": response}],
         tokenize=False)
     if not full.startswith(start):
         raise ValueError(f"{tokenizer.name_or_path}: its chat template writes the answer turn "
@@ -244,6 +252,69 @@ def encoded(frame: pd.DataFrame, tokenizer, max_length: int):
     rows = [encode_pair(tokenizer, p, r, max_length) for p, r in zip(frame["text"], frame["response"])]
     return HFDataset.from_list(rows) if rows else HFDataset.from_dict(
         {"input_ids": [], "attention_mask": [], "labels": []})
+
+
+def response_loss(model, tokenizer, frame: pd.DataFrame, shots: Sequence[Sequence[tuple[str, str]]],
+                  max_length: int, device: str = "cpu", precision: str = "fp32",
+                  batch_size: int = 8) -> float:
+    """The model's mean loss per response token on the frame's pairs (teacher forced), each prompt
+    after its example turns in `shots`: how likely it finds the references, without generating."""
+    import torch
+    from transformers import DataCollatorForSeq2Seq
+
+    side, tokenizer.padding_side = tokenizer.padding_side, "right"
+    collate = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE)
+    rows = [encode_pair(tokenizer, p, r, max_length, s)
+            for p, r, s in zip(frame["text"], frame["response"], shots)]
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    total, count = 0.0, 0
+    try:
+        with torch.inference_mode(), torch.autocast(device, dtype=dtype, enabled=dtype is not None):
+            for start in range(0, len(rows), batch_size):
+                batch = {k: v.to(device) for k, v in collate(rows[start:start + batch_size]).items()}
+                tokens = int((batch["labels"][:, 1:] != IGNORE).sum())
+                total += float(model(**batch).loss) * tokens
+                count += tokens
+    finally:
+        tokenizer.padding_side = side
+    return total / max(count, 1)
+
+
+class ExampleBank:
+    """Training pairs to show as examples: for each prompt the k whose prompts are most alike by
+    character n-gram TF-IDF (milliseconds), most alike last, nearest the question."""
+
+    def __init__(self, pairs: pd.DataFrame) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.neighbors import NearestNeighbors
+
+        self.pairs = pairs.drop_duplicates("text").reset_index(drop=True)[["text", "response"]]
+        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+        self.index = NearestNeighbors(metric="cosine").fit(
+            self.vectorizer.fit_transform(self.pairs["text"]))
+
+    def shots(self, prompts: Sequence[str], k: int = SHOTS) -> list[list[tuple[str, str]]]:
+        """Per prompt, its k example pairs (prompt, response)."""
+        k = min(k, len(self.pairs))
+        if k < 1:
+            return [[] for _ in prompts]
+        rows = self.index.kneighbors(self.vectorizer.transform(list(prompts)), n_neighbors=k)[1]
+        text, response = self.pairs["text"].to_numpy(), self.pairs["response"].to_numpy()
+        return [[(str(text[j]), str(response[j])) for j in reversed(row)] for row in rows]
+
+    def save(self, folder: Path) -> None:
+        """EXAMPLES_FILE in `folder`: one {"prompt", "response"} object per line."""
+        self.pairs.rename(columns={"text": "prompt"}).to_json(
+            Path(folder) / EXAMPLES_FILE, orient="records", lines=True, force_ascii=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> ExampleBank | None:
+        """The bank saved in a model folder, or None when the model answers alone."""
+        path = Path(folder) / EXAMPLES_FILE
+        if not path.is_file():
+            return None
+        pairs = pd.read_json(path, orient="records", lines=True, dtype=False)
+        return cls(pairs.rename(columns={"prompt": "text"}).astype(str))
 
 
 def load_tokenizer_for_generation(location: str):
@@ -311,19 +382,6 @@ def nearest_train_rows(train: pd.DataFrame, prompts: Sequence[str], k: int = 1,
     bank, queries = vectors[:len(unique)], vectors[len(unique):]
     best = np.argsort(-(queries @ bank.T), axis=1, kind="stable")[:, :k]
     return unique.index.to_numpy()[best], unique
-
-
-def similar_train_rows(train: pd.DataFrame, prompts: Sequence[str], k: int) -> tuple[np.ndarray, pd.DataFrame]:
-    """For each prompt the k training rows with the most similar prompts by word and character
-    TF-IDF (milliseconds; the shots of the prompted baseline)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.neighbors import NearestNeighbors
-
-    unique = train.drop_duplicates("text").reset_index(drop=True)
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
-    bank = vectorizer.fit_transform(unique["text"])
-    index = NearestNeighbors(n_neighbors=min(k, len(unique)), metric="cosine").fit(bank)
-    return index.kneighbors(vectorizer.transform(list(prompts)))[1], unique
 
 
 def capped(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
@@ -617,13 +675,56 @@ class TextGeneration(TextInput):
         return in_precision(model, precision)
 
     def load_trained(self, model_dir):
-        """Tokenizer and causal language model of a saved folder."""
+        """Tokenizer and causal language model of a saved folder (with the training pairs it
+        shows as examples, when 02 chose that)."""
         from transformers import AutoModelForCausalLM
 
         check_safetensors(model_dir, str(model_dir))
         model = AutoModelForCausalLM.from_pretrained(model_dir, use_safetensors=True,
                                                      trust_remote_code=False)
+        model.hackkit_examples = ExampleBank.load(Path(model_dir))
         return load_tokenizer_for_generation(str(model_dir)), model
+
+    def keep_the_better(self, model_dir, validation_proba, splits, labels, seed=42):
+        """The trained model alone, or prompted with the SHOTS most similar training pairs as
+        examples, whichever gives the validation references the lower loss per token (teacher
+        forced on CHOICE_ROWS rows: seconds, no generation). A short budget leaves a model that
+        has barely moved from the base one, and the base model writes far better with examples
+        (benchmarks/RESULTS.md, "Text generation"). The choice goes into hackkit.json (tuned) and
+        the pairs into model/ (EXAMPLES_FILE), so every prediction applies it."""
+        import dataclasses
+
+        from hackkit.device import resolve_device, resolve_precision
+        from hackkit.runfolder import read_model_info, write_model_info
+
+        validation = capped(splits["validation"], CHOICE_ROWS, seed)
+        if validation.empty or splits["train"].empty:
+            return {}
+        info = read_model_info(model_dir)
+        tokenizer, model = self.load_trained(model_dir)
+        device = resolve_device("auto")
+        precision = resolve_precision(device, "auto", self.cpu_precision)
+        model = model.to(device).eval()
+        bank = ExampleBank(splits["train"])
+        alone = response_loss(model, tokenizer, validation, [()] * len(validation),
+                              info.max_length, device, precision)
+        shown = response_loss(model, tokenizer, validation, bank.shots(validation["text"]),
+                              info.max_length * (SHOTS + 1), device, precision)
+        examples = shown < alone
+        said = (f"the trained model answers with the {SHOTS} most similar training pairs in its "
+                f"prompt as examples (validation loss per response token {shown:.4f}, alone "
+                f"{alone:.4f}); stored in {EXAMPLES_FILE}, applied by hk.Predictor, 03, the demo "
+                "and serve; plain transformers gives the model alone"
+                if examples else
+                f"the trained model alone (validation loss per response token {alone:.4f}, with "
+                f"{SHOTS} similar training pairs as examples {shown:.4f})")
+        if examples:
+            bank.save(Path(model_dir))
+            write_model_info(Path(model_dir), dataclasses.replace(info, tuned={"shots": SHOTS}))
+        return {"kind": "model with examples" if examples else "model",
+                "metric": "validation loss per response token", "validation": min(alone, shown),
+                "model_alone": round(alone, 4), "with_examples": round(shown, 4),
+                "shots": SHOTS if examples else 0, "said": said}
 
     # --- prediction ------------------------------------------------------------------------
     def check_inputs(self, inputs):
@@ -635,7 +736,10 @@ class TextGeneration(TextInput):
         """The predictor's model answering each prompt (batched, shortest first)."""
         prompts = self.check_inputs(prompts)
         tokenizer = predictor.processor
-        formatted = [chat_prompt(tokenizer, p) for p in prompts]
+        bank = getattr(predictor.model, "hackkit_examples", None)
+        shots = (bank.shots(prompts, int(predictor.info.tuned.get("shots", SHOTS)))
+                 if bank is not None else [()] * len(prompts))
+        formatted = [chat_prompt(tokenizer, p, s) for p, s in zip(prompts, shots)]
 
         # A trained model stops by itself; the cap only bounds one that rambles: no answer is
         # longer than the MAX_LENGTH tokens of a whole training pair.
@@ -779,20 +883,18 @@ class TextGeneration(TextInput):
         from hackkit.device import resolve_device, resolve_precision
 
         target = splits[split] if split == "test" else capped(splits[split], MAX_VALIDATION_ROWS, 0)
-        nearest, unique = similar_train_rows(splits["train"], list(target["text"]), k=SHOTS)
+        shots = ExampleBank(splits["train"]).shots(list(target["text"]), SHOTS)
         tokenizer = load_tokenizer_for_generation(model_location)
         model = AutoModelForCausalLM.from_pretrained(model_location, use_safetensors=True,
                                                      trust_remote_code=False)
         device = resolve_device("auto")
         precision = resolve_precision(device, "auto", self.cpu_precision)
         model = in_precision(model.to(device).eval(), precision)
-        prompts = [chat_prompt(tokenizer, p, [(unique["text"].iloc[j], unique["response"].iloc[j])
-                                              for j in reversed(row)])
-                   for p, row in zip(target["text"], nearest)]
+        prompts = [chat_prompt(tokenizer, p, s) for p, s in zip(target["text"], shots)]
         # The answers are about as long as the training responses: a cap (a quarter over the 95th
         # percentile) keeps a rambling untrained model from generating to MAX_NEW_TOKENS.
         lengths = [len(tokenizer(r, add_special_tokens=False)["input_ids"])
-                   for r in unique["response"].head(2000)]
+                   for r in splits["train"]["response"].head(2000)]
         limit = min(self.max_new_tokens, int(np.percentile(lengths, 95) * 1.25) + 8)
         results = in_batches(prompts, 32, lambda idx: generate_texts(
             model, tokenizer, [prompts[i] for i in idx], limit, 0.0, device),

@@ -244,6 +244,8 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
 
 def final_model_line(final: dict) -> str:
     """What model/ predicts with, said in one line after training."""
+    if final.get("said"):
+        return f"final model: {final['said']}."
     scores = (f"validation {final['metric']}: model alone {final['model_alone']:.4f}, baseline alone "
               f"{final['baseline_alone']:.4f}")
     if final["kind"] == "model":

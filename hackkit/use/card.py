@@ -36,7 +36,10 @@ def _table(rows: dict, header: tuple[str, str] = ("setting", "value")) -> str:
 
 
 def _final_model_row(final: dict) -> dict:
-    """The card's row for what model/ predicts with, when 02 mixed in the baseline."""
+    """The card's row for what model/ predicts with, when 02 mixed in the baseline (or chose
+    another way to predict, which it describes in `said`)."""
+    if final.get("said") and final.get("kind") != "model":
+        return {"final model": final["said"]}
     if final.get("kind") not in ("blend", "baseline"):
         return {}
     share = final["model_share"]

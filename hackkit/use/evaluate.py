@@ -114,7 +114,7 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
         final = summary.details.get("final_model") or {}
         # What model/ predicts with: the mix with the baseline when 02 chose one.
         scores = {metric: final.get("validation", summary.best_validation)
-                  if final.get("kind", "model") != "model" else summary.best_validation}
+                  if final.get("kind") in ("blend", "baseline") else summary.best_validation}
     if baseline is None:
         baseline = baseline_scores(run_dir, split, seed)
     plan, config = summary.plan or {}, summary.config
@@ -143,6 +143,9 @@ def explain_run(run_dir: str | Path, scores: dict | None = None, baseline: dict 
                                f"{final['validation']:.4f}, the model alone "
                                f"{final['model_alone']:.4f}, the baseline alone "
                                f"{final['baseline_alone']:.4f}.")
+    elif final.get("said"):  # e.g. text generation answering with examples in its prompt
+        verdict["final_model"] = final
+        verdict["message"] += f" model/ predicts with {final['said']}."
     return verdict
 
 

@@ -6,6 +6,7 @@ randomly initialised Llama stands in for the model: these tests are about plumbi
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -69,6 +70,65 @@ def test_the_loss_falls_on_response_tokens_only(tiny_generator):
     answer = [t for t, label in zip(row["input_ids"], row["labels"]) if label != IGNORE]
     assert tokenizer.decode(answer) == "The Lumio.<|im_end|>\n"
     assert row["labels"][:3] == [IGNORE] * 3 and len(row["labels"]) == len(row["input_ids"])
+
+
+def test_the_response_loss_is_the_models_own_loss_after_the_example_turns(tiny_generator):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from hackkit.tasks.generation import response_loss
+
+    tokenizer = load_tokenizer_for_generation(str(tiny_generator))
+    model = AutoModelForCausalLM.from_pretrained(tiny_generator).eval()
+    frame = pd.DataFrame({"text": ["brand[Lumio]", "brand[Odra], colour[red]"],
+                          "response": ["The Lumio.", "A red Odra, for less."]})
+    shots = [[("brand[Kestrel]", "The Kestrel.")], []]
+    got = response_loss(model, tokenizer, frame, shots, 256)
+    losses, tokens = [], []
+    for prompt, response, shown in zip(frame["text"], frame["response"], shots):
+        row = encode_pair(tokenizer, prompt, response, 256, shown)
+        assert tokenizer.decode(row["input_ids"]).count("<|im_start|>user") == 1 + len(shown)
+        with torch.no_grad():
+            out = model(**{k: torch.tensor([v]) for k, v in row.items()})
+        count = sum(label != IGNORE for label in row["labels"][1:])
+        losses.append(float(out.loss) * count)
+        tokens.append(count)
+    assert got == pytest.approx(sum(losses) / sum(tokens), rel=1e-4)
+    assert tokenizer.padding_side == "left"  # restored for generation
+
+
+@pytest.mark.parametrize("examples_win", [True, False])
+def test_examples_in_the_prompt_are_kept_when_validation_prefers_them(
+        tiny_generation_run, tmp_path, monkeypatch, examples_win):
+    from hackkit.tasks import generation
+
+    run_dir = tmp_path / "gen"
+    shutil.copytree(tiny_generation_run, run_dir)
+    model_dir = hk.Run(run_dir).model_dir
+    splits, labels = hk.load_splits(run_dir)
+    # The losses of a random tiny model say nothing: let the choice go the way this case needs.
+    monkeypatch.setattr(generation, "response_loss", lambda model, tokenizer, frame, shots, *a, **k:
+                        (1.0 if any(shots) else 2.0) if examples_win else (3.0 if any(shots) else 2.0))
+    final = TASK.keep_the_better(model_dir, None, splits, labels)
+    info = hk.read_model_info(model_dir)
+    assert final["kind"] == ("model with examples" if examples_win else "model")
+    assert (model_dir / generation.EXAMPLES_FILE).is_file() == examples_win
+    assert info.tuned == ({"shots": generation.SHOTS} if examples_win else {})
+    seen = []
+    real = generation.generate_texts
+    monkeypatch.setattr(generation, "generate_texts", lambda model, tokenizer, prompts, *a, **k:
+                        seen.extend(prompts) or real(model, tokenizer, prompts, *a, **k))
+    predictor = hk.Predictor(model_dir, device="cpu")
+    [answer] = predictor.predict([splits["test"]["text"].iloc[0]])
+    assert isinstance(answer["text"], str)
+    turns = seen[0].count("<|im_start|>user")
+    assert turns == (1 + min(generation.SHOTS, len(splits["train"])) if examples_win else 1)
+    if examples_win:  # the examples are training pairs, each prompt with its own response
+        train = splits["train"]
+        shown = [p for p in train["text"] if p in seen[0]]
+        assert len(shown) == generation.SHOTS
+        assert all(train.loc[train["text"] == p, "response"].iloc[0] in seen[0] for p in shown)
+        assert final["said"].startswith(f"the trained model answers with the {generation.SHOTS}")
 
 
 def test_scores_take_every_reference():
