@@ -101,6 +101,15 @@ def _main_metric(task: str) -> str:
         return "accuracy"
 
 
+# Scores where lower is better (errors and losses): ranked smallest first.
+LOWER_IS_BETTER = ("rmse", "mae", "hamming_loss", "loss", "perplexity")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of `metric` is the better one (RMSE, MAE, Hamming loss, losses)."""
+    return metric in LOWER_IS_BETTER or metric.endswith(("_loss", "_rmse", "_mae"))
+
+
 def leaderboard(root: str | Path | None = None, metric: str = "",
                 sweep: str = "") -> pd.DataFrame:
     """All runs ranked best first within each task + data group (never across), by `metric`
@@ -124,8 +133,13 @@ def leaderboard(root: str | Path | None = None, metric: str = "",
                               in zip(runs["ranked_by"], runs.iterrows())]
     runs["score"] = pd.to_numeric(runs["score"], errors="coerce")
     runs["baseline_score"] = pd.to_numeric(runs["baseline_score"], errors="coerce")
-    runs = runs.sort_values(["group", "score"], ascending=[True, False], na_position="last")
-    runs["rank"] = runs.groupby("group")["score"].rank(ascending=False, method="min").astype("Int64")
+    # Best first: larger scores, or for an error metric (METRIC rmse, say) smaller ones.
+    goodness = runs["score"] * [-1.0 if lower_is_better(m) else 1.0 for m in runs["ranked_by"]]
+    runs = runs.assign(_goodness=goodness).sort_values(["group", "_goodness"], ascending=[True, False],
+                                                        na_position="last")
+    runs["rank"] = runs.groupby("group")["_goodness"].rank(ascending=False,
+                                                           method="min").astype("Int64")
+    runs = runs.drop(columns="_goodness")
     first = [c for c in BASE_COLUMNS if c in runs.columns]
     return runs[first + [c for c in runs.columns if c not in first]].reset_index(drop=True)
 

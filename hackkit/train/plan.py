@@ -175,9 +175,9 @@ def plan_training(
         budget_steps = math.floor(train_seconds * eps / batch_size)
         warning = ""
         if budget_steps < 1:
-            step = batch_size / eps  # the smallest useful plan: min_evals steps, and 2 evaluations
+            step = batch_size / eps  # the smallest useful plan: min_evals steps, one evaluation
             minimum = max(min_evals * step / (1 - safety_fraction - eval_overhead_fraction),
-                          (MIN_EVALS_UNDER_BUDGET + int(start_evaluation)) * eval_seconds_each
+                          (1 + int(start_evaluation)) * eval_seconds_each
                           / MAX_EVAL_SHARE / (1 - safety_fraction)) / 60
             # Never leave a team stuck: train the smallest plan (min_evals steps, one final
             # evaluation), say loudly that the budget is too short, and let the safety net stop it.

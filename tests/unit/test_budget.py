@@ -73,21 +73,26 @@ def test_slow_evaluation_takes_its_time_from_training():
     light = plan_training(10_000, 32, 40.0, 10, 4, validation_examples=0)
     # 5 evaluations of 5k texts at 3 x 40/s ≈ 208 s: more than the 60 s reserved for them
     heavy = plan_training(10_000, 32, 40.0, 10, 4, validation_examples=5_000)
-    # one evaluation of 20k texts ≈ 167 s; 5 of them (≈ 833 s) are more than the whole budget
+    # one evaluation of 20k texts ≈ 167 s; two (≈ 333 s) are more than half the usable time,
+    # so the plan keeps one, at the end, and trains for the rest
     crowded = plan_training(10_000, 32, 40.0, 10, 4, validation_examples=20_000)
-    assert re.search("give at least 11.7 minutes.*evaluation of the 20000 valid", crowded.warning)
+    assert not crowded.warning and crowded.eval_steps == crowded.max_steps
+    assert crowded.planned_train_seconds == pytest.approx(570 - 20_000 / 120, abs=1)
+    # one of 40k texts ≈ 333 s is more than half of it: the budget is too short for the data
+    swamped = plan_training(10_000, 32, 40.0, 10, 4, validation_examples=40_000)
+    assert re.search("give at least 11.7 minutes.*evaluation of the 40000 valid", swamped.warning)
     assert heavy.max_steps < light.max_steps
     assert heavy.planned_train_seconds + heavy.planned_eval_seconds <= 600 * 0.95 + 1
 
 
 def test_a_measured_evaluation_speed_replaces_the_assumed_ratio():
     # clinc150 on 2 cores: 68 training examples/s, evaluation measured at 385/s (5.7x, not 3x).
-    # At the assumed 3x, two evaluations of 3,000 texts (29 s) took over half of the usable minute
-    # and the plan trained nothing; at the measured speed they take 16 s and training gets the rest.
+    # At the assumed 3x, two evaluations of 3,000 texts (29 s) would take over half of the usable
+    # minute, so only the final one is planned; at the measured speed two take 16 s.
     assumed = plan_training(15_000, 8, 68.0, 1, 10, validation_examples=3_000)
     measured = plan_training(15_000, 8, 68.0, 1, 10, validation_examples=3_000,
                              eval_examples_per_second=385.0)
-    assert "too short" in assumed.warning and assumed.max_steps == 5
+    assert assumed.warning == "" and assumed.eval_steps == assumed.max_steps
     assert measured.warning == "" and measured.eval_examples_per_second == 385.0
     assert measured.planned_eval_seconds == pytest.approx(2 * 3_000 / 385, abs=0.1)
     assert measured.max_steps == math.floor((57 - 2 * 3_000 / 385) * 68 / 8)

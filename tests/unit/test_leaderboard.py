@@ -87,6 +87,21 @@ def test_runs_are_ranked_best_first_within_each_task_and_data_only(runs_dir):
     assert list(by_accuracy["run"][:3]) == ["r1-low", "r2-high", "r6-lab"]
 
 
+def test_an_error_metric_ranks_the_smallest_first(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    monkeypatch.setenv("HACKKIT_RUNS_DIR", str(root))
+    for name, rmse, r2 in (("small-error", 0.23, 0.54), ("large-error", 0.30, 0.20)):
+        params = {"TASK": "text-regression", "DATA_PATH": "data/review_scores.csv", "MODEL": "m"}
+        hk.write_json(root / name / "run.json", {"status": "done", "params": params})
+        hk.write_json(root / name / "metrics.json", {"model": {"r2": r2, "rmse": rmse},
+                                                      "baseline": {"r2": 0.0, "rmse": 0.35}})
+        hk.TrainSummary(task="text-regression", main_metric="r2", model="m").write(
+            root / name / "train_summary.json")
+    for metric in ("", "r2", "rmse"):  # R² (the task's main metric) largest first, RMSE smallest
+        board = hk.leaderboard(metric=metric)
+        assert list(zip(board["run"], board["rank"])) == [("small-error", 1), ("large-error", 2)]
+
+
 def test_unknown_metric_sweep_group_or_run_names_the_choices(runs_dir):
     with pytest.raises(ValueError, match=r"metric='f1': no run has it; metrics found: \['accuracy', "
                                          r"'macro_f1', 'entity_f1', 'entity_macro_f1'\]"):
