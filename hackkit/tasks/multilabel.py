@@ -562,7 +562,7 @@ class MultiLabelClassification(TextInput):
         best on validation (micro-F1, each mix at thresholds tuned for it; ties keep the larger
         share of the model). A mix is stored in model/ (baseline_blend.*) with its thresholds in
         hackkit.json, so every prediction applies it. On Reuters the probe and TF-IDF mixed half
-        and half scored above both on test (benchmarks/RESULTS.md, "Reuters ... blend")."""
+        and half scored above both on test (benchmarks/RESULTS.md, "Multi-label")."""
         import dataclasses
 
         validation = splits["validation"]
