@@ -18,8 +18,6 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
 from hackkit.device import cpu_has_bf16
 from hackkit.models.embeddings import embed
 from hackkit.models.resolve import resolve_model

@@ -40,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "class_balance": "hackkit.data.explore", "plot_class_balance": "hackkit.data.explore",
     "plot_lengths": "hackkit.data.explore", "leakage": "hackkit.data.explore",
     "near_duplicates": "hackkit.data.explore", "plot_examples": "hackkit.data.explore",
+    "prepare_features": "hackkit.data.explore",
     "plot_input_sizes": "hackkit.data.explore",
     "append_feedback": "hackkit.data.feedback", "read_feedback": "hackkit.data.feedback",
     "LabelSession": "hackkit.data.label", "LabelPanel": "hackkit.data.label",

@@ -362,6 +362,13 @@ class Task:
         exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return exp / exp.sum(axis=-1, keepdims=True)
 
+    def prepare_features(self, splits: dict[str, pd.DataFrame], model_location: str,
+                         max_length: int, cache_dir: Path, device: str = "cpu") -> int:
+        """Compute, once in 01, what 02's warm start and baselines read (cached in `cache_dir`,
+        beside the run folders), so 02's time budget goes to training; the number of inputs
+        prepared (0: this task has nothing to prepare)."""
+        return 0
+
     def keep_the_better(self, model_dir: Path, validation_proba, splits: dict[str, pd.DataFrame],
                         labels: list[str], seed: int = 42) -> dict:
         """After training: make model/ predict as the better of the model and the task's baseline on

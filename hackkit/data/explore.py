@@ -6,7 +6,11 @@ import numpy as np
 import pandas as pd
 
 from hackkit.base import Task
+from hackkit.device import resolve_device
+from hackkit.models.resolve import resolve_for_task
+from hackkit.runfolder import Run, load_splits
 from hackkit.tables import normalise_text
+
 
 def class_balance(splits: dict[str, pd.DataFrame], task: Task) -> pd.DataFrame:
     """Examples per label (NER: entities per type) in rows, splits in columns, with a total."""
@@ -77,3 +81,25 @@ def plot_input_sizes(splits: dict[str, pd.DataFrame], task: Task, lengths, max_l
     if lengths is None:
         return f"no input-size view for {task.name}"
     return plot_lengths(lengths, max_length)
+
+
+def prepare_features(run_dir, model: str = "", max_length: int = 128, device: str = "auto") -> str:
+    """01's last step: compute once what 02's warm start and baselines read (for text, several
+    labels and scores: the frozen sentence embeddings of train and validation, cached beside the
+    run folders and shared by every run on the same splits), so 02's budget goes to training.
+    Returns a line saying what was done."""
+    import time
+
+    run = Run(run_dir)
+    task = run.task()
+    splits, _ = load_splits(run.path)
+    started = time.monotonic()
+    location = resolve_for_task(task, model).location
+    count = task.prepare_features(splits, location, max_length, run.embeddings,
+                                  resolve_device(device))
+    if not count:
+        return f"{task.name}: nothing for 02 to read ahead; 02 starts from the model itself."
+    return (f"embedded the {count} training and validation {task.unit} with {model or 'the default model'} "
+            f"({max_length} tokens) in {time.monotonic() - started:.0f} s; 02's probe start and "
+            f"embeddings baseline read them from {run.embeddings} (02 with another MODEL or "
+            "MAX_LENGTH computes its own)")

@@ -505,6 +505,7 @@ class TextGeneration(TextInput):
     cpu_precision = "bf16"
     sample_data = "data/product_descriptions.csv"  # data/make_product_descriptions.py writes it
     new_head = False  # the language model head already writes
+    probe_features = False  # no probe start: nothing for 01 to embed ahead
     max_new_tokens = MAX_NEW_TOKENS
 
     # --- data ------------------------------------------------------------------------------

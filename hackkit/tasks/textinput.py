@@ -180,6 +180,22 @@ class TextInput(Task):
     input_column = "text"
     python_example = '["a new message"]'
     onnx_dynamic_axes = {0: "batch", 1: "sequence"}
+    # 02 starts from, and compares with, a probe on the frozen sentence embeddings of train and
+    # validation (text, several labels, scores); False where nothing reads them (generation).
+    probe_features = True
+
+    def prepare_features(self, splits, model_location, max_length, cache_dir, device="cpu"):
+        """The frozen sentence embeddings of train and validation, cached under the names and
+        keys 02's probe start and embeddings baseline look up: on Reuters' 7,668 articles about
+        80 s of a 2-core CPU that 02 would otherwise spend before training."""
+        from hackkit.models.embeddings import cached_embeddings
+
+        if not self.probe_features:
+            return 0
+        for name in ("train", "validation"):
+            cached_embeddings(list(splits[name]["text"]), model_location, max_length, cache_dir,
+                              name=name, device=device)
+        return len(splits["train"]) + len(splits["validation"])
 
     # --- data (01, doctor) -------------------------------------------------------------
     def dedupe_key(self, frame):

@@ -242,6 +242,27 @@ def test_choose_share_takes_the_best_mix_on_validation_and_prefers_the_model_on_
     assert choose_share(model, model, macro_f1)[0] == 1.0  # a tie keeps the model alone
 
 
+def test_01_reads_ahead_the_embeddings_that_02_starts_from(run_with_splits, tiny_model, monkeypatch):
+    from hackkit.models import embeddings as em
+
+    # As 01 does: its MAX_LENGTH in the data report, then the embeddings read ahead.
+    hk.write_json(hk.Run(run_with_splits).data_report, {"params": {"MAX_LENGTH": TINY["max_length"]}})
+    line = hk.prepare_features(run_with_splits, str(tiny_model), TINY["max_length"])
+    splits, _ = hk.load_splits(run_with_splits)
+    assert line.startswith(f"embedded the {len(splits['train']) + len(splits['validation'])} ")
+    assert len(list(hk.Run(run_with_splits).embeddings.glob("*.safetensors"))) == 2
+
+    def fail(*args, **kwargs):
+        raise AssertionError("02 embedded the texts again although 01 had cached them")
+
+    monkeypatch.setattr(em, "embed", fail)
+    hk.extra_baselines(run_with_splits, "validation", str(tiny_model))  # the embeddings baseline
+    summary = hk.finetune(run_with_splits, hk.TrainConfig(**TINY, model=str(tiny_model)))
+    assert summary.details["head_init"].startswith("linear probe")  # the probe start, from the cache
+    # Tasks without a probe start have nothing to read ahead.
+    assert hk.get_task("text-generation").prepare_features(splits, "", 32, run_with_splits) == 0
+
+
 def test_a_model_below_the_baseline_on_validation_ends_as_the_better_mix(run_with_splits, tiny_model):
     # One epoch of a random tiny BERT loses to TF-IDF: model/ must predict as the mix 02 chose.
     summary = hk.finetune(run_with_splits, hk.TrainConfig(**TINY, model=str(tiny_model), head_init="new"))
