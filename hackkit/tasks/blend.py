@@ -134,6 +134,20 @@ def load_blend(folder: Path, labels: Sequence[str]) -> Blend | None:
     return Blend(float(info["model_share"]), baseline)
 
 
+def attach_blend(model, model_dir: Path):
+    """The loaded classifier with the blend its folder stores (or None) as `hackkit_blend`: when
+    02 found the TF-IDF baseline's share helps on validation, predictions mix it in."""
+    model.hackkit_blend = load_blend(Path(model_dir), [model.config.id2label[i]
+                                                       for i in range(len(model.config.id2label))])
+    return model
+
+
+def blended(model, proba: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """`proba` of these texts mixed as the model's stored blend says (as is without one)."""
+    blend = getattr(model, "hackkit_blend", None)
+    return blend.mix(proba, texts) if blend is not None else proba
+
+
 def choose_share(model_proba: np.ndarray, baseline_proba: np.ndarray,
                  score: Callable[[np.ndarray], float]) -> tuple[float, dict[float, float]]:
     """The model's share whose mix scores best on validation by `score(mixed probabilities)`

@@ -28,7 +28,7 @@ from hackkit.models.embeddings import cache_key, cached_embeddings
 from hackkit.paths import check_safetensors
 from hackkit.runfolder import read_model_info, write_model_info
 from hackkit.tables import check_column, read_input, split_values
-from hackkit.tasks.blend import StoredBaseline, choose_share, chosen_record, load_blend
+from hackkit.tasks.blend import StoredBaseline, attach_blend, blended, choose_share, chosen_record
 from hackkit.tasks.labels import probability_bars_html
 from hackkit.tasks.textinput import TextInput, batched_scores, check_texts
 
@@ -620,10 +620,7 @@ class MultiLabelClassification(TextInput):
         check_safetensors(model_dir, str(model_dir))
         model = AutoModelForSequenceClassification.from_pretrained(
             model_dir, use_safetensors=True, trust_remote_code=False)
-        # When 02 found the TF-IDF baseline's share helps on validation, predictions mix it in.
-        model.hackkit_blend = load_blend(Path(model_dir), [model.config.id2label[i]
-                                                           for i in range(len(model.config.id2label))])
-        return self.load_processor(str(model_dir)), model
+        return self.load_processor(str(model_dir)), attach_blend(model, model_dir)
 
     def check_inputs(self, inputs):
         """Texts as a list of strings."""
@@ -635,8 +632,7 @@ class MultiLabelClassification(TextInput):
         texts = self.check_inputs(inputs)
         proba = batched_scores(predictor, texts, lambda batch: _sigmoid(predictor.outputs(batch)),
                                len(predictor.labels))
-        blend = getattr(predictor.model, "hackkit_blend", None)
-        return blend.mix(proba, texts) if blend is not None else proba
+        return blended(predictor.model, proba, texts)
 
     def decisions(self, logits, info):
         """Which labels are on: each label's probability against its tuned threshold."""

@@ -12,7 +12,7 @@ from hackkit.base import Dataset, TrainParts
 from hackkit.models.embeddings import cached_embeddings, cached_probe
 from hackkit.paths import check_safetensors
 from hackkit.tables import load_labelled_table
-from hackkit.tasks.blend import StoredBaseline, choose_share, chosen_record, load_blend
+from hackkit.tasks.blend import StoredBaseline, attach_blend, blended, choose_share, chosen_record
 from hackkit.tasks.labels import LabelTask, classification_metrics, compute_metrics
 from hackkit.tasks.textinput import TextInput, batched_scores, check_texts
 
@@ -151,10 +151,7 @@ class TextClassification(TextInput, LabelTask):
         check_safetensors(model_dir, str(model_dir))
         model = AutoModelForSequenceClassification.from_pretrained(
             model_dir, use_safetensors=True, trust_remote_code=False)
-        # When 02 found the TF-IDF baseline's share helps on validation, predictions mix it in.
-        model.hackkit_blend = load_blend(Path(model_dir), [model.config.id2label[i]
-                                                           for i in range(len(model.config.id2label))])
-        return self.load_processor(str(model_dir)), model
+        return self.load_processor(str(model_dir)), attach_blend(model, model_dir)
 
     def check_inputs(self, inputs):
         """Texts as a list of strings."""
@@ -164,8 +161,7 @@ class TextClassification(TextInput, LabelTask):
         """Class probabilities in length-sorted batches (little padding), original order kept."""
         texts = self.check_inputs(inputs)
         proba = batched_scores(predictor, texts, predictor.probabilities, len(predictor.labels))
-        blend = getattr(predictor.model, "hackkit_blend", None)
-        return blend.mix(proba, texts) if blend is not None else proba
+        return blended(predictor.model, proba, texts)
 
     def keep_the_better(self, model_dir, validation_proba, splits, labels, seed=42):
         """The model, the TF-IDF baseline, or a mix of their probabilities: whichever scores best
