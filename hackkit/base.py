@@ -52,6 +52,10 @@ class TrainParts:
     # Trainer's preprocess_logits_for_metrics: shrinks each evaluation batch's logits before they
     # are gathered (a language model's span the whole vocabulary per token).
     preprocess_logits: Callable | None = None
+    # Training batches drawn from this many batches' worth of examples sorted by length, windows
+    # in a random order (hackkit.train.session.NearLengthSampler): less padding where lengths vary
+    # a lot and every token costs (a language model); 0 keeps plain shuffled batches.
+    length_window: int = 0
 
 
 class DemoInput:

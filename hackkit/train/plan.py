@@ -211,16 +211,19 @@ def plan_training(
 
 
 def sample_batches(dataset: Any, collator: Callable, batch_size: int, count: int = 4,
-                   seed: int = 0, grouped: bool = False) -> list[dict]:
-    """A few training batches drawn like the real sampler would (length-grouped if `grouped`)."""
+                   seed: int = 0, grouped: bool = False, window: int = 0) -> list[dict]:
+    """A few training batches drawn like the real sampler would: length-grouped if `grouped` (as
+    transformers' LengthGroupedSampler, mega-batches of 50 batches), from `window` batches sorted
+    by length if given (NearLengthSampler), else shuffled."""
     import numpy as np
 
     if len(dataset) == 0:
         raise ValueError("sample_batches: the training dataset is empty.")
     rng = np.random.default_rng(seed)  # own generator: leaves the global RNGs untouched
-    grouped = grouped and "input_ids" in dataset[0]  # images have no length to group by
-    if grouped:  # like transformers' LengthGroupedSampler: sort a random mega-batch of 50 batches
-        pool = rng.permutation(len(dataset))[: 50 * batch_size]
+    window = window or (50 if grouped else 0)
+    if window and "input_ids" in dataset[0]:  # images have no length to group by
+        # A random mega-batch of `window` batches sorted by length, cut into batches
+        pool = rng.permutation(len(dataset))[: window * batch_size]
         pool = sorted(pool, key=lambda i: len(dataset[int(i)]["input_ids"]), reverse=True)
         chunks = [pool[i:i + batch_size] for i in range(0, len(pool), batch_size)]
         picks = rng.choice(len(chunks), size=count, replace=count > len(chunks))
@@ -343,7 +346,7 @@ def measure_speed(parts: TrainParts, config: TrainConfig, device: str, precision
 
     batches = sample_batches(parts.train_ds, parts.collator, batch_size or config.batch_size,
                              count=WARMUP_BATCHES + MEASURED_BATCHES, seed=config.seed,
-                             grouped=False)
+                             window=parts.length_window)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     model = parts.model.to(device)
     train = measure_throughput(model, batches, warmup_batches=WARMUP_BATCHES, dtype=dtype,

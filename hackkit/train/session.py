@@ -33,6 +33,7 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from hackkit.base import Task, TrainParts
 from hackkit.device import resolve_device, resolve_precision
@@ -177,6 +178,8 @@ def train_session(run_dir: str | Path, config: TrainConfig, method: SessionMetho
         data_collator=parts.collator, compute_metrics=parts.compute_metrics,
         preprocess_logits_for_metrics=parts.preprocess_logits,
         callbacks=[budget, *others])
+    if parts.length_window:
+        draw_near_length_batches(trainer, parts.length_window)
     start_epoch = float(read_json(resume / "trainer_state.json").get("epoch") or 0) if resume else 0.0
     if resume and main:
         print(f"resuming the interrupted training from {resume} (epoch {start_epoch:g})")
@@ -403,6 +406,34 @@ def freeze_word_embeddings(model) -> int:
         return 0
     table.weight.requires_grad_(False)
     return int(table.weight.numel())
+
+
+class NearLengthSampler(LengthGroupedSampler):
+    """transformers' length-grouped order with mega-batches of `window` batches instead of 50:
+    each window of shuffled examples is sorted by length and cut into batches, windows follow in a
+    random order. A run that ends inside its first 50 batches (a language model's minutes) sees
+    examples of every length, not the longest of a mega-batch first, and pads little: on E2E pairs
+    (40-136 tokens) windows of 8 pad 6% against 36% for shuffled batches."""
+
+    def __init__(self, batch_size: int, lengths: list[int], window: int) -> None:
+        super().__init__(batch_size, lengths=lengths)
+        self.window = window
+
+    def __iter__(self):
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size,
+                                               mega_batch_mult=self.window,
+                                               generator=self.generator))
+
+
+def draw_near_length_batches(trainer: Trainer, window: int) -> None:
+    """Let `trainer` draw its training batches with NearLengthSampler (TrainParts.length_window);
+    plan.sample_batches times the same kind of batches."""
+    dataset = trainer.train_dataset
+    if len(dataset) == 0 or "input_ids" not in (getattr(dataset, "column_names", None) or []):
+        return
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    batch = trainer.args.train_batch_size * trainer.args.gradient_accumulation_steps
+    trainer._get_train_sampler = lambda train_dataset=None: NearLengthSampler(batch, lengths, window)
 
 
 def length_sorted(dataset):

@@ -456,3 +456,35 @@ def test_evaluations_too_dear_for_two_leave_one_at_the_end_not_the_smallest_plan
     slow = plan_training(6937, 8, examples_per_second=12.8, budget_minutes=1, max_epochs=10,
                          validation_examples=731, eval_examples_per_second=20.0)
     assert "too short" in slow.warning
+
+
+def test_near_length_batches_pad_less_than_shuffled_ones_and_mix_lengths_from_the_start():
+    import random
+
+    import torch
+
+    from hackkit.train.session import NearLengthSampler
+
+    torch.manual_seed(0)
+    draw = random.Random(0)
+    lengths = [draw.randint(10, 140) for _ in range(640)]
+    order = list(NearLengthSampler(16, lengths, window=4))
+    assert sorted(order) == list(range(640))  # every example once per epoch
+
+    def padded_tokens(indices):
+        return sum(max(lengths[i] for i in indices[b:b + 16]) * len(indices[b:b + 16])
+                   for b in range(0, len(indices), 16))
+
+    assert padded_tokens(order) < 0.85 * padded_tokens(torch.randperm(640).tolist())
+    # A budget that ends after a few batches still saw short and long examples (transformers'
+    # own mega-batches of 50 batches start with the longest of 800).
+    assert min(lengths[i] for i in order[:64]) < 60 < max(lengths[i] for i in order[:64])
+
+
+def test_the_plan_times_batches_drawn_like_the_near_length_sampler(tiny_parts):
+    _, ds, collator = tiny_parts
+    batches = sample_batches(ds, collator, batch_size=4, count=3, seed=1, window=2)
+    assert [len(b["labels"]) for b in batches] == [4, 4, 4]
+    shuffled = sample_batches(ds, collator, batch_size=4, count=3, seed=1)
+    width = sum(b["input_ids"].shape[1] for b in batches)
+    assert width <= sum(b["input_ids"].shape[1] for b in shuffled)
