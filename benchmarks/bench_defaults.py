@@ -1,12 +1,14 @@
 """The committed defaults on real data: `python -m hackkit run` per data file, as a new user runs it.
 
 For each file, runs 01 -> 03 through the CLI (a fresh runs folder, every parameter at its committed
-default unless given with -p) and prints, from the run folder: test macro-F1 of the model, of the
-TF-IDF baseline and of the frozen-embeddings probe, the minutes 02 took against the budget, the
+default unless given with -p) and prints, from the run folder: the test main metric (macro-F1 for
+text classification, the task's own otherwise) of the model and of every baseline 03 scored (TF-IDF
+and the frozen-embeddings probe for text), the minutes 02 took against the budget, the
 steps and epochs trained, the planned and real examples/s, and whether the plan was corrected.
 
     python benchmarks/bench_defaults.py DATA.csv [DATA2.csv ...] [-p SPLIT_COLUMN split]
         [-p TIME_BUDGET_MINUTES 10] [--out results.json]
+    python benchmarks/bench_defaults.py ../shared/benchdata/wnut17 -p TASK token-classification
 """
 
 from __future__ import annotations
@@ -42,17 +44,23 @@ def run_once(data: str, params: list[tuple[str, str]], root: Path) -> dict:
                for name, text in record["notebooks"].items()}
     budget = summary.get("budget") or {}
     extra = metrics.get("extra_baselines", {})
+    main = metrics.get("main_metric") or "macro_f1"  # the task's own (NER: entity F1, images: ...)
+    lower = main in ("rmse", "mae", "hamming_loss")
+    model = metrics["model"][main]
+    baselines = [metrics["baseline"][main]] + [v[main] for v in extra.values() if main in v]
+    best = min(baselines) if lower else max(baselines)
     return {
-        "data": Path(data).name, "params": dict(params),
-        "model_macro_f1": round(metrics["model"]["macro_f1"], 4),
-        "tfidf_macro_f1": round(metrics["baseline"]["macro_f1"], 4),
-        "probe_macro_f1": round(next(iter(extra.values()))["macro_f1"], 4) if extra else None,
-        "model_accuracy": round(metrics["model"]["accuracy"], 4),
+        "data": Path(data).name, "params": dict(params), "main_metric": main,
+        "model": round(model, 4),
+        "baseline": round(metrics["baseline"][main], 4),
+        "extra_baselines": {k: round(v[main], 4) for k, v in extra.items() if main in v},
+        "model_accuracy": round(metrics["model"]["accuracy"], 4)
+        if "accuracy" in metrics["model"] else None,
         # What model/ predicts with: 02's choice on validation (BASELINE_BLEND).
         "final_model": {k: v for k, v in metrics.get("final_model", {}).items()
                         if k != "validation_by_share"},
-        "beats_both": metrics["model"]["macro_f1"] > max(
-            [metrics["baseline"]["macro_f1"]] + [v["macro_f1"] for v in extra.values()]),
+        "beats_both": model < best if lower else model > best,
+        "at_least_best_baseline": model <= best if lower else model >= best,
         "budget_minutes": summary["config"]["time_budget_minutes"],
         "train_minutes": round(summary["train_seconds"] / 60, 2),
         "notebook_seconds": seconds, "wall_minutes": round(wall / 60, 2),
@@ -78,9 +86,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         result = run_once(data, [tuple(p) for p in args.p], root)
         results.append(result)
         print(f"\n{result['data']} ({' '.join(f'{k}={v}' for k, v in result['params'].items())})")
-        print(f"  test macro-F1: model {result['model_macro_f1']:.4f}, TF-IDF "
-              f"{result['tfidf_macro_f1']:.4f}, probe {result['probe_macro_f1']}; beats both: "
-              f"{result['beats_both']}")
+        print(f"  test {result['main_metric']}: model {result['model']:.4f}, baseline "
+              f"{result['baseline']:.4f}, others {result['extra_baselines']}; beats every "
+              f"baseline: {result['beats_both']}; at least the best: "
+              f"{result['at_least_best_baseline']}")
         print(f"  final model (02's choice on validation): {result['final_model'] or 'the model'}")
         print(f"  02 trained {result['train_minutes']} min of a {result['budget_minutes']} min "
               f"budget ({result['notebook_seconds']}); {result['steps']} steps, "

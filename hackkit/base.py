@@ -56,6 +56,10 @@ class TrainParts:
     # in a random order (hackkit.train.session.NearLengthSampler): less padding where lengths vary
     # a lot and every token costs (a language model); 0 keeps plain shuffled batches.
     length_window: int = 0
+    # Evaluations planned in a budgeted run (0: the plan's own, MIN_EVALS in hackkit.train.plan);
+    # fewer leave more of the budget to training where an evaluation is dear and the last
+    # checkpoint is nearly always the best (a language model's few hundred steps).
+    evaluations: int = 0
 
 
 class DemoInput:

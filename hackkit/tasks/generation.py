@@ -60,6 +60,10 @@ TRAINING_VALIDATION_ROWS = 96
 # Training batches come from windows of this many batches sorted by length (NearLengthSampler):
 # every token costs a language model, and shuffled batches of E2E pairs padded 36%.
 LENGTH_WINDOW = 8
+# Evaluations in a budgeted run: one mid-way and the final one. Each took about 28 s with its
+# checkpoint on E2E (2 CPU cores), five of them 23% of a 10-minute budget, and the validation loss
+# still fell at the end, so the last checkpoint was the best.
+EVALUATIONS = 2
 MAX_NEW_TOKENS = 128  # the default cap on generated tokens (03, the demo); a trained model stops earlier
 MAX_PROMPTS = 8  # prompts per API request
 MAX_PROMPT_CHARS = 4000  # characters per prompt in the API
@@ -676,7 +680,7 @@ class TextGeneration(TextInput):
             val_ds=encoded(val, tokenizer, max_length),
             collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE),
             compute_metrics=token_accuracy, preprocess_logits=argmax_and_loss,
-            length_window=LENGTH_WINDOW,
+            length_window=LENGTH_WINDOW, evaluations=EVALUATIONS,
             extra={"validation_rows_scored": len(val), "loss_on": "response tokens only"})
         return parts
 
@@ -694,6 +698,31 @@ class TextGeneration(TextInput):
                                                      trust_remote_code=False)
         model.hackkit_examples = ExampleBank.load(Path(model_dir))
         return load_tokenizer_for_generation(str(model_dir)), model
+
+    def untrained_like(self, predictor, train: pd.DataFrame, base_model: str = ""):
+        """The base model the predictor's model was trained from (`base_model` if given, else
+        what hackkit.json names), loaded into a copy of the predictor and answering as the
+        prompted baseline does (the SHOTS most similar pairs of `train` as examples): the model
+        comparison's "no training" row. None when no base model is known (hackkit.json names no
+        local folder outside the project)."""
+        import copy
+        import dataclasses
+
+        from transformers import AutoModelForCausalLM
+
+        base_model = base_model or predictor.info.base_model
+        if not base_model:
+            return None
+        location = resolve_for_task(self, base_model).location
+        base = copy.copy(predictor)  # the same tokenizer, device, precision and limits
+        model = AutoModelForCausalLM.from_pretrained(location, use_safetensors=True,
+                                                     trust_remote_code=False)
+        base.model = self.inference_model(model.to(predictor.device).eval(), predictor.precision)
+        base.model.hackkit_examples = ExampleBank(train)
+        base.info = dataclasses.replace(predictor.info,
+                                        tuned={**predictor.info.tuned, "shots": SHOTS})
+        base.model_dir = Path(location)
+        return base
 
     def keep_the_better(self, model_dir, validation_proba, splits, labels, seed=42):
         """The trained model alone, or prompted with the SHOTS most similar training pairs as

@@ -26,6 +26,9 @@ EVAL_SPEEDUP = 3.0
 # is expensive), down to one in the middle of the run and the final one ...
 EVAL_SHARE = 0.25
 MIN_EVALS_UNDER_BUDGET = 2
+# Evaluations a run plans for at least (more when it runs more epochs: one per epoch); a task may
+# ask for fewer (TrainParts.evaluations).
+MIN_EVALS = 5
 # ... and if even those two would take more than this share, the budget is too short for the data.
 MAX_EVAL_SHARE = 0.5
 
@@ -93,7 +96,7 @@ class TrainPlan:
 
 def plan_training(
     train_examples: int, batch_size: int, examples_per_second: float, budget_minutes: float,
-    max_epochs: float, eval_overhead_fraction: float = 0.1, min_evals: int = 5,
+    max_epochs: float, eval_overhead_fraction: float = 0.1, min_evals: int = MIN_EVALS,
     warmup_ratio: float = 0.1, validation_examples: int = 0, safety_fraction: float = 0.05,
     eval_examples_per_second: float = 0.0, start_evaluation: bool = False,
 ) -> TrainPlan:
@@ -374,6 +377,7 @@ def plan_for(parts: TrainParts, config: TrainConfig, speed: tuple[float, float],
         warmup_ratio=config.warmup, validation_examples=len(parts.val_ds),
         eval_examples_per_second=evaluation,
         start_evaluation=parts.warm_start and parts.start_scores is None,
+        min_evals=parts.evaluations or MIN_EVALS,
     )
     return dataclasses.replace(plan, processes=processes)
 

@@ -103,13 +103,17 @@ def measure(model_dir: Path, name: str, int8: bool, frame: pd.DataFrame,
 def compare_models(run_dir: str | Path = "", int8: bool = True, latency_texts: int = 50,
                    throughput_texts: int = 256, write: bool = True) -> pd.DataFrame:
     """The run's model, its int8 copy, and each distilled student (and its int8 copy), measured
-    (the speeds in turns, see interleaved_speed).
+    (the speeds in turns, see interleaved_speed). A text-generation run compares its model, the
+    int8 copy and the untrained base model instead (compare_generators).
 
     Written to the run folder (MODEL_COMPARISON) where 04 and the leaderboard read it.
     """
     import torch
 
     run = Run(find_run(str(run_dir), needs="model"))
+    if run.task().name == "text-generation":
+        return compare_generators(run, int8=int8, latency_prompts=min(latency_texts, 8),
+                                  write=write)
     frame = load_splits(run.path)[0]["test"]
     summary = run.summary()
     averaging = (summary.details.get("checkpoint_averaging") if summary else None) or {}
@@ -139,6 +143,90 @@ def compare_models(run_dir: str | Path = "", int8: bool = True, latency_texts: i
     if write:
         table.to_csv(run.model_comparison, index=False)
     return table
+
+
+GENERATION_ROWS = 48  # test prompts every generator answers for the comparison's scores
+GENERATION_BATCH = 8  # prompts generated together for the batched speed
+
+
+def compare_generators(run: Run, rows: int = GENERATION_ROWS, int8: bool = True,
+                       latency_prompts: int = 8, write: bool = True,
+                       base_model: str = "") -> pd.DataFrame:
+    """Quality against speed for a text-generation run: its model, the model's int8 copy (PyTorch
+    dynamic int8, fp32 activations) and the base model it was trained from, untrained, answering
+    as the prompted baseline does (similar training pairs as examples).
+
+    Each answers the first `rows` test prompts in batches of GENERATION_BATCH (BLEU, ROUGE-L and
+    chrF against every reference; generated tokens/s in batches), then `latency_prompts` prompts
+    one at a time as the demo streams them (ms per answer, tokens/s). The models take turns in
+    every round, so a busy moment slows all of them alike. `base_model`: the untrained row's
+    model when hackkit.json cannot name it (a local folder outside the project); without one the
+    row is left out.
+    """
+    splits = load_splits(run.path)[0]
+    frame = splits["test"].head(rows)
+    own = Predictor(run.model_dir, device="cpu", batch_size=GENERATION_BATCH)
+    task = own.task
+    summary = run.summary()
+    entries = [(f"{run.name} ({summary.method if summary else own.method})", own)]
+    if int8:
+        entries.append((f"{run.name} int8", Predictor(run.model_dir, device="cpu", int8=True,
+                                                      batch_size=GENERATION_BATCH)))
+    base = task.untrained_like(own, splits["train"], base_model)
+    if base is not None:
+        name = base_model or own.info.base_model
+        entries.append((f"{Path(name).name if base_model else name} (no training, similar pairs "
+                        "as examples)", base))
+    prompts = [str(x) for x in task.inputs_of(frame)]
+    if not prompts:
+        raise ValueError(f"{run.path}: the test split is empty; there is nothing to compare on.")
+    print(f"measuring on {_threads()} CPU threads, {len(prompts)} test prompts")
+    for _, predictor in entries:  # warm-up
+        predictor.predict(prompts[:1])
+    answers: list[list] = [[] for _ in entries]
+    spent = [0.0] * len(entries)
+    step = max(1, -(-len(prompts) // 4))
+    for begin in range(0, len(prompts), step):
+        for i, (_, predictor) in enumerate(entries):
+            start = time.perf_counter()
+            answers[i] += predictor.predict(prompts[begin:begin + step])
+            spent[i] += time.perf_counter() - start
+    waits: list[list[float]] = [[] for _ in entries]
+    written = [0] * len(entries)
+    for prompt in prompts[:max(1, latency_prompts)]:
+        for i, (_, predictor) in enumerate(entries):
+            start = time.perf_counter()
+            written[i] += predictor.predict([prompt])[0]["new_tokens"]
+            waits[i].append(time.perf_counter() - start)
+    parameters = sum(p.numel() for p in own.model.parameters())
+    table_rows = []
+    for i, (name, predictor) in enumerate(entries):
+        scores = task.score(task.predictions_table(frame, answers[i]), [])
+        tokens = sum(a["new_tokens"] for a in answers[i])
+        table_rows.append({
+            "model": name, "run": run.name, "int8": predictor.int8,
+            **{k: round(scores[k], 4) for k in ("bleu", "rougeL", "chrf")},
+            "tokens_per_answer": round(tokens / len(prompts), 1),
+            "parameters_m": round(parameters / 1e6, 2),
+            "size_mb": round(model_bytes(predictor) / 2**20, 1),
+            "latency_ms_batch1": round(float(np.median(waits[i])) * 1000, 1),
+            "tokens_per_s_batch1": round(written[i] / sum(waits[i]), 1),
+            f"tokens_per_s_batch{GENERATION_BATCH}": round(tokens / spent[i], 1),
+        })
+    table = pd.DataFrame(table_rows)
+    first = table["bleu"].iloc[0]  # the run's model: what the other rows keep of its BLEU
+    table["bleu_kept"] = (table["bleu"] / first).round(4) if first > 0 else float("nan")
+    table["speedup_batch1"] = (table["tokens_per_s_batch1"]
+                               / table["tokens_per_s_batch1"].iloc[0]).round(2)
+    if write:
+        table.to_csv(run.model_comparison, index=False)
+    return table
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def check_int8(run_dir: str | Path, split: str = "test") -> dict:

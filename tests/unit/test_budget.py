@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
 import pytest
 
+import hackkit as hk
 from hackkit.train.callbacks import BudgetCallback
 from hackkit.train.plan import measure_throughput, plan_training, sample_batches
 from hackkit.use.verdict import explain_result
@@ -488,3 +490,20 @@ def test_the_plan_times_batches_drawn_like_the_near_length_sampler(tiny_parts):
     shuffled = sample_batches(ds, collator, batch_size=4, count=3, seed=1)
     width = sum(b["input_ids"].shape[1] for b in batches)
     assert width <= sum(b["input_ids"].shape[1] for b in shuffled)
+
+
+def test_a_task_that_asks_for_fewer_evaluations_gets_their_time_for_training():
+    from hackkit.base import TrainParts
+    from hackkit.train.plan import plan_for
+
+    # E2E on 2 cores: 2.3 pairs/s, 96 validation pairs at 4.3/s (22 s each), 10 minutes.
+    parts = TrainParts(model=None, processor=None, train_ds=[0] * 40000, val_ds=[0] * 96,
+                       collator=None, compute_metrics=None)
+    config = hk.TrainConfig(task="text-generation", time_budget_minutes=10, batch_size=16)
+    usual = plan_for(parts, config, (2.3, 4.3))
+    fewer = plan_for(dataclasses.replace(parts, evaluations=2), config, (2.3, 4.3))
+    assert math.ceil(usual.max_steps / usual.eval_steps) == 5
+    # one mid-way, then the last step's (and, as the interval is rounded, one close before it)
+    assert math.ceil(fewer.max_steps / fewer.eval_steps) <= 3
+    assert fewer.max_steps > usual.max_steps
+    assert fewer.planned_eval_seconds < usual.planned_eval_seconds

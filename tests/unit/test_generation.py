@@ -342,3 +342,28 @@ def test_on_a_gpu_generation_trains_and_generates_in_bf16(tmp_path, tiny_generat
                                                          "fp16": torch.float16}[precision]
     [answer] = predictor.predict(["brand[Lumio], product[laptop]"])
     assert isinstance(answer["text"], str) and 1 <= answer["new_tokens"] <= 64
+
+
+def test_the_model_comparison_puts_quality_beside_generated_tokens_per_second(
+        tiny_generation_run, tiny_generator, tmp_path):
+    from hackkit.use.compare import compare_generators
+
+    run_dir = tmp_path / "gen"
+    shutil.copytree(tiny_generation_run, run_dir)
+    # The tiny base model is a folder outside the project, which hackkit.json never names.
+    alone = hk.compare_models(run_dir, latency_texts=2, write=False)
+    assert list(alone["int8"]) == [False, True]
+    table = compare_generators(hk.Run(run_dir), latency_prompts=2, base_model=str(tiny_generator))
+    assert list(table["int8"]) == [False, True, False]
+    assert "no training" in table["model"].iloc[2]
+    for column in ("bleu", "rougeL", "chrf", "latency_ms_batch1", "tokens_per_s_batch1",
+                   "tokens_per_s_batch8", "size_mb", "tokens_per_answer"):
+        assert table[column].notna().all(), column
+    assert (table["tokens_per_s_batch8"] > 0).all() and (table["latency_ms_batch1"] > 0).all()
+    assert (table["size_mb"] > 0).all() and "bleu_kept" in table
+    # The untrained row is the base model prompted with examples, as the prompted baseline is.
+    splits = hk.load_splits(run_dir)[0]
+    base = TASK.untrained_like(hk.Predictor(hk.Run(run_dir).model_dir, device="cpu"),
+                               splits["train"], str(tiny_generator))
+    assert base.info.tuned["shots"] == 3 and base.model.hackkit_examples is not None
+    assert hk.read_comparison(run_dir).shape == table.shape
