@@ -48,11 +48,15 @@ LORA_TARGETS = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
 SHOTS = 3  # training pairs shown to the untrained model in the prompted baseline
 # After training, the model answers with SHOTS similar training pairs in its prompt when that gives
 # the references a lower loss on this many validation rows than the model alone (keep_the_better).
-CHOICE_ROWS = 32
+CHOICE_ROWS = 16
 EXAMPLES_FILE = "prompt_examples.jsonl"  # in model/: the training pairs it may show as examples
 # Rows of the validation split that training evaluates on and that 02's baselines score: a
 # generation per row costs about a second here, and E2E's validation split has 4,672 rows.
 MAX_VALIDATION_ROWS = 200
+# Validation prompts the prompted baseline answers in 02 (a glance at the score to beat before
+# training; 03 answers every test prompt): it generates with three example turns per prompt, which
+# took 25 s for the sample's 40.
+PROMPTED_VALIDATION_ROWS = 24
 # Validation pairs scored at each evaluation during training (teacher-forced, no generation):
 # enough to follow the loss, cheap enough that a 10-minute budget goes to training (200 pairs took
 # 40 s per evaluation on E2E, 2 CPU cores).
@@ -60,10 +64,11 @@ TRAINING_VALIDATION_ROWS = 96
 # Training batches come from windows of this many batches sorted by length (NearLengthSampler):
 # every token costs a language model, and shuffled batches of E2E pairs padded 36%.
 LENGTH_WINDOW = 8
-# Evaluations in a budgeted run: one mid-way and the final one. Each took about 28 s with its
-# checkpoint on E2E (2 CPU cores), five of them 23% of a 10-minute budget, and the validation loss
-# still fell at the end, so the last checkpoint was the best.
-EVALUATIONS = 2
+# Evaluations in a budgeted run that is shorter than an epoch: the final one only (one per
+# epoch when there are more). Each took about 23 s on E2E (2 CPU cores), six of them 23% of a
+# 10-minute budget, and the validation loss fell at every one of them to the end, so the last
+# checkpoint was the best (benchmarks/RESULTS.md, "Text generation").
+EVALUATIONS = 1
 MAX_NEW_TOKENS = 128  # the default cap on generated tokens (03, the demo); a trained model stops earlier
 MAX_PROMPTS = 8  # prompts per API request
 MAX_PROMPT_CHARS = 4000  # characters per prompt in the API
@@ -270,6 +275,8 @@ def response_loss(model, tokenizer, frame: pd.DataFrame, shots: Sequence[Sequenc
                   batch_size: int = 8) -> float:
     """The model's mean loss per response token on the frame's pairs (teacher forced), each prompt
     after its example turns in `shots`: how likely it finds the references, without generating."""
+    import inspect
+
     import torch
     from transformers import DataCollatorForSeq2Seq
 
@@ -277,15 +284,27 @@ def response_loss(model, tokenizer, frame: pd.DataFrame, shots: Sequence[Sequenc
     collate = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE)
     rows = [encode_pair(tokenizer, p, r, max_length, s)
             for p, r, s in zip(frame["text"], frame["response"], shots)]
+    rows.sort(key=lambda row: len(row["input_ids"]))  # batches of alike lengths pad little
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    # The vocabulary-wide logits only where a response token is predicted: after example turns
+    # most positions are prompt, and their logits (49,152 per token for SmolLM2) cost more than
+    # the loss needs.
+    trims = "logits_to_keep" in inspect.signature(model.forward).parameters
     total, count = 0.0, 0
     try:
         with torch.inference_mode(), torch.autocast(device, dtype=dtype, enabled=dtype is not None):
             for start in range(0, len(rows), batch_size):
                 batch = {k: v.to(device) for k, v in collate(rows[start:start + batch_size]).items()}
-                tokens = int((batch["labels"][:, 1:] != IGNORE).sum())
-                total += float(model(**batch).loss) * tokens
-                count += tokens
+                labels = batch.pop("labels")[:, 1:]  # position t predicts token t + 1
+                scored = labels != IGNORE
+                first = int(scored.any(0).nonzero().min()) if scored.any() else 0
+                keep = labels.shape[1] - first
+                logits = (model(**batch, logits_to_keep=keep + 1).logits[:, :-1] if trims
+                          else model(**batch).logits[:, first:-1])
+                total += float(torch.nn.functional.cross_entropy(
+                    logits.float().reshape(-1, logits.shape[-1]), labels[:, first:].reshape(-1),
+                    ignore_index=IGNORE, reduction="sum"))
+                count += int(scored.sum())
     finally:
         tokenizer.padding_side = side
     return total / max(count, 1)
@@ -921,7 +940,8 @@ class TextGeneration(TextInput):
 
         from hackkit.device import resolve_device, resolve_precision
 
-        target = splits[split] if split == "test" else capped(splits[split], MAX_VALIDATION_ROWS, 0)
+        target = (splits[split] if split == "test"
+                  else capped(splits[split], PROMPTED_VALIDATION_ROWS, 0))
         shots = ExampleBank(splits["train"]).shots(list(target["text"]), SHOTS)
         tokenizer = load_tokenizer_for_generation(model_location)
         model = AutoModelForCausalLM.from_pretrained(model_location, use_safetensors=True,

@@ -352,14 +352,19 @@ def measure_speed(parts: TrainParts, config: TrainConfig, device: str, precision
                              window=parts.length_window)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     model = parts.model.to(device)
+    started = time.perf_counter()
     train = measure_throughput(model, batches, warmup_batches=WARMUP_BATCHES, dtype=dtype,
                                max_seconds=MEASURE_SECONDS)
     if len(parts.val_ds) == 0:
         return train, 0.0
+    # A model that slow (a language model: seconds per batch) is warm after its training batches,
+    # and one evaluation batch times it well enough; a fast one gets a warm-up batch and two.
+    slow = time.perf_counter() - started >= 2 * MEASURE_SECONDS
+    warmup, measured = (0, 1) if slow else (1, MEASURED_EVAL_BATCHES)
     evals = sample_batches(parts.val_ds, parts.collator, eval_batch_size(config),
-                           count=1 + MEASURED_EVAL_BATCHES, seed=config.seed)
-    return train, measure_throughput(model, evals, warmup_batches=1, dtype=dtype, backward=False,
-                                     max_seconds=MEASURE_SECONDS)
+                           count=warmup + measured, seed=config.seed)
+    return train, measure_throughput(model, evals, warmup_batches=warmup, dtype=dtype,
+                                     backward=False, max_seconds=MEASURE_SECONDS)
 
 
 def plan_for(parts: TrainParts, config: TrainConfig, speed: tuple[float, float],
