@@ -163,6 +163,8 @@ def compare_generators(run: Run, rows: int = GENERATION_ROWS, int8: bool = True,
     model when hackkit.json cannot name it (a local folder outside the project); without one the
     row is left out.
     """
+    import torch
+
     splits = load_splits(run.path)[0]
     frame = splits["test"].head(rows)
     own = Predictor(run.model_dir, device="cpu", batch_size=GENERATION_BATCH)
@@ -180,7 +182,7 @@ def compare_generators(run: Run, rows: int = GENERATION_ROWS, int8: bool = True,
     prompts = [str(x) for x in task.inputs_of(frame)]
     if not prompts:
         raise ValueError(f"{run.path}: the test split is empty; there is nothing to compare on.")
-    print(f"measuring on {_threads()} CPU threads, {len(prompts)} test prompts")
+    print(f"measuring on {torch.get_num_threads()} CPU threads, {len(prompts)} test prompts")
     for _, predictor in entries:  # warm-up
         predictor.predict(prompts[:1])
     answers: list[list] = [[] for _ in entries]
@@ -221,12 +223,6 @@ def compare_generators(run: Run, rows: int = GENERATION_ROWS, int8: bool = True,
     if write:
         table.to_csv(run.model_comparison, index=False)
     return table
-
-
-def _threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
 
 
 def check_int8(run_dir: str | Path, split: str = "test") -> dict:

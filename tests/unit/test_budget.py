@@ -483,13 +483,25 @@ def test_near_length_batches_pad_less_than_shuffled_ones_and_mix_lengths_from_th
     assert min(lengths[i] for i in order[:64]) < 60 < max(lengths[i] for i in order[:64])
 
 
-def test_the_plan_times_batches_drawn_like_the_near_length_sampler(tiny_parts):
-    _, ds, collator = tiny_parts
-    batches = sample_batches(ds, collator, batch_size=4, count=3, seed=1, window=2)
-    assert [len(b["labels"]) for b in batches] == [4, 4, 4]
-    shuffled = sample_batches(ds, collator, batch_size=4, count=3, seed=1)
-    width = sum(b["input_ids"].shape[1] for b in batches)
-    assert width <= sum(b["input_ids"].shape[1] for b in shuffled)
+def test_the_plan_times_batches_drawn_like_the_near_length_sampler():
+    import torch
+    from datasets import Dataset
+
+    # 32 rows of 1 to 32 tokens; a window of 8 batches of 4 covers them all, so each batch the plan
+    # times is 4 neighbours in the length order, as NearLengthSampler's batches are.
+    ds = Dataset.from_list([{"input_ids": [1] * n, "labels": 0} for n in range(1, 33)])
+
+    def collate(rows):
+        width = max(len(r["input_ids"]) for r in rows)
+        return {"input_ids": torch.tensor([r["input_ids"] + [0] * (width - len(r["input_ids"]))
+                                           for r in rows]),
+                "labels": torch.tensor([r["labels"] for r in rows])}
+
+    for window, neighbours in ((8, True), (0, False)):
+        batches = sample_batches(ds, collate, batch_size=4, count=3, seed=1, window=window)
+        assert [len(b["labels"]) for b in batches] == [4, 4, 4]
+        spans = [int(b["input_ids"].sum(1).max() - b["input_ids"].sum(1).min()) for b in batches]
+        assert (spans == [3, 3, 3]) is neighbours, (window, spans)
 
 
 def test_a_task_that_asks_for_fewer_evaluations_gets_their_time_for_training():
