@@ -8,10 +8,12 @@ probe's seconds are its fit time, the one-off embedding cost is printed separate
 no labels at all. Full fine-tuning (hackkit.finetune, fixed --finetune-epochs, no early stopping)
 runs only at the sizes in --finetune-at, on a temporary run folder, with one seed; METHOD contrastive
 (the encoder tuned on same-label pairs, then the probe; hk.train_model inside --contrastive-minutes)
-likewise at the sizes in --contrastive-at, its seconds being the whole training plus test prediction.
+likewise at the sizes in --contrastive-at, on the first --contrastive-seeds of the probe's cuts (its
+gain over the probe on the same cut is printed), its seconds being the whole training plus test
+prediction.
 
     python benchmarks/bench_few_labels.py DATA.csv [--split-column split] [--per-class 1 2 4 8 16 32 0]
-        [--seeds 3] [--finetune-at 8] [--finetune-epochs 5] [--contrastive-at 8 16]
+        [--seeds 3] [--finetune-at 8] [--finetune-epochs 5] [--contrastive-at 8 16] [--contrastive-seeds 3]
         [--contrastive-minutes 1] [--label-text 0=negative 1=positive]
         [--out results.json] [--plot curve.png] [--cache-dir /tmp/hackkit-embed-cache]
 """
@@ -97,9 +99,11 @@ def main() -> None:
     parser.add_argument("--finetune-at", type=int, nargs="*", default=[8], help="per-class sizes; none: skip")
     parser.add_argument("--finetune-epochs", type=float, default=5.0)
     parser.add_argument("--contrastive-at", type=int, nargs="*", default=[8, 16],
-                        help="per-class sizes for METHOD contrastive (one seed each); none: skip")
+                        help="per-class sizes for METHOD contrastive; none: skip")
     parser.add_argument("--contrastive-minutes", type=float, default=1.0,
                         help="its TIME_BUDGET_MINUTES (the committed default is 1)")
+    parser.add_argument("--contrastive-seeds", type=int, default=1,
+                        help="cuts (seeds 0, 1, ...) tuned at each --contrastive-at size, at most --seeds")
     parser.add_argument("--contrastive-lr", type=float, nargs="+", default=[fewlabels.CONTRASTIVE_LEARNING_RATE],
                         help="its learning rates to compare (the committed one by default)")
     parser.add_argument("--label-text", nargs="*", default=[], help="LABEL=words for zero-shot, e.g. 0=negative")
@@ -156,15 +160,19 @@ def main() -> None:
             results.append({"method": "TF-IDF + LR", "per_class": n, "seed": seed, "train_rows": len(ti),
                             **scores(test_y, pred, labels), "seconds": round(time.perf_counter() - started, 2)})
         for rate in args.contrastive_lr if n in args.contrastive_at else []:
-            ti, vi = per_class(splits["train"], n, 0), per_class(splits["validation"], n, 0)
-            print(f"contrastive tuning on {len(ti)} rows, {args.contrastive_minutes:g} min, lr {rate:g} ...",
-                  flush=True)
-            fewlabels.CONTRASTIVE_LEARNING_RATE = rate  # what train_contrastive passes to tune_encoder
-            results.append({"method": f"contrastive ({args.contrastive_minutes:g} min, lr {rate:g})",
-                            "per_class": n, "seed": 0, "train_rows": len(ti),
-                            **finetune_once(splits, ti, vi, labels, 0, seed=0, method="contrastive",
-                                            minutes=args.contrastive_minutes)})
-            print({k: v for k, v in results[-1].items() if k != "method"}, flush=True)
+            for seed in range(min(args.contrastive_seeds, args.seeds)):  # the probe's cuts
+                ti, vi = per_class(splits["train"], n, seed), per_class(splits["validation"], n, seed)
+                print(f"contrastive tuning on {len(ti)} rows (seed {seed}), "
+                      f"{args.contrastive_minutes:g} min, lr {rate:g} ...", flush=True)
+                fewlabels.CONTRASTIVE_LEARNING_RATE = rate  # what train_contrastive passes to tune_encoder
+                results.append({"method": f"contrastive ({args.contrastive_minutes:g} min, lr {rate:g})",
+                                "per_class": n, "seed": seed, "train_rows": len(ti),
+                                **finetune_once(splits, ti, vi, labels, 0, seed=seed,
+                                                method="contrastive", minutes=args.contrastive_minutes)})
+                probe = next(r for r in results if r["method"] == "embeddings + LR"
+                             and r["per_class"] == n and r["seed"] == seed)
+                results[-1]["accuracy_over_probe"] = round(results[-1]["accuracy"] - probe["accuracy"], 4)
+                print({k: v for k, v in results[-1].items() if k != "method"}, flush=True)
         if n in args.finetune_at:
             ti, vi = per_class(splits["train"], n, 0), per_class(splits["validation"], n, 0)
             print(f"fine-tuning on {len(ti)} rows for {args.finetune_epochs:g} epochs ...", flush=True)
@@ -178,7 +186,13 @@ def main() -> None:
              .reset_index())
     table["per_class"] = table["per_class"].map(lambda n: "all" if n == 0 else n)
     table.loc[table["method"].str.startswith("zero-shot"), "per_class"] = "none"
-    print(table.round(3).to_string(index=False))
+    gains = pd.DataFrame([r for r in results if "accuracy_over_probe" in r])
+    if len(gains):
+        table = table.merge(gains.groupby(["method", "per_class"], sort=False)
+                            .agg(accuracy_over_probe=("accuracy_over_probe", "mean")).reset_index()
+                            .assign(per_class=lambda f: f["per_class"].map(lambda n: "all" if n == 0 else n)),
+                            on=["method", "per_class"], how="left")
+    print(table.round(4).to_string(index=False))
     probe_rows = [r for r in results if r["method"] == "embeddings + LR"]
     by_c = pd.DataFrame([{"per_class": r["per_class"] or "all", **r["test_macro_f1_by_c"]} for r in probe_rows])
     print("probe test macro-F1 at each fixed C (mean over seeds):")

@@ -128,7 +128,8 @@ METHODS: dict[str, Method] = {
     "contrastive": Method(
         "hackkit.train.fewlabels:train_contrastive",
         "the sentence encoder tuned on same-label pairs inside the budget (SetFit), then the "
-        "logistic regression on its embeddings", ("MAX_TRAIN_EXAMPLES",), text_labels=True),
+        "logistic regression on its embeddings", ("MAX_TRAIN_EXAMPLES", "PRECISION"),
+        text_labels=True),
     "zero-shot": Method(
         "hackkit.train.fewlabels:train_zero_shot",
         "label names (or descriptions) compared with the texts, no training",

@@ -200,11 +200,12 @@ def test_contrastive_tunes_the_encoder_and_saves_a_model_the_one_prediction_path
     summary = hk.train_model(run_dir, hk.TrainConfig(method="contrastive", model=str(tiny_model),
                                                      device="cpu", time_budget_minutes=0))
     record = summary.details["contrastive"]
-    # 12 texts x 4 passes / 32 pairs a step; 3 labels: 10 groups of 3 distinct-label pairs a step
+    # 12 texts x 6 passes / 64 pairs a step; 3 labels: 21 groups of 3 distinct-label pairs a step
     assert record["steps"] == record["max_steps"] == 2 and not record["stopped_by_time_budget"]
     assert record["kept"] in ("tuned", "frozen") and set(record["validation_by_encoder"]) == {
         "tuned", "frozen"}
     assert summary.method == "contrastive" and summary.steps == 2 and summary.train_examples == 12
+    assert summary.precision == record["precision"] in ("bf16", "fp32")  # bf16 where the CPU has it
     info = hk.read_model_info(hk.Run(run_dir).model_dir)
     assert info.method == "contrastive" and info.labels == sorted(INTENTS)
     # The saved encoder is the tuned one: its weights differ from the base model's.
@@ -217,6 +218,35 @@ def test_contrastive_tunes_the_encoder_and_saves_a_model_the_one_prediction_path
     assert (tuned - base[key]).abs().max() > 0 if record["kept"] == "tuned" else True
     predictor = hk.Predictor.from_run(run_dir, device="cpu")
     assert predictor.predict("refund me")[0]["label"] in INTENTS
+
+
+def test_contrastive_tuning_runs_under_bf16_autocast_with_fp32_weights(tiny_model):
+    import torch
+
+    from hackkit.train.fewlabels import tune_encoder
+
+    texts, labels = list(_intents(4)["text"]), list(_intents(4)["label"])
+    runs = {precision: tune_encoder(texts, labels, str(tiny_model), 32, 0, 0, "cpu",
+                                    precision=precision)  # 2 steps, as above
+            for precision in ("bf16", "fp32")}
+    for precision, (encoder, _, record) in runs.items():
+        assert record["precision"] == precision and record["steps"] == 2
+        assert np.isfinite([record["loss_first"], record["loss_last"]]).all()
+        assert {p.dtype for p in encoder.parameters()} == {torch.float32}  # autocast, not a cast
+    # The same seed, pairs and first step: only the arithmetic differs, so the losses are close.
+    assert runs["bf16"][2]["loss_first"] == pytest.approx(runs["fp32"][2]["loss_first"], abs=0.05)
+    with pytest.raises(ValueError, match=r"precision='fp16': use 'auto', 'fp32' or 'bf16'"):
+        tune_encoder(texts, labels, str(tiny_model), 32, 0, 0, "cpu", precision="fp16")
+
+
+def test_contrastive_refuses_fp16_before_any_work(tmp_path, tiny_model):
+    run_dir = _sized(tmp_path, 4)
+    config = hk.TrainConfig(method="contrastive", model=str(tiny_model), device="cpu",
+                            precision="fp16")
+    with pytest.raises(ValueError, match=r"PRECISION='fp16': METHOD='contrastive' tunes in bf16 .*"
+                                         r"Leave PRECISION='auto'"):
+        hk.train_model(run_dir, config)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["splits"]
 
 
 def test_contrastive_pairs_never_put_a_label_against_itself():
