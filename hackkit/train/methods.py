@@ -28,8 +28,9 @@ FINETUNE_EPOCHS = 3.0  # TrainConfig's default
 # Between those, METHOD contrastive (the encoder tuned on same-label pairs, then the probe) beat the
 # frozen probe on clinc150 (150 intents) at 10 per class by 2.15 points of test accuracy on average
 # over three cuts, with a 2-minute budget on a 2-core CPU (benchmarks/RESULTS.md, "Few labels"),
-# and it keeps the frozen probe when tuning does not help on validation. It is measured on a many-class set only, and its pairs'
-# in-batch negatives need many labels, so below this many classes auto keeps the probe.
+# and it keeps the frozen probe when tuning does not help on validation. It is measured on a
+# many-class set only, and its pairs' in-batch negatives need many labels, so below this many
+# classes auto keeps the probe.
 CONTRASTIVE_MIN_CLASSES = 20
 CONTRASTIVE_MIN_MINUTES = 0.5  # under this budget the tuning is a handful of steps: keep the probe
 
